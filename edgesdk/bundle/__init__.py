@@ -1,0 +1,26 @@
+"""The bundle: the contract between the workstation and the device (see DESIGN.md).
+
+A folder or .tar.gz holding ``manifest.json``, ``model.tflite`` (optionally ``model_edgetpu.tflite``),
+``labels.txt`` and the sha256 of every file.
+"""
+
+from ._io import Bundle, is_bundle, load_bundle, pack, read_labels, safe_extract, sha256_file, verify, write_bundle
+from ._manifest import MANIFEST_NAME, SCHEMA, TASKS, InputSpec, Manifest, OutputSpec
+
+__all__ = [
+    "Bundle",
+    "InputSpec",
+    "MANIFEST_NAME",
+    "Manifest",
+    "OutputSpec",
+    "SCHEMA",
+    "TASKS",
+    "is_bundle",
+    "load_bundle",
+    "pack",
+    "read_labels",
+    "safe_extract",
+    "sha256_file",
+    "verify",
+    "write_bundle",
+]

@@ -1,0 +1,38 @@
+"""The device side: run TFLite models with XNNPACK or the Edge TPU. Never imports TensorFlow.
+
+``load(model, device="cpu", threads=None)`` is the one entry point to hardware; everything else takes the
+:class:`Model` it returns.
+"""
+
+from ..results import Classifications, Detections
+from ._backends import Backend, available_backends, get_backend
+from ._edgetpu import find_library as find_edgetpu_library
+from ._edgetpu import library_name as edgetpu_library_name
+from ._edgetpu import list_devices as list_edgetpu_devices
+from ._edgetpu import parse_device
+from ._loader import load
+from ._model import Model
+from ._preprocess import Preprocessor, Transform
+from ._tensors import TensorSpec
+from .decoders import decode_classification, decode_ssd, softmax, ssd_output_order
+
+__all__ = [
+    "Backend",
+    "Classifications",
+    "Detections",
+    "Model",
+    "Preprocessor",
+    "TensorSpec",
+    "Transform",
+    "available_backends",
+    "decode_classification",
+    "decode_ssd",
+    "edgetpu_library_name",
+    "find_edgetpu_library",
+    "get_backend",
+    "list_edgetpu_devices",
+    "load",
+    "parse_device",
+    "softmax",
+    "ssd_output_order",
+]

@@ -1,0 +1,50 @@
+"""Shared fixtures: paths into ../shared/testdata (tests skip cleanly where it is absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EDGESDK_SHARED", REPO.parent / "shared"))
+TESTDATA = SHARED / "testdata"
+MODELS = TESTDATA / "models"
+IMAGES = TESTDATA / "images"
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"test data not available: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    return _need(TESTDATA)
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return _need(MODELS)
+
+
+@pytest.fixture(scope="session")
+def images_dir() -> Path:
+    return _need(IMAGES)
+
+
+@pytest.fixture(scope="session")
+def mobilenet_v2_quant() -> Path:
+    return _need(MODELS / "mobilenet_v2_1.0_224_quant.tflite")
+
+
+@pytest.fixture(scope="session")
+def ssd_model() -> Path:
+    return _need(MODELS / "ssd_traffic_lstm_quant.tflite")
+
+
+@pytest.fixture(scope="session")
+def grace_hopper() -> Path:
+    return _need(IMAGES / "grace_hopper.bmp")
