@@ -10,6 +10,7 @@ from ._edgetpu import find_library as find_edgetpu_library
 from ._edgetpu import library_name as edgetpu_library_name
 from ._edgetpu import list_devices as list_edgetpu_devices
 from ._edgetpu import parse_device
+from ._images import IMAGE_SUFFIXES, draw_detections, read_image, write_image
 from ._loader import load
 from ._model import Model
 from ._preprocess import Preprocessor, Transform
@@ -18,6 +19,7 @@ from .decoders import decode_classification, decode_ssd, softmax, ssd_output_ord
 
 __all__ = [
     "Backend",
+    "IMAGE_SUFFIXES",
     "Classifications",
     "Detections",
     "Model",
@@ -27,12 +29,15 @@ __all__ = [
     "available_backends",
     "decode_classification",
     "decode_ssd",
+    "draw_detections",
     "edgetpu_library_name",
     "find_edgetpu_library",
     "get_backend",
     "list_edgetpu_devices",
     "load",
     "parse_device",
+    "read_image",
     "softmax",
     "ssd_output_order",
+    "write_image",
 ]

@@ -5,6 +5,7 @@ A folder or .tar.gz holding ``manifest.json``, ``model.tflite`` (optionally ``mo
 """
 
 from ._io import Bundle, is_bundle, load_bundle, pack, read_labels, safe_extract, sha256_file, verify, write_bundle
+from ._make import default_input_spec, infer_task, make_bundle
 from ._manifest import MANIFEST_NAME, SCHEMA, TASKS, InputSpec, Manifest, OutputSpec
 
 __all__ = [
@@ -16,7 +17,10 @@ __all__ = [
     "SCHEMA",
     "TASKS",
     "is_bundle",
+    "default_input_spec",
+    "infer_task",
     "load_bundle",
+    "make_bundle",
     "pack",
     "read_labels",
     "safe_extract",
