@@ -28,6 +28,7 @@ _MAX_CONST_VALUES = 64  # small integer constants (axes, shapes, paddings) are k
 # Exceptions the flatbuffers runtime raises when an offset points outside the bytes.
 _CORRUPT = (struct.error, IndexError, ValueError, TypeError, OverflowError, UnicodeDecodeError, AttributeError)
 
+_SCHEMA_MODULES = ("ai_edge_litert.schema_py_generated", "tensorflow.lite.python.schema_py_generated")
 _schema_module = None
 
 
@@ -36,18 +37,17 @@ def load_schema():
     global _schema_module
     if _schema_module is not None:
         return _schema_module
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-    except ImportError as first:
+    import importlib
+
+    errors = []
+    for name in _SCHEMA_MODULES:
         try:
-            from tensorflow.lite.python import schema_py_generated as schema
-        except ImportError:
-            log.debug("no TFLite schema module: %s", first)
-            raise MissingExtraError(
-                "ai-edge-litert (or tensorflow)", "convert", "reading .tflite files"
-            ) from None
-    _schema_module = schema
-    return schema
+            _schema_module = importlib.import_module(name)
+            return _schema_module
+        except ImportError as exc:
+            errors.append(f"{name}: {exc}")
+    log.debug("no TFLite schema module: %s", "; ".join(errors))
+    raise MissingExtraError("ai-edge-litert (or tensorflow)", "convert", "reading .tflite files")
 
 
 # ---------------------------------------------------------------------------------------------- sniffing
@@ -144,7 +144,8 @@ def _enum_names(enum_cls) -> dict[int, str]:
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+    """dilationWFactor -> dilation_w_factor (the schema's field names)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def _text(b) -> str:

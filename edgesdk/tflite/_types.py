@@ -73,6 +73,18 @@ class Quantization:
         object.__setattr__(self, "scale", _frozen_array(self.scale, np.float32))
         object.__setattr__(self, "zero_point", _frozen_array(self.zero_point, np.int64))
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Quantization):
+            return NotImplemented
+        return (
+            self.quantized_dimension == other.quantized_dimension
+            and np.array_equal(self.scale, other.scale)
+            and np.array_equal(self.zero_point, other.zero_point)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.quantized_dimension, self.scale.tobytes(), self.zero_point.tobytes()))
+
     @property
     def per_channel(self) -> bool:
         return self.scale.size > 1
