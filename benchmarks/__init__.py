@@ -1,0 +1,34 @@
+"""Measurement: latency percentiles, throughput, memory, size and accuracy of TFLite models, side by side,
+here or on a device over SSH (``edgesdk bench``).
+
+``benchmark(models, ...)`` returns a versioned JSON-ready document; ``print_table``, ``to_markdown`` and ``plot``
+render it; ``compare(old, new, threshold)`` finds regressions. ``measure`` is the interleaved timing loop.
+"""
+
+from ._bench import benchmark
+from ._compare import Change, compare
+from ._latency import Opened, PhaseTimer, measure, run_suite
+from ._machine import machine_facts
+from ._report import SCHEMA, add_ratios, plain_table, plot, print_table, read_document, to_json, to_markdown
+from ._stats import percentile, summarize
+
+__all__ = [
+    "SCHEMA",
+    "Change",
+    "Opened",
+    "PhaseTimer",
+    "add_ratios",
+    "benchmark",
+    "compare",
+    "machine_facts",
+    "measure",
+    "percentile",
+    "plain_table",
+    "plot",
+    "print_table",
+    "read_document",
+    "run_suite",
+    "summarize",
+    "to_json",
+    "to_markdown",
+]

@@ -1,0 +1,108 @@
+"""Top-1 / top-5 accuracy of a TFLite classifier on a labelled image folder, on the runtime (no TensorFlow).
+
+Two layouts:
+- ImageNet style: ``DIR/<wnid>_*.JPEG`` with a wnid list (``imagenet_wnids.txt`` in DIR or next to the model,
+  or ``wnids=``): class index = offset + line number of the wnid, offset = outputs - wnids (1 when the model
+  has a background class, as the 1001-class Coral models).
+- Class folders: ``DIR/<class name>/*.jpg``: each folder name is looked up in the model's labels (bundle or
+  labels file next to the model), case-insensitively, ``_`` and spaces alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Sequence
+
+from edgesdk.errors import InputError, ModelError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+WNIDS_NAME = "imagenet_wnids.txt"
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("_", " ")
+
+
+def labelled_images(data: str | Path, n_classes: int, labels: Sequence[str], *, model_path: Path | None = None,
+                    wnids: str | Path | None = None) -> list[tuple[Path, int]]:
+    """(image, class index in the model's output) pairs; InputError with one line when DIR cannot be read."""
+    root = Path(data)
+    if not root.is_dir():
+        raise InputError(f"--data {root}: not a folder")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subdirs:
+        if not labels:
+            raise InputError(f"--data {root} has class folders but the model has no labels to match them to")
+        index = {}
+        for i, lab in enumerate(labels):
+            index.setdefault(_norm(lab), i)
+        pairs, unknown = [], []
+        for d in subdirs:
+            cid = index.get(_norm(d.name))
+            if cid is None:
+                unknown.append(d.name)
+                continue
+            pairs += [(p, cid) for p in _images(d)]
+        if unknown:
+            raise InputError(f"--data {root}: folder(s) {', '.join(unknown[:3])} match no label of the model")
+        return pairs
+    candidates = [Path(wnids)] if wnids else [root / WNIDS_NAME] + ([model_path.with_name(WNIDS_NAME)] if model_path else [])
+    wfile = next((c for c in candidates if c.is_file()), None)
+    if wfile is None:
+        raise InputError(f"--data {root}: no class folders and no {WNIDS_NAME} (pass --wnids FILE)")
+    wn = [ln.strip() for ln in wfile.read_text().splitlines() if ln.strip()]
+    offset = n_classes - len(wn)
+    if offset < 0:
+        raise InputError(f"{wfile.name} lists {len(wn)} classes but the model has {n_classes} outputs")
+    pos = {w: i for i, w in enumerate(wn)}
+    pairs = []
+    for p in _images(root):
+        w = p.name.split("_", 1)[0]
+        if w in pos:
+            pairs.append((p, pos[w] + offset))
+    if not pairs:
+        raise InputError(f"--data {root}: no <wnid>_*.JPEG images whose wnid is in {wfile}")
+    return pairs
+
+
+def evaluate(model, data: str | Path, *, limit: int | None = None, wnids: str | Path | None = None,
+             on_image: Callable[[], None] | None = None) -> dict:
+    """``model``: a loaded :class:`edgesdk.runtime.Model` (or a path, loaded on the CPU).
+
+    Returns ``{"top1", "top5", "n", "data"}``. ModelError when the model is not a classifier."""
+    import cv2
+
+    if isinstance(model, (str, Path)):
+        from edgesdk.runtime import load
+
+        model = load(model)
+    outs = model.outputs
+    if len(outs) != 1 or len(outs[0].shape) != 2:
+        raise ModelError(f"{model.path.name} is not a classifier (accuracy needs one (1, classes) output)")
+    n_classes = int(outs[0].shape[1])
+    pairs = labelled_images(data, n_classes, model.labels, model_path=Path(model.path), wnids=wnids)
+    if limit:
+        pairs = pairs[: int(limit)]
+    top1 = top5 = n = 0
+    offset = model.output_spec.label_offset
+    for path, truth in pairs:
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            log.warning("skipping unreadable image %s", path)
+            continue
+        ids = [int(c) - offset for c in model.classify(img, top_k=5).class_id]
+        n += 1
+        top1 += bool(ids) and ids[0] == truth
+        top5 += truth in ids
+        if on_image is not None:
+            on_image()
+    if n == 0:
+        raise InputError(f"--data {data}: no readable images")
+    return {"top1": top1 / n, "top5": top5 / n, "n": n, "data": str(data)}
