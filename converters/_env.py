@@ -1,0 +1,66 @@
+"""Importing TensorFlow the way the converters need it.
+
+tensorflow-model-optimization works only with Keras 2 (``tf_keras``); TensorFlow >= 2.16 picks Keras 2 only when
+``TF_USE_LEGACY_KERAS=1`` is set *before* TensorFlow is first imported. Every converter module reaches TensorFlow
+through the functions here, so the variable is always set first and a missing install is one clear error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from ..errors import MissingExtraError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["import_tf", "import_tf_keras", "import_tfmot", "import_keras3"]
+
+
+def _prepare_env() -> None:
+    if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+        log.warning("tensorflow was imported before edgesdk.converters set TF_USE_LEGACY_KERAS=1; tfmot steps may fail")
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ info chatter
+
+
+def import_tf():
+    """``tensorflow``, with ``TF_USE_LEGACY_KERAS=1`` set; MissingExtraError naming the ``convert`` extra."""
+    _prepare_env()
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise MissingExtraError("tensorflow", "convert", "model conversion") from None
+    tf.get_logger().setLevel(logging.ERROR)
+    return tf
+
+
+def import_tf_keras():
+    """``tf_keras`` (Keras 2, the Keras tfmot understands)."""
+    import_tf()
+    try:
+        import tf_keras
+    except ImportError:
+        raise MissingExtraError("tf_keras", "convert", "loading Keras models") from None
+    return tf_keras
+
+
+def import_tfmot():
+    """``tensorflow_model_optimization`` (quantization-aware training, pruning)."""
+    import_tf_keras()
+    try:
+        import tensorflow_model_optimization as tfmot
+    except ImportError:
+        raise MissingExtraError("tensorflow_model_optimization", "convert", "quantization-aware training") from None
+    return tfmot
+
+
+def import_keras3():
+    """The ``keras`` package (Keras 3), for ``.keras`` files saved by Keras 3; None when absent."""
+    import_tf()
+    try:
+        import keras
+    except ImportError:
+        return None
+    return keras if getattr(keras, "__version__", "0").split(".")[0] == "3" else None

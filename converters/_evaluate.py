@@ -1,0 +1,135 @@
+"""Top-1/top-5 accuracy of a Keras model or a TFLite model/bundle on a labelled image folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..bundle import InputSpec, is_bundle
+from ..errors import InputError
+from ._data import ImageSet, load_images, read_image, scan_images
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EvalResult", "evaluate", "predict_keras", "predict_tflite", "topk_accuracy", "label_offset"]
+
+
+@dataclass
+class EvalResult:
+    top1: float
+    top5: float
+    n: int
+    model: str = ""
+    kind: str = ""
+    predictions: np.ndarray | None = None  # (n, classes) scores, kept for agreement checks
+
+    def to_dict(self) -> dict:
+        return {"top1": self.top1, "top5": self.top5, "n": self.n, "model": self.model, "kind": self.kind}
+
+
+def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(np.arange(scores.shape[1]), (len(scores), 1))
+    return float(np.mean(np.any(top == labels[:, None], axis=1))) if len(labels) else 0.0
+
+
+def label_offset(images: ImageSet, num_outputs: int, labels_file_len: int | None = None) -> int:
+    """Index shift between dataset class k and model output index: 1 when the model has one extra leading
+    class (ImageNet's 1001 outputs with 'background' at 0), else 0."""
+    n = len(images.classes)
+    if n and num_outputs == n + 1:
+        return 1
+    if n and num_outputs < n:
+        raise InputError(f"the data has {n} classes but the model only {num_outputs} outputs")
+    return 0
+
+
+def predict_keras(model, images: ImageSet, spec: InputSpec, *, batch: int = 32, on_image=None) -> np.ndarray:
+    shape = model.inputs[0].shape
+    h, w, c = int(shape[1]), int(shape[2]), int(shape[3])
+    out = []
+    for i in range(0, len(images), batch):
+        x = load_images(images.paths[i:i + batch], (h, w), spec, channels=c)
+        out.append(np.asarray(model(x, training=False)))
+        if on_image is not None:
+            for _ in range(len(x)):
+                on_image()
+    return np.concatenate(out).astype(np.float32)
+
+
+def predict_tflite(model, images: ImageSet, *, threads: int | None = None, spec: InputSpec | None = None,
+                   on_image=None) -> np.ndarray:
+    """Scores of a .tflite file or bundle (edgesdk.runtime, so the input is fed exactly as on the device)."""
+    from ..runtime import load
+
+    m = load(model, threads=threads, input_spec=spec)
+    c = m.inputs[m._find_image_input()].shape[-1] if hasattr(m, "_find_image_input") else 3  # noqa: SLF001
+    out = []
+    for p in images.paths:
+        img = read_image(Path(p), c)
+        out.append(np.asarray(m.run(img)[0], np.float32).reshape(-1))
+        if on_image is not None:
+            on_image()
+    return np.stack(out)
+
+
+def evaluate(
+    model: str | os.PathLike,
+    data: str | os.PathLike,
+    *,
+    labels: str | os.PathLike | None = None,
+    wnids: str | os.PathLike | None = None,
+    input_range: tuple[float, float] | None = None,
+    resize: str | None = None,
+    limit: int | None = None,
+    on_image=None,
+    on_total=None,
+) -> EvalResult:
+    """Top-1/top-5 of ``model`` (.h5/.keras/SavedModel, .tflite or bundle) on the labelled folder ``data``.
+
+    ``data``: one folder per class (class k = k-th folder in sorted order, or the line of the folder name in
+    ``labels`` when given) or ImageNet ``<wnid>_*.JPEG`` files with ``wnids`` (class = line of the wnid)."""
+    images = scan_images(data, wnids=wnids, what="evaluation folder")
+    if images.labels is None:
+        raise InputError(f"{data} has no labels: use one folder per class, or ImageNet <wnid>_*.JPEG names with --wnids FILE")
+    if labels is not None and images.layout == "classes":
+        from ..bundle import read_labels
+
+        names = read_labels(labels)
+        index = {n: i for i, n in enumerate(names)}
+        missing = [c for c in images.classes if c not in index]
+        if missing:
+            raise InputError(f"class folder(s) {', '.join(missing[:3])} are not in {labels}")
+        images.labels = np.asarray([index[images.classes[k]] for k in images.labels], np.int64)
+        images.classes = names
+    if limit:
+        from ._data import sample
+
+        images = sample(images, limit)
+    if on_total is not None:
+        on_total(len(images))
+    p = Path(model)
+    if p.suffix == ".tflite" or is_bundle(p):
+        spec = None
+        if input_range is not None or resize is not None:
+            from ..bundle import load_bundle
+
+            base = load_bundle(p).manifest.input if is_bundle(p) else InputSpec(resize="crop")
+            spec = InputSpec.from_range(*(input_range or base.range or (-1.0, 1.0)), resize=resize or base.resize, color=base.color)
+        scores = predict_tflite(p, images, spec=spec, on_image=on_image)
+        kind = "tflite"
+    else:
+        from ._load import load_keras
+        from ._preprocess import infer_input_spec
+
+        loaded = load_keras(p)
+        spec, _ = infer_input_spec(loaded.model, input_range, resize=resize or "crop")
+        scores = predict_keras(loaded.model, images, spec, on_image=on_image)
+        kind = "keras"
+    off = label_offset(images, scores.shape[1])
+    y = images.labels + off
+    return EvalResult(topk_accuracy(scores, y, 1), topk_accuracy(scores, y, 5), len(images), str(p), kind, scores)

@@ -1,0 +1,132 @@
+"""Keras -> TFLite: float, dynamic range, float16 and full-integer int8 (int8, uint8 or float I/O).
+
+Full-integer conversion calibrates activation ranges on representative images. Two calibration methods:
+``minmax`` is the TFLite converter's own (running min/max of every tensor over the images); ``mse`` (the
+default, see ``_calibrate.py``) re-chooses every activation range to minimise the quantization error over a
+histogram of the calibration activations before the model is quantized.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError, ModelError
+from ._env import import_tf
+from ._load import LoadedModel
+
+log = logging.getLogger(__name__)
+
+__all__ = ["QUANTIZE_MODES", "IO_TYPES", "CALIBRATIONS", "ConvertResult", "convert_tflite"]
+
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
+IO_TYPES = ("float", "int8", "uint8")
+CALIBRATIONS = ("mse", "minmax")
+
+
+@dataclass
+class ConvertResult:
+    tflite: bytes
+    mode: str
+    io: str
+    calibration: str | None = None
+    calib_images: int = 0
+    seconds: float = 0.0
+    details: dict = field(default_factory=dict)
+
+
+def _concrete_function(tf, model, input_shape):
+    """A batch-1, static-shape function of the model (the Edge TPU needs batch 1 and constant shapes)."""
+    spec = tf.TensorSpec([1, *input_shape[1:]], tf.float32, name="input")
+    fn = tf.function(lambda x: model(x, training=False))
+    return fn.get_concrete_function(spec)
+
+
+def _converter(tf, loaded: LoadedModel):
+    cf = _concrete_function(tf, loaded.model, loaded.input_shape)
+    return tf.lite.TFLiteConverter.from_concrete_functions([cf], loaded.model)
+
+
+_OP_RE = re.compile(r"'(?:tf|tfl|mhlo|stablehlo)\.([A-Za-z0-9_]+)' op")
+
+
+def _conversion_error(exc: BaseException, name: str) -> ModelError:
+    text = str(exc)
+    ops = sorted(set(_OP_RE.findall(text)))
+    if ops:
+        return ModelError(f"TFLite cannot convert {name}: op(s) {', '.join(ops)} are not TFLite builtin ops "
+                          f"(replace them in the model, e.g. no tf.py_function/numpy_function layers)")
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip() and "error" in ln.lower()), text.strip()[:200])
+    return ModelError(f"TFLite cannot convert {name}: {first[:300]}")
+
+
+def _io_dtype(tf, io: str):
+    return {"float": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[io]
+
+
+def convert_tflite(
+    loaded: LoadedModel,
+    mode: str = "int8",
+    *,
+    calib: np.ndarray | None = None,
+    io: str = "float",
+    calibration: str = "mse",
+) -> ConvertResult:
+    """Convert ``loaded`` to a TFLite flatbuffer.
+
+    mode: ``none`` (float32), ``dynamic`` (int8 weights, float activations), ``float16`` (float16 weights) or
+        ``int8`` (full integer; needs ``calib``, float32 preprocessed images (n, h, w, c)).
+    io: input/output type of an int8 model: ``float`` (QUANTIZE/DEQUANTIZE at the ends), ``int8`` or ``uint8``.
+    calibration: ``mse`` (default) or ``minmax`` (the converter's own ranges).
+    Raises ModelError when TFLite cannot convert the model, InputError for bad arguments.
+    """
+    if mode not in QUANTIZE_MODES:
+        raise InputError(f"--quantize must be one of {', '.join(QUANTIZE_MODES)}, got {mode!r}")
+    if io not in IO_TYPES:
+        raise InputError(f"I/O type must be one of {', '.join(IO_TYPES)}, got {io!r}")
+    if io != "float" and mode != "int8":
+        raise InputError(f"{io} input/output needs full-integer quantization (--quantize int8)")
+    if calibration not in CALIBRATIONS:
+        raise InputError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+    tf = import_tf()
+    name = getattr(loaded.model, "name", "model")
+    t0 = time.perf_counter()
+    conv = _converter(tf, loaded)
+    result = ConvertResult(b"", mode, io)
+    if mode == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif mode == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif mode == "int8":
+        if calib is None or len(calib) == 0:
+            raise InputError("full-integer quantization needs calibration images (--calib-data DIR)")
+        expected = tuple(loaded.input_shape[1:])
+        if tuple(calib.shape[1:]) != expected:
+            raise InputError(f"calibration images have shape {calib.shape[1:]}, the model needs {expected}")
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([calib[i:i + 1].astype(np.float32)] for i in range(len(calib)))
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = _io_dtype(tf, io)
+        conv.inference_output_type = _io_dtype(tf, io)
+        result.calibration, result.calib_images = calibration, len(calib)
+    else:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        if mode == "int8" and calibration != "minmax":
+            from ._calibrate import calibrate_and_quantize
+
+            result.tflite, result.details = calibrate_and_quantize(tf, conv, calib, io, calibration)
+        else:
+            result.tflite = conv.convert()
+    except (ModelError, InputError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - ConverterError and friends: one line naming the ops
+        raise _conversion_error(exc, name) from None
+    result.seconds = time.perf_counter() - t0
+    log.info("converted %s (%s, %s I/O) in %.1f s: %d bytes", name, mode, io, result.seconds, len(result.tflite))
+    return result
