@@ -5,7 +5,8 @@ Two layouts:
   or ``wnids=``): class index = offset + line number of the wnid, offset = outputs - wnids (1 when the model
   has a background class, as the 1001-class Coral models).
 - Class folders: ``DIR/<class name>/*.jpg``: each folder name is looked up in the model's labels (bundle or
-  labels file next to the model), case-insensitively, ``_`` and spaces alike.
+  labels file next to the model) as a whole or as one of its comma-separated names, case-insensitively, ``_``
+  and spaces alike.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def labelled_images(data: str | Path, n_classes: int, labels: Sequence[str], *, 
         if not labels:
             raise InputError(f"--data {root} has class folders but the model has no labels to match them to")
         index = {}
-        for i, lab in enumerate(labels):
-            index.setdefault(_norm(lab), i)
+        for i, lab in enumerate(labels):  # "tench, Tinca tinca": the whole label or any of its names
+            for key in [lab, *lab.split(",")]:
+                index.setdefault(_norm(key), i)
         pairs, unknown = [], []
         for d in subdirs:
             cid = index.get(_norm(d.name))

@@ -83,21 +83,20 @@ def benchmark(
                 ship.append((name, path))
             except EdgeSDKError as exc:
                 bad[name] = (m, one_line(exc))
+        order = {n: i for i, n in enumerate(names)}
         for host in remotes:
-            for name, (m, err) in bad.items():
-                rows += [_failed(name, m, host, device, t, err) for t in threads]
-            if not ship:
-                continue
-            try:
-                answer = bench_remote(host, ship, python=remote_python, ssh=ssh,
-                                      device=device, threads=threads, runs=runs, seconds=seconds, warmup=warmup,
-                                      memory=memory)
-            except RemoteError as exc:
-                errors.append({"host": host, "model": None, "error": str(exc)})
-                rows += [_failed(n, p, host, device, t, str(exc)) for t in threads for n, p in ship]
-                continue
-            machines[host] = answer["machine"]
-            rows += answer["results"]
+            host_rows = [_failed(name, m, host, device, t, err) for t in threads for name, (m, err) in bad.items()]
+            if ship:
+                try:
+                    answer = bench_remote(host, ship, python=remote_python, ssh=ssh, device=device, threads=threads,
+                                          runs=runs, seconds=seconds, warmup=warmup, memory=memory)
+                    machines[host] = answer["machine"]
+                    host_rows += answer["results"]
+                except RemoteError as exc:
+                    errors.append({"host": host, "model": None, "error": str(exc)})
+                    host_rows += [_failed(n, p, host, device, t, str(exc)) for t in threads for n, p in ship]
+            host_rows.sort(key=lambda r: (threads.index(r["threads"]), order.get(r["model"], 0)))
+            rows += host_rows
     host_failed = {e["host"] for e in errors}
     seen = set()
     for r in rows:

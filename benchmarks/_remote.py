@@ -31,13 +31,18 @@ class RemoteError(EdgeSDKError):
 
 
 def agent_tar(stream: IO[bytes], models: Sequence[tuple[str, Path]]) -> None:
-    """Write the agent files and the models (as models/<i>.tflite) as an uncompressed tar to ``stream``."""
+    """Write the agent files and the models (as models/<i>/<file name>) as an uncompressed tar to ``stream``."""
     here = Path(__file__).parent
     with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for name in AGENT_FILES:
             _add(tar, here / name, name)
-        for i, (_, path) in enumerate(models):
-            _add(tar, Path(path), f"models/{i}.tflite")
+        for arc, (_, path) in zip(remote_paths(models), models):
+            _add(tar, Path(path), arc)
+
+
+def remote_paths(models: Sequence[tuple[str, Path]]) -> list[str]:
+    """Where each model lands in the device's temporary folder (its own file name, so messages name it)."""
+    return [f"models/{i}/{Path(p).name}" for i, (_, p) in enumerate(models)]
 
 
 def _add(tar: tarfile.TarFile, path: Path, arcname: str) -> None:
@@ -49,11 +54,11 @@ def _add(tar: tarfile.TarFile, path: Path, arcname: str) -> None:
         tar.addfile(info, f)
 
 
-def remote_command(python: str, n_models: int, names: Sequence[str], *, device: str, threads: Sequence[int],
+def remote_command(python: str, paths: Sequence[str], names: Sequence[str], *, device: str, threads: Sequence[int],
                    runs: int | None, seconds: float | None, warmup: int, memory: bool) -> str:
     """The POSIX shell line run on the device."""
     py = shlex.quote(python)
-    args = ["bench", *[f"models/{i}.tflite" for i in range(n_models)], "--names", "/".join(names),
+    args = ["bench", *paths, "--names", "/".join(names),
             "--device", device, "--threads", ",".join(map(str, threads)), "--warmup", str(warmup)]
     if runs is not None:
         args += ["--runs", str(runs)]
@@ -95,7 +100,7 @@ def bench_remote(
 
     target = parse_target(host)
     opts = ssh if ssh is not None else SSHOptions()
-    cmd = remote_command(python, len(models), [n.replace("/", "_") for n, _ in models], device=device,
+    cmd = remote_command(python, remote_paths(models), [n.replace("/", "_") for n, _ in models], device=device,
                          threads=threads, runs=runs, seconds=seconds, warmup=warmup, memory=memory)
     try:
         done = run(target, opts, cmd, timeout=timeout, feed=lambda stdin: agent_tar(stdin, models))

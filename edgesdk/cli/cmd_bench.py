@@ -155,9 +155,11 @@ def run(args: argparse.Namespace) -> int:
             on_round=lambda n: bar.advance(1),
         )
     for e in doc["errors"]:
-        who = e["host"] if e.get("model") is None else (e["model"] if e["host"] == "local" else f"{e['host']}: {e['model']}")
-        msg = e["error"]
-        print(f"edgesdk bench: error: {msg if who in msg else f'{who}: {msg}'}", file=sys.stderr)
+        host, model, msg = e.get("host"), e.get("model"), e["error"]
+        prefix = "" if host in (None, "local") or msg.startswith(f"{host}:") else f"{host}: "
+        if model and model not in msg:
+            prefix += f"{model}: "
+        print(f"edgesdk bench: error: {prefix}{msg}", file=sys.stderr)
     if args.json:
         sys.stdout.write(to_json(doc))
     else:
