@@ -92,14 +92,18 @@ _SSH_ERRORS: list[tuple[str, str]] = [
 ]
 
 
-def describe_ssh_failure(stderr: str, target: Target, opts: SSHOptions) -> str:
+def describe_ssh_failure(stderr: str, target: Target, opts: SSHOptions, uploading: bool = False) -> str:
     """One line for an ssh exit status 255, from ssh's stderr."""
     for needle, msg in _SSH_ERRORS:
         if needle in stderr:
             return msg.format(host=target.host, user=target.user or "the user", dest=target.destination,
                               port=f" port {opts.port}" if opts.port else "")
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith("Warning: Permanently")]
-    return f"ssh to {target.destination} failed: {lines[-1] if lines else 'exit status 255'}"
+    why = lines[-1] if lines else "exit status 255"
+    if uploading:
+        return (f"upload to {target.destination} was interrupted ({why}: the link or the device-side process "
+                f"ended); current release unchanged")
+    return f"ssh to {target.destination} failed: {why}"
 
 
 @dataclass
@@ -149,7 +153,7 @@ def run(target: Target, opts: SSHOptions, remote_command: str, *, timeout: float
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
     if code == 255:
-        raise SSHError(describe_ssh_failure(stderr, target, opts))
+        raise SSHError(describe_ssh_failure(stderr, target, opts, uploading=feed is not None))
     if fed_error is not None and code == 0:
         raise SSHError(f"upload to {target.destination} broke off ({fed_error})")
     return Completed(code, stdout, stderr)

@@ -115,7 +115,7 @@ def sshd(tmp_path_factory) -> SSHServer:
         f"  UserKnownHostsFile {d}/known_hosts_empty\n{common}"
         f"Host edge-refused\n  HostName 127.0.0.1\n  Port {free_port()}\n  User {user}\n  IdentityFile {user_key}\n"
         f"  UserKnownHostsFile {known}\n{common}"
-        f"Host *\n  IdentitiesOnly yes\n  IdentityFile {user_key}\n  UserKnownHostsFile {known}\n"
+        f"Host *\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n"
         "  GlobalKnownHostsFile /dev/null\n"
     )
     server = SSHServer(d, port, user, user_key, wrong_key, known, client)
