@@ -1,0 +1,164 @@
+"""What to anonymize: face detectors (BlazeFace, tiled) and any SSD detector bundle, combined into one."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from ...errors import InputError
+from ...results import Detections
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Detector", "SSDDetector", "MultiDetector", "build_detectors"]
+
+
+class Detector(Protocol):
+    name: str
+    labels: list[str]
+    input_size: tuple[int, int]
+
+    def detect(self, image: np.ndarray) -> Detections: ...
+
+
+class SSDDetector:
+    """A detector bundle or ``.tflite`` with the SSD post-process (TFLite_Detection_PostProcess), through the
+    runtime loader's ``Model.detect``. ``classes``: label names or ids to keep (None = all)."""
+
+    def __init__(self, model: str | Path, *, classes: Sequence[str] | None = None, threshold: float = 0.5,
+                 device: str = "cpu", threads: int | None = None) -> None:
+        from .. import load
+
+        self.model = load(model, device, threads)
+        self.name = Path(str(model)).name
+        self.threshold = threshold
+        self.labels = list(self.model.labels) or []
+        self.keep = self._resolve(classes)
+        n_out = [o.shape for o in self.model.outputs]
+        if len(n_out) != 4:
+            raise InputError(f"{self.name} is not an SSD detector (outputs {n_out}); --detector takes face, face-full "
+                             "or a model with the SSD post-process")
+
+    def _resolve(self, classes: Sequence[str] | None) -> np.ndarray | None:
+        if not classes:
+            return None
+        ids = []
+        for c in classes:
+            c = c.strip()
+            if c.isdigit():
+                ids.append(int(c))
+                continue
+            hits = [i for i, name in enumerate(self.labels) if name.lower() == c.lower()]
+            if not hits:
+                known = ", ".join(dict.fromkeys(x for x in self.labels if x and x != "???"))[:300]
+                raise InputError(f"class {c!r} is not a label of {self.name} (labels: {known or 'none: give class ids'})")
+            ids.extend(hits)
+        return np.asarray(sorted(set(ids)), np.int32)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.model.input_size
+
+    def detect(self, image: np.ndarray) -> Detections:
+        det = self.model.detect(image, self.threshold)
+        if self.keep is not None and len(det):
+            det = det[np.isin(det.class_id, self.keep)]
+        return det
+
+
+class MultiDetector:
+    """Runs several detectors on each frame; class ids are renumbered into one label list (``labels``)."""
+
+    def __init__(self, detectors: Sequence[Detector]) -> None:
+        if not detectors:
+            raise ValueError("at least one detector")
+        self.detectors = list(detectors)
+        self.labels: list[str] = []
+        self.offsets: list[int] = []
+        for d in self.detectors:
+            self.offsets.append(len(self.labels))
+            labels = list(getattr(d, "labels", []) or [])
+            if not labels:
+                labels = [getattr(d, "name", "object")]
+            self.labels += labels
+        self.name = "+".join(getattr(d, "name", "?") for d in self.detectors)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.detectors[0].input_size
+
+    def reset(self) -> None:
+        for d in self.detectors:
+            if hasattr(d, "reset"):
+                d.reset()
+
+    def detect(self, image: np.ndarray) -> Detections:
+        parts = []
+        for d, off in zip(self.detectors, self.offsets):
+            det = d.detect(image)
+            if len(det):
+                det = Detections(det.xyxy, det.score, det.class_id + off, None, det.normalized)
+                parts.append(det)
+        return Detections.concat(parts) if parts else Detections.empty()
+
+
+class _FaceAdapter:
+    """FaceDetector (+ tiles) as a Detector with labels ['face']."""
+
+    def __init__(self, inner, name: str) -> None:
+        self.inner = inner
+        self.name = name
+        self.labels = ["face"]
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.inner.input_size
+
+    @property
+    def last_tiled(self) -> bool:
+        return bool(getattr(self.inner, "last_tiled", False))
+
+    def reset(self) -> None:
+        if hasattr(self.inner, "reset"):
+            self.inner.reset()
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return self.inner.detect(image)
+
+
+def build_detectors(
+    specs: Sequence[str] | None, *, classes: Sequence[Sequence[str]] | None = None, threshold: float | None = None,
+    tiles: str | tuple[int, int] = "auto", device: str = "cpu", threads: int | None = None, sweep_frames: int = 1,
+) -> MultiDetector:
+    """``face`` | ``face-full`` | a bundle/.tflite path, each once or more -> MultiDetector.
+
+    classes: one list per bundle detector, in order; a single list applies to every bundle detector.
+    threshold: score threshold (None = each model's default: 0.5 short range, 0.6 full range, 0.5 SSD).
+    sweep_frames: spread the face tiles over this many frames (video); 1 = all tiles every frame.
+    """
+    from ..faces import FACE_MODELS, FaceDetector, TiledDetector
+
+    specs = list(specs or ["face"])
+    classes = [list(c) for c in (classes or [])]
+    bundles = [s for s in specs if s not in FACE_MODELS]
+    if len(classes) > 1 and len(classes) != len(bundles):
+        raise InputError(f"{len(classes)} --classes lists for {len(bundles)} detector bundle(s): give one per bundle, or one for all")
+    if classes and not bundles:
+        raise InputError("--classes selects classes of a detector bundle (--detector BUNDLE); face detectors have one class")
+    dets: list[Detector] = []
+    b = 0
+    for spec in specs:
+        if spec in FACE_MODELS:
+            fd = FaceDetector(spec, device=device, threads=threads, threshold=threshold)
+            dets.append(_FaceAdapter(TiledDetector(fd, tiles, sweep_frames=sweep_frames), spec))
+        else:
+            p = Path(spec)
+            if not p.exists():
+                raise InputError(f"detector not found: {spec} (use face, face-full, or a bundle / .tflite path)")
+            cls = classes[b] if len(classes) > 1 else (classes[0] if classes else None)
+            dets.append(SSDDetector(p, classes=cls, threshold=0.5 if threshold is None else threshold, device=device, threads=threads))
+            b += 1
+    return MultiDetector(dets)

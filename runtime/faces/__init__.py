@@ -1,0 +1,29 @@
+"""Face detection on the device: MediaPipe's BlazeFace (short and full range) with pure decoders, weighted NMS
+and a tiled mode for small faces."""
+
+from ._anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
+from ._decode import decode_blazeface, decode_boxes, iou_matrix, nms, sigmoid_scores, weighted_nms
+from ._detector import FACE_MODELS, BlazeFaceConfig, FaceDetector, face_model_path
+from ._tiles import TiledDetector, merge_detections, parse_tiles, tile_boxes, tile_grid
+
+__all__ = [
+    "AnchorOptions",
+    "BlazeFaceConfig",
+    "FACE_MODELS",
+    "FULL_RANGE_ANCHORS",
+    "FaceDetector",
+    "SHORT_RANGE_ANCHORS",
+    "TiledDetector",
+    "decode_blazeface",
+    "decode_boxes",
+    "face_model_path",
+    "iou_matrix",
+    "merge_detections",
+    "nms",
+    "parse_tiles",
+    "sigmoid_scores",
+    "ssd_anchors",
+    "tile_boxes",
+    "tile_grid",
+    "weighted_nms",
+]

@@ -1,0 +1,142 @@
+"""BlazeFace output decoding as pure functions over arrays (MediaPipe's TensorsToDetectionsCalculator and
+NonMaxSuppressionCalculator with the face graphs' options).
+
+raw boxes: (1, N, 16) or (N, 16) per anchor: x, y, w, h offsets then 6 keypoints (x, y), in input pixels
+relative to the anchor (``reverse_output_order``: x before y). raw scores: (1, N, 1) logits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...results import Detections
+
+__all__ = ["sigmoid_scores", "decode_boxes", "iou_matrix", "weighted_nms", "nms", "decode_blazeface"]
+
+NUM_KEYPOINTS = 6
+KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
+
+
+def sigmoid_scores(raw_scores: np.ndarray, clip: float | None = 100.0) -> np.ndarray:
+    """Logits -> (N,) float32 probabilities; logits are clipped to [-clip, clip] first (score_clipping_thresh)."""
+    x = np.asarray(raw_scores, np.float64).reshape(-1)
+    if clip is not None:
+        x = np.clip(x, -clip, clip)
+    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+
+
+def decode_boxes(
+    raw_boxes: np.ndarray, anchors: np.ndarray, scale: tuple[float, float] = (128.0, 128.0),
+    num_keypoints: int = NUM_KEYPOINTS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw regressors + anchors (x_center, y_center, w, h) -> (xyxy (N, 4), keypoints (N, k, 2)), normalized
+    to the model input. ``scale`` is (x_scale, y_scale) = (w_scale, h_scale), the input size in pixels."""
+    raw = np.asarray(raw_boxes, np.float32)
+    raw = raw.reshape(-1, raw.shape[-1])
+    a = np.asarray(anchors, np.float32)
+    if len(raw) != len(a):
+        raise ValueError(f"{len(raw)} boxes but {len(a)} anchors")
+    if raw.shape[1] < 4 + 2 * num_keypoints:
+        raise ValueError(f"boxes have {raw.shape[1]} values, need {4 + 2 * num_keypoints}")
+    sx, sy = float(scale[0]), float(scale[1])
+    aw, ah = a[:, 2], a[:, 3]
+    xc = raw[:, 0] / sx * aw + a[:, 0]
+    yc = raw[:, 1] / sy * ah + a[:, 1]
+    w = raw[:, 2] / sx * aw
+    h = raw[:, 3] / sy * ah
+    xyxy = np.stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2], axis=1)
+    kp = raw[:, 4:4 + 2 * num_keypoints].reshape(-1, num_keypoints, 2)
+    kx = kp[:, :, 0] / sx * aw[:, None] + a[:, 0:1]
+    ky = kp[:, :, 1] / sy * ah[:, None] + a[:, 1:2]
+    return xyxy.astype(np.float32), np.stack([kx, ky], axis=2).astype(np.float32)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) intersection over union of xyxy boxes."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+
+
+def weighted_nms(
+    xyxy: np.ndarray, score: np.ndarray, keypoints: np.ndarray | None = None, iou_threshold: float = 0.3,
+    max_detections: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """MediaPipe's WEIGHTED non-max suppression: take the best remaining box, gather every remaining box whose
+    IoU with it is above ``iou_threshold`` (itself included), and output the score-weighted mean of their
+    corners and keypoints with the best box's score. Returns (xyxy, score, keypoints), best first."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    score = np.asarray(score, np.float32).reshape(-1)
+    order = np.argsort(-score, kind="stable")
+    boxes, scores = xyxy[order], score[order]
+    kps = None if keypoints is None else np.asarray(keypoints, np.float32)[order]
+    out_b, out_s, out_k = [], [], []
+    remaining = np.arange(len(boxes))
+    while remaining.size:
+        best = remaining[0]
+        ious = iou_matrix(boxes[best:best + 1], boxes[remaining])[0]
+        cand = remaining[ious > iou_threshold]
+        if cand.size == 0:  # degenerate (zero-area) box: keep it alone
+            cand = remaining[:1]
+        w = scores[cand][:, None]
+        total = float(w.sum())
+        out_b.append((boxes[cand] * w).sum(0) / total)
+        out_s.append(scores[best])
+        if kps is not None:
+            out_k.append((kps[cand] * w[:, :, None]).sum(0) / total)
+        remaining = remaining[~np.isin(remaining, cand)]
+        if max_detections is not None and len(out_b) >= max_detections:
+            break
+    if not out_b:
+        k = None if kps is None else np.zeros((0, kps.shape[1] if kps.ndim == 3 else 0, 2), np.float32)
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), k
+    k = None if kps is None else np.stack(out_k).astype(np.float32)
+    return np.stack(out_b).astype(np.float32), np.asarray(out_s, np.float32), k
+
+
+def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float = 0.3) -> np.ndarray:
+    """Plain greedy NMS; returns the kept indices, best first."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    order = np.argsort(-np.asarray(score, np.float32).reshape(-1), kind="stable")
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        if order.size == 1:
+            break
+        ious = iou_matrix(xyxy[i:i + 1], xyxy[order[1:]])[0]
+        order = order[1:][ious <= iou_threshold]
+    return np.asarray(keep, np.int64)
+
+
+def decode_blazeface(
+    raw_boxes: np.ndarray,
+    raw_scores: np.ndarray,
+    anchors: np.ndarray,
+    *,
+    scale: tuple[float, float] = (128.0, 128.0),
+    threshold: float = 0.5,
+    iou_threshold: float = 0.3,
+    score_clip: float | None = 100.0,
+    max_detections: int | None = None,
+) -> Detections:
+    """BlazeFace raw outputs -> normalized Detections (boxes and 6 keypoints in [0, 1] of the model input),
+    class_id 0. Scores are sigmoid(clip(logit)); boxes under ``threshold`` are dropped before weighted NMS."""
+    scores = sigmoid_scores(raw_scores, score_clip)
+    if len(scores) != len(anchors):
+        raise ValueError(f"{len(scores)} scores but {len(anchors)} anchors")
+    keep = np.flatnonzero(scores >= threshold)
+    if keep.size == 0:
+        return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
+                          np.zeros((0, NUM_KEYPOINTS, 2), np.float32), normalized=True)
+    raw = np.asarray(raw_boxes, np.float32)
+    raw = raw.reshape(-1, raw.shape[-1])
+    xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep], scale)
+    b, s, k = weighted_nms(xyxy, scores[keep], kps, iou_threshold, max_detections)
+    return Detections(b, s, np.zeros(len(b), np.int32), k, normalized=True)

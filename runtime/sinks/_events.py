@@ -1,0 +1,63 @@
+"""JSONL events: one line per frame with the frame index, timestamp and the masked boxes and scores.
+Never pixels."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ...results import Detections
+from ._base import FrameMeta, SinkError, disk_error
+
+__all__ = ["EventsSink"]
+
+
+class EventsSink:
+    """Appends to (or, with ``append=False``, replaces) ``path``: ``{"frame", "t", "faces": [{"box", "score",
+    "class_id", "label", "track", "held"}], "blanked"}``. Lines are flushed every ``flush_every`` frames."""
+
+    def __init__(self, path: str | os.PathLike, *, append: bool = False, flush_every: int = 30, only_with_faces: bool = False) -> None:
+        self.path = Path(path)
+        self.name = f"events:{self.path}"
+        if not self.path.parent.is_dir():
+            raise SinkError(f"output folder {self.path.parent} does not exist")
+        try:
+            self._fh = open(self.path, "a" if append else "w", encoding="utf-8")
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+        self.flush_every = flush_every
+        self.only_with_faces = only_with_faces
+        self.frames = 0
+
+    def write(self, frame: np.ndarray, detections: Detections, meta: FrameMeta) -> None:
+        if self.only_with_faces and not len(detections):
+            return
+        rows = []
+        labels = list(meta.labels) if meta.labels else None
+        for i, d in enumerate(detections.to_dicts(labels)):
+            if i < len(meta.track_ids):
+                d["track"] = int(meta.track_ids[i])
+            if i < len(meta.held):
+                d["held"] = bool(meta.held[i])
+            rows.append(d)
+        line = {"frame": int(meta.index), "t": round(float(meta.timestamp), 4), "faces": rows}
+        if meta.blanked:
+            line["blanked"] = True
+        try:
+            self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
+            self.frames += 1
+            if self.frames % self.flush_every == 0:
+                self._fh.flush()
+        except OSError as exc:
+            raise disk_error(exc, self.path, self.frames, "events") from None
+
+    def close(self) -> None:
+        if self._fh.closed:
+            return
+        try:
+            self._fh.close()
+        except OSError as exc:
+            raise disk_error(exc, self.path, self.frames, "events") from None

@@ -1,0 +1,93 @@
+"""Still images: one file, or every image in a folder (sorted by name)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ...errors import InputError
+from ._base import BaseSource, Frame
+from ._video import check_readable_file
+
+__all__ = ["ImageSource", "ImageFolderSource", "IMAGE_EXTENSIONS", "read_image"]
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm"}
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """BGR uint8 image or None when it cannot be decoded. Gray and alpha images become BGR."""
+    import cv2
+
+    data = np.fromfile(str(path), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return image
+
+
+class ImageSource(BaseSource):
+    """One image file: one frame."""
+
+    independent = True  # frames are unrelated pictures: no tracking across them
+
+    def __init__(self, path: str | os.PathLike, max_frames: int | None = None) -> None:
+        super().__init__(max_frames)
+        self.path = Path(path)
+        self.name = str(self.path)
+        self._image = None
+
+    def _open(self) -> None:
+        check_readable_file(self.path, "image")
+        image = read_image(self.path)
+        if image is None:
+            raise InputError(f"cannot decode {self.path} as an image")
+        self._image = image
+        self.size = (image.shape[1], image.shape[0])
+        self.total = 1
+
+    def _frames(self) -> Iterator[Frame]:
+        if self._image is not None:
+            yield Frame(self._image, 0.0, 0)
+
+
+class ImageFolderSource(BaseSource):
+    """Every image in a folder (not recursive), in name order. Files that fail to decode are skipped and
+    counted in ``skipped``."""
+
+    independent = True  # frames are unrelated pictures: no tracking across them
+
+    def __init__(self, path: str | os.PathLike, max_frames: int | None = None, fps: float = 1.0) -> None:
+        super().__init__(max_frames)
+        self.path = Path(path)
+        self.name = str(self.path)
+        self.fps = fps
+        self.files: list[Path] = []
+
+    def _open(self) -> None:
+        if not self.path.is_dir():
+            raise InputError(f"folder not found: {self.path}")
+        if not os.access(self.path, os.R_OK | os.X_OK):
+            raise InputError(f"cannot read folder {self.path}: permission denied")
+        self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        if not self.files:
+            raise InputError(f"no images in {self.path} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        self.total = len(self.files)
+        first = None
+        for p in self.files[:5]:
+            first = read_image(p)
+            if first is not None:
+                break
+        if first is not None:
+            self.size = (first.shape[1], first.shape[0])
+
+    def _frames(self) -> Iterator[Frame]:
+        for i, p in enumerate(self.files):
+            image = read_image(p)
+            if image is None:
+                self.skipped += 1
+                continue
+            yield Frame(image, i / (self.fps or 1.0), i)
+
+    def file_for(self, index: int) -> Path:
+        return self.files[index]
