@@ -103,7 +103,9 @@ def unit_text(name: str, argv: list[str], *, user: str | None = None, workdir: s
     if user:
         lines.append(f"User={user}")
     if workdir:
-        lines.append(f"WorkingDirectory={_systemd_quote(workdir)}")
+        if "\n" in workdir:
+            raise InputError(f"bad working folder {workdir!r}")
+        lines.append(f"WorkingDirectory={workdir.replace('%', '%%')}")  # a path setting: unquoted, % escaped
     lines += [
         "Environment=PYTHONUNBUFFERED=1",
         "ExecStart=" + " ".join(_systemd_quote(a) for a in argv),

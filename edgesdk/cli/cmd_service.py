@@ -1,0 +1,61 @@
+"""edgesdk service install: write (and where systemd runs, enable) a systemd unit that runs a runtime command
+on the device's current release, restarted on failure. Run it on the device."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+ORDER = 83
+
+EPILOG = """\
+examples (on the device):
+  sudo edgesdk service install --bundle /opt/edgesdk/current --source 0 --out /var/lib/edgesdk/events.jsonl
+  edgesdk service install --bundle ~/edgesdk/current --unit-file ./edgesdk-anonymize.service -- --mode pixelate
+Arguments after `--` are passed to the runtime command. Point --bundle at ROOT/current (the symlink), so
+`edgesdk deploy ... --service NAME` only has to restart the service after switching releases.
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("service", help="run the current release as a systemd service", description=__doc__)
+    ssub = p.add_subparsers(dest="service_command", metavar="ACTION")
+    ssub.required = True
+    i = ssub.add_parser("install", help="write and enable a systemd unit", description=__doc__, epilog=EPILOG,
+                        formatter_class=p.formatter_class)
+    i.add_argument("--bundle", required=True, metavar="PATH", help="the bundle to run, normally ROOT/current")
+    i.add_argument("--source", metavar="SOURCE", help="input for the runtime command (camera index, file, URL)")
+    i.add_argument("--out", metavar="PATH", help="output of the runtime command (its -o)")
+    i.add_argument("--name", default="edgesdk-anonymize", help="service name")
+    i.add_argument("--user", help="run the service as this user (User=)")
+    i.add_argument("--command", default="anonymize", metavar="CMD",
+                   help="edgesdk runtime command to run (anonymize gets the bundle as --detector, others as MODEL)")
+    i.add_argument("--python", metavar="EXE", help="Python that runs edgesdk (default: this one)")
+    i.add_argument("--unit-file", metavar="PATH",
+                   help="where to write the unit (default /etc/systemd/system/NAME.service where systemd runs, "
+                        "else ./NAME.service)")
+    i.add_argument("--systemctl", metavar="CMD",
+                   help="service manager command to reload/enable with (default systemctl, used only where "
+                        "systemd runs unless given)")
+    i.add_argument("--print", dest="print_only", action="store_true", help="print the unit and write nothing")
+    i.add_argument("extra", nargs="*", metavar="-- ARGS", help="more arguments for the runtime command")
+    i.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..deploy import exec_args, install_unit, unit_text
+    from ..errors import InputError
+
+    bundle = os.path.abspath(os.path.expanduser(args.bundle))  # abspath keeps the `current` symlink as is
+    if not os.path.exists(bundle) and not args.print_only:
+        raise InputError(f"bundle not found: {bundle} (deploy one first: edgesdk deploy BUNDLE host:ROOT)")
+    argv = exec_args(bundle, command=args.command, source=args.source, out=args.out, extra=args.extra,
+                     python=args.python)
+    text = unit_text(args.name, argv, user=args.user, workdir=os.path.dirname(bundle))
+    if args.print_only:
+        print(text, end="")
+        return 0
+    done = install_unit(args.name, text, unit_file=args.unit_file, systemctl=args.systemctl)
+    print(f"wrote {done.path}")
+    print(done.hint)
+    return 0
