@@ -115,5 +115,233 @@ def build_fake_edgetpu_library(dest_dir: str | Path | None = None) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Camera fakes (sources): see below
+# Camera fakes (sources): FakeCamera, FakePicamera2 (anonymize issue)
 # ------------------------------------------------------------------------------------------------------------
+
+# (anonymize issue) Fake camera source and a fake picamera2 module. Imports of the runtime happen inside the
+# methods, so importing edgesdk.testing stays light.
+
+
+def _test_pattern(size: tuple[int, int], i: int, image: "np.ndarray | None" = None) -> "np.ndarray":
+    """Frame i: ``image`` (resized) rolled sideways by i pixels, or a gradient with a moving bright square."""
+    w, h = size
+    if image is not None:
+        import cv2
+
+        base = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(np.roll(base, (i * 4) % w, axis=1))
+    frame = np.empty((h, w, 3), np.uint8)
+    frame[...] = (np.arange(w, dtype=np.uint16)[None, :, None] * 255 // max(1, w - 1)).astype(np.uint8)
+    x = (i * 8) % max(1, w - 40)
+    frame[h // 3:h // 3 + 40, x:x + 40] = 255
+    return frame
+
+
+class FakeCamera:
+    """A live Source (same protocol as edgesdk.runtime.sources) that needs no camera.
+
+    Frames come at ``fps`` (paced in real time) from ``image`` (BGR, rolled sideways each frame) or a test
+    pattern; the consumer gets the latest frame (stale ones are dropped, as from a real camera).
+    ``drop_at``: frame numbers after which the "device" fails once and has to be reopened (``reopens`` counts
+    them). ``frames``: stop after that many frames delivered by the device (None = endless).
+    """
+
+    live = True
+
+    def __init__(self, size: tuple[int, int] = (640, 480), fps: float = 30.0, *, image: "np.ndarray | None" = None,
+                 frames: int | None = None, max_frames: int | None = None, drop_at: Sequence[int] = ()) -> None:
+        self.name = "fake-camera"
+        self.size, self.fps = (int(size[0]), int(size[1])), float(fps)
+        self.image, self.frames, self.max_frames = image, frames, max_frames
+        self.drop_at = set(drop_at)
+        self.total = None
+        self.skipped = 0
+        self.dropped = 0
+        self.produced = 0
+        self._grabber = None
+        self._reopens = 0
+        self._t0 = 0.0
+
+    def _reader(self):
+        import time as _time
+
+        cam = self
+
+        class _Reader:
+            def __init__(self) -> None:
+                self.next_t = _time.monotonic()
+
+            def read(self):
+                if cam.frames is not None and cam.produced >= cam.frames:
+                    _time.sleep(0.01)
+                    return None
+                if cam.produced in cam.drop_at:
+                    cam.drop_at.discard(cam.produced)
+                    return None  # the device drops: the grabber closes and reopens it
+                delay = self.next_t - _time.monotonic()
+                if delay > 0:
+                    _time.sleep(delay)
+                self.next_t = max(self.next_t + 1.0 / cam.fps, _time.monotonic() - 1.0 / cam.fps)
+                frame = _test_pattern(cam.size, cam.produced, cam.image)
+                cam.produced += 1
+                return frame
+
+            def close(self) -> None:
+                pass
+
+        return _Reader()
+
+    def open(self) -> "FakeCamera":
+        import time as _time
+
+        from .runtime.sources import LatestFrameGrabber
+
+        if self._grabber is None:
+            self._t0 = _time.monotonic()
+            reopen_timeout = 0.3 if self.frames is not None else None
+            self._grabber = LatestFrameGrabber(self._reader(), self._reader, name=self.name, backoff=0.05,
+                                               reopen_timeout=reopen_timeout)
+        return self
+
+    @property
+    def reopens(self) -> int:
+        return self._grabber.reopens if self._grabber else self._reopens
+
+    def __iter__(self):
+        import time as _time
+
+        from .runtime.sources import Frame
+
+        self.open()
+        g, n = self._grabber, 0
+        while g is not None:
+            image = g.get(timeout=1.0)
+            if image is None:
+                if g._ended:
+                    break
+                continue
+            self.dropped = g.dropped
+            yield Frame(image, _time.monotonic() - self._t0, n + g.dropped)
+            n += 1
+            if self.max_frames is not None and n >= self.max_frames:
+                break
+
+    def close(self) -> None:
+        if self._grabber is not None:
+            self.dropped = self._grabber.dropped
+            self._reopens = self._grabber.reopens
+            self._grabber.stop()
+            self._grabber = None
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class FakePicamera2:
+    """Stands in for ``picamera2.Picamera2`` (the calls the SDK makes): global_camera_info,
+    create_video_configuration, configure, start, capture_array, stop, close. Frames are RGB888-style BGR
+    arrays of the configured size. ``cameras``: how many cameras the fake machine has."""
+
+    cameras = 1
+    instances: list = []
+
+    def __init__(self, camera_num: int = 0) -> None:
+        if camera_num >= self.cameras:
+            raise IndexError("camera index out of range")
+        self.camera_num = camera_num
+        self.size = (640, 480)
+        self.started = False
+        self.closed = False
+        self.count = 0
+        FakePicamera2.instances.append(self)
+
+    @classmethod
+    def global_camera_info(cls) -> list[dict]:
+        return [{"Model": "imx708", "Num": i} for i in range(cls.cameras)]
+
+    def create_video_configuration(self, main=None, controls=None, **kw) -> dict:
+        return {"main": dict(main or {}), "controls": dict(controls or {})}
+
+    def configure(self, config: dict) -> None:
+        self.size = tuple(config.get("main", {}).get("size", self.size))
+
+    def start(self) -> None:
+        self.started = True
+
+    def capture_array(self, name: str = "main") -> "np.ndarray":
+        if not self.started:
+            raise RuntimeError("camera not started")
+        frame = _test_pattern(self.size, self.count)
+        self.count += 1
+        return np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)])  # XBGR8888-like: 4 channels
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def install_fake_picamera2(monkeypatch, cameras: int = 1):
+    """Make ``import picamera2`` return a module whose Picamera2 is FakePicamera2 (pytest ``monkeypatch``)."""
+    import sys
+    import types
+
+    mod = types.ModuleType("picamera2")
+    fake = type("Picamera2", (FakePicamera2,), {"cameras": cameras, "instances": []})
+    mod.Picamera2 = fake
+    monkeypatch.setitem(sys.modules, "picamera2", mod)
+    return fake
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Edge TPU compiler fake (edgetpu_compiler exists only for x86-64 Debian; converters' tests put this on PATH)
+# ------------------------------------------------------------------------------------------------------------
+
+_FAKE_COMPILER = '''#!{python}
+"""Fake edgetpu_compiler: prints a recorded log, writes <stem>_edgetpu.log and copies a compiled model."""
+import shutil, sys
+from pathlib import Path
+args = sys.argv[1:]
+out_dir, model = ".", None
+i = 0
+while i < len(args):
+    a = args[i]
+    if a in ("-o", "--out_dir"):
+        out_dir = args[i + 1]; i += 2; continue
+    if a in ("-n", "--num_segments", "-m", "--min_runtime_version", "-t", "--timeout_sec", "-k", "-i"):
+        i += 2; continue
+    if a.startswith("-"):
+        i += 1; continue
+    model = Path(a); i += 1
+if {exit_code} != 0:
+    sys.stdout.write({stdout!r})
+    sys.exit({exit_code})
+out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+stem = model.stem
+text = {stdout!r}.replace("{{INPUT}}", str(model)).replace("{{OUTPUT}}", str(out / (stem + "_edgetpu.tflite"))).replace("{{LOG}}", str(out / (stem + "_edgetpu.log")))
+sys.stdout.write(text)
+(out / (stem + "_edgetpu.log")).write_text({logfile!r}.replace("{{INPUT}}", str(model)).replace("{{OUTPUT}}", str(out / (stem + "_edgetpu.tflite"))))
+shutil.copyfile({compiled!r}, out / (stem + "_edgetpu.tflite"))
+'''
+
+
+def fake_edgetpu_compiler(dest_dir: str | Path, *, compiled_model: str | Path, stdout: str, logfile: str = "",
+                          exit_code: int = 0) -> Path:
+    """Write an executable ``edgetpu_compiler`` into ``dest_dir`` (put it first on PATH) that prints ``stdout``
+    and writes ``<stem>_edgetpu.log`` (``logfile``) and ``<stem>_edgetpu.tflite`` (a copy of ``compiled_model``,
+    e.g. a real compiled twin) into its ``-o`` folder. ``{INPUT}``, ``{OUTPUT}`` and ``{LOG}`` in the texts are
+    replaced by the paths. With a non-zero ``exit_code`` it only prints ``stdout`` and fails."""
+    import os
+    import sys
+
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    exe = dest / "edgetpu_compiler"
+    exe.write_text(_FAKE_COMPILER.format(python=sys.executable, exit_code=int(exit_code), stdout=stdout,
+                                         logfile=logfile, compiled=str(compiled_model)))
+    os.chmod(exe, 0o755)
+    return exe

@@ -1,6 +1,7 @@
 """Anonymization on the device: strategies (blur, pixelate, solid, mask), the IoU tracker that holds masks
 over detector misses, and the threaded fail-closed pipeline behind ``edgesdk anonymize``."""
 
+from ._leaks import LeakReport, count_leaks, thorough_face_detector
 from ._detectors import MultiDetector, SSDDetector, build_detectors
 from ._pipeline import AnonymizePipeline, Renderer, RunSummary
 from ._strategies import MODES, Anonymizer, Blur, EllipseMask, Pixelate, Solid, make_anonymizer
@@ -12,6 +13,7 @@ __all__ = [
     "Blur",
     "EllipseMask",
     "IoUTracker",
+    "LeakReport",
     "MODES",
     "MultiDetector",
     "Pixelate",
@@ -21,5 +23,7 @@ __all__ = [
     "Solid",
     "Track",
     "build_detectors",
+    "count_leaks",
     "make_anonymizer",
+    "thorough_face_detector",
 ]

@@ -135,6 +135,7 @@ class LiveSource(BaseSource):
         self._grabber: LatestFrameGrabber | None = None
         self._first: np.ndarray | None = None
         self._t0 = 0.0
+        self._reopens = 0
 
     def _connect(self) -> Reader:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -173,11 +174,12 @@ class LiveSource(BaseSource):
 
     @property
     def reopens(self) -> int:
-        return self._grabber.reopens if self._grabber else 0
+        return self._grabber.reopens if self._grabber else self._reopens
 
     def close(self) -> None:
         if self._grabber is not None:
             self.dropped = self._grabber.dropped
+            self._reopens = self._grabber.reopens
             self._grabber.stop()
             self._grabber = None
         super().close()
