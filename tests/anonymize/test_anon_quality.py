@@ -1,0 +1,152 @@
+"""Quality with real data: every labelled face covered in the default mode; no face left for a detector to find
+in the anonymized again.mkv."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import IMAGES, TESTDATA
+
+from edgesdk.runtime.anonymize import AnonymizePipeline, Blur, build_detectors, count_leaks
+from edgesdk.runtime.sources import ImageFolderSource, ImageSource, VideoFileSource
+
+FACES = TESTDATA / "faces"
+VIDEOS = TESTDATA / "videos"
+
+# Hand-labelled (by eye, x1, y1, x2, y2) faces in images/face.jpg: two in front, two in the background.
+FACE_JPG = [(262, 80, 345, 165), (135, 105, 222, 195), (10, 100, 55, 155), (438, 115, 490, 180)]
+
+
+class _Mem:
+    name = "mem"
+
+    def __init__(self):
+        self.frames, self.boxes = [], []
+
+    def write(self, frame, det, meta):
+        self.frames.append(frame.copy())
+        self.boxes.append(det)
+
+    def close(self):
+        pass
+
+
+def _default_run(source):
+    """What `edgesdk anonymize SOURCE` does by default (face, tiles auto, blur, mask scale 1.3)."""
+    det = build_detectors(None, threads=1, sweep_frames=1 if getattr(source, "independent", False) else 4)
+    sink = _Mem()
+    pipe = AnonymizePipeline(source, det, Blur(), [sink], mask_scale=1.3, hold_frames=5)
+    pipe.run()
+    return pipe, sink
+
+
+def _coverage(pipe, det, shape, box) -> float:
+    boxes, _ = pipe.renderer.boxes(det, shape[1], shape[0])
+    mask = np.zeros(shape[:2], bool)
+    for x1, y1, x2, y2 in boxes:
+        mask[int(np.floor(y1)):int(np.ceil(y2)), int(np.floor(x1)):int(np.ceil(x2))] = True
+    x1, y1, x2, y2 = box
+    return float(mask[y1:y2, x1:x2].mean())
+
+
+def _changed(before, after, box) -> float:
+    x1, y1, x2, y2 = box
+    d = np.abs(before[y1:y2, x1:x2].astype(int) - after[y1:y2, x1:x2].astype(int)).max(axis=2)
+    return float((d > 2).mean())
+
+
+def _dlib_boxes():
+    root = ET.parse(FACES / "training.xml").getroot()
+    out = {}
+    for im in root.iter("image"):
+        out[im.get("file")] = [
+            (int(b.get("left")), int(b.get("top")), int(b.get("left")) + int(b.get("width")), int(b.get("top")) + int(b.get("height")))
+            for b in im.iter("box")
+        ]
+    return out
+
+
+def test_every_labelled_small_face_is_covered():
+    if not (FACES / "training.xml").exists():
+        pytest.skip("test data not available")
+    labels = _dlib_boxes()
+    src = ImageFolderSource(FACES)
+    pipe, sink = _default_run(src)
+    assert len(sink.frames) == len(labels) == 4
+    results = []
+    for i, f in enumerate(src.files):
+        before = cv2.imread(str(f))
+        for box in labels[f.name]:
+            cov = _coverage(pipe, sink.boxes[i], before.shape, box)
+            results.append((f.name, box, round(cov, 2), round(_changed(before, sink.frames[i], box), 2)))
+    assert len(results) == 18
+    missed = [r for r in results if r[2] < 0.8 or r[3] < 0.8]
+    assert not missed, f"faces not covered >= 80% (file, box, covered, pixels changed): {missed}"
+
+
+def test_single_pass_misses_small_faces_that_tiles_find():
+    """The reason for tiles: without them most 37 px faces in 500 px photos are missed."""
+    if not (FACES / "training.xml").exists():
+        pytest.skip("test data not available")
+    labels = _dlib_boxes()
+    off = build_detectors(["face"], tiles="off", threads=1)
+    found = 0
+    for name, boxes in labels.items():
+        det = off.detect(cv2.imread(str(FACES / name)))
+        for x1, y1, x2, y2 in boxes:
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            found += any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in det.xyxy)
+    assert found < 12  # measured: 6 of 18
+
+
+def test_face_jpg_all_visible_faces_covered():
+    path = IMAGES / "face.jpg"
+    if not path.exists():
+        pytest.skip("test data not available")
+    pipe, sink = _default_run(ImageSource(path))
+    before = cv2.imread(str(path))
+    for box in FACE_JPG:
+        assert _coverage(pipe, sink.boxes[0], before.shape, box) >= 0.8, box
+        assert _changed(before, sink.frames[0], box) >= 0.8, box
+
+
+def test_kite_and_cold_runs_and_masks_what_it_finds():
+    """People on a beach seen from behind at a distance: no face is visible at a size anyone could recognise
+    (heads under 12 px); the run must still go through and change nothing but what it masks."""
+    path = IMAGES / "kite_and_cold.jpg"
+    if not path.exists():
+        pytest.skip("test data not available")
+    pipe, sink = _default_run(ImageSource(path))
+    before = cv2.imread(str(path))
+    det = sink.boxes[0]
+    boxes, _ = pipe.renderer.boxes(det, before.shape[1], before.shape[0])
+    untouched = np.ones(before.shape[:2], bool)
+    for x1, y1, x2, y2 in boxes:
+        untouched[int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))] = False
+    assert np.array_equal(sink.frames[0][untouched], before[untouched])
+
+
+def _frames(path: Path):
+    cap = cv2.VideoCapture(str(path))
+    while True:
+        ok, im = cap.read()
+        if not ok:
+            break
+        yield im
+    cap.release()
+
+
+def test_no_leak_on_again_mkv():
+    clip = VIDEOS / "again.mkv"
+    if not clip.exists():
+        pytest.skip("test data not available")
+    _, sink = _default_run(VideoFileSource(clip))
+    assert len(sink.frames) == 77
+    rep = count_leaks(zip(_frames(clip), sink.frames), match_iou=0.5)
+    assert rep.input_faces >= 77  # the face is found in every input frame
+    assert rep.leaked_faces == 0, rep.to_dict()
