@@ -37,10 +37,14 @@ class SSDDetector:
         self.threshold = threshold
         self.labels = list(self.model.labels) or []
         self.keep = self._resolve(classes)
-        n_out = [o.shape for o in self.model.outputs]
-        if len(n_out) != 4:
-            raise InputError(f"{self.name} is not an SSD detector (outputs {n_out}); --detector takes face, face-full "
-                             "or a model with the SSD post-process")
+        from ..decoders import ssd_output_order
+
+        outs = self.model.outputs
+        try:
+            ssd_output_order([o.name for o in outs], [o.shape for o in outs])
+        except ValueError:
+            raise InputError(f"{self.name} is not an SSD detector (outputs {[o.shape for o in outs]}); --detector takes "
+                             "face, face-full or a model with the SSD post-process") from None
 
     def _resolve(self, classes: Sequence[str] | None) -> np.ndarray | None:
         if not classes:
@@ -70,20 +74,20 @@ class SSDDetector:
 
 
 class MultiDetector:
-    """Runs several detectors on each frame; class ids are renumbered into one label list (``labels``)."""
+    """Runs several detectors on each frame. Detector i's class c becomes class ``1000 * i + c``; ``labels``
+    maps every such id to a name (the detector's label, or ``name:c`` when it has no labels)."""
+
+    STRIDE = 1000
 
     def __init__(self, detectors: Sequence[Detector]) -> None:
         if not detectors:
             raise ValueError("at least one detector")
         self.detectors = list(detectors)
         self.labels: list[str] = []
-        self.offsets: list[int] = []
         for d in self.detectors:
-            self.offsets.append(len(self.labels))
-            labels = list(getattr(d, "labels", []) or [])
-            if not labels:
-                labels = [getattr(d, "name", "object")]
-            self.labels += labels
+            own = list(getattr(d, "labels", []) or [])[: self.STRIDE]
+            name = getattr(d, "name", "object")
+            self.labels += [own[c] if c < len(own) and own[c] else f"{name}:{c}" for c in range(self.STRIDE)]
         self.name = "+".join(getattr(d, "name", "?") for d in self.detectors)
 
     @property
@@ -97,11 +101,10 @@ class MultiDetector:
 
     def detect(self, image: np.ndarray) -> Detections:
         parts = []
-        for d, off in zip(self.detectors, self.offsets):
+        for i, d in enumerate(self.detectors):
             det = d.detect(image)
             if len(det):
-                det = Detections(det.xyxy, det.score, det.class_id + off, None, det.normalized)
-                parts.append(det)
+                parts.append(Detections(det.xyxy, det.score, det.class_id + self.STRIDE * i, None, det.normalized))
         return Detections.concat(parts) if parts else Detections.empty()
 
 

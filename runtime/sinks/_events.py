@@ -16,7 +16,7 @@ __all__ = ["EventsSink"]
 
 
 class EventsSink:
-    """Appends to (or, with ``append=False``, replaces) ``path``: ``{"frame", "t", "faces": [{"box", "score",
+    """Appends to (or, with ``append=False``, replaces) ``path``: ``{"frame", "t", "boxes": [{"box", "score",
     "class_id", "label", "track", "held"}], "blanked"}``. Lines are flushed every ``flush_every`` frames."""
 
     def __init__(self, path: str | os.PathLike, *, append: bool = False, flush_every: int = 30, only_with_faces: bool = False) -> None:
@@ -43,7 +43,7 @@ class EventsSink:
             if i < len(meta.held):
                 d["held"] = bool(meta.held[i])
             rows.append(d)
-        line = {"frame": int(meta.index), "t": round(float(meta.timestamp), 4), "faces": rows}
+        line = {"frame": int(meta.index), "t": round(float(meta.timestamp), 4), "boxes": rows}
         if meta.blanked:
             line["blanked"] = True
         try:
