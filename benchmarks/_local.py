@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ._agent import measure_memory, preset_inputs
-from ._latency import Opened, PhaseTimer, clock, run_suite
+from ._latency import Opened, PhaseTimer, clock, file_facts, run_suite
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,14 @@ def bench_local(
     entries = [(n, str(m)) for n, m in zip(names, models)]
     rows = run_suite(entries, local_opener(device, pipeline_image), threads=threads, runs=runs, seconds=seconds,
                      warmup=warmup, on_round=on_round)
+    for row in rows:  # a bundle: report its model file's size
+        if row["status"] == "ok" and (Path(row["path"]).is_dir() or row["path"].endswith(".tar.gz")):
+            try:
+                mf = model_file(row["path"], device)
+            except Exception:
+                continue
+            row.update(file_facts(mf))
+            row["model_file"] = str(mf)
     if memory:
         top = max(threads)
         measured: dict[str, dict] = {}

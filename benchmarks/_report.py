@@ -283,12 +283,20 @@ def plot(doc: dict, path: str | Path) -> None:
             k = (r.get("host"), r["model"])
             if k not in best or r["latency_ms"]["p50"] < best[k]["latency_ms"]["p50"]:
                 best[k] = r
+        xmax = max(r["latency_ms"]["p50"] for r in best.values())
         for (host, model), r in best.items():
             x, y = r["latency_ms"]["p50"], 100 * r["accuracy"]["top1"]
             ax2.scatter([x], [y])
             name = model.removesuffix(".tflite") + (f" @ {host}" if len(hosts) > 1 else "")
-            ax2.annotate(f"{name} ({r['threads']}t)", (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+            right = x == xmax and len(best) > 1  # the slowest model's label goes left, inside the axes
+            ax2.annotate(f"{name} ({r['threads']}t)", (x, y), fontsize=7, xytext=(-4 if right else 4, 4),
+                         textcoords="offset points", ha="right" if right else "left")
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
         ax2.set_xscale("log")
+        ax2.xaxis.set_major_formatter(ScalarFormatter())
+        ax2.xaxis.set_minor_formatter(NullFormatter())
+        ax2.margins(x=0.35, y=0.12)
         ax2.set_xlabel("p50 latency, ms (log scale)")
         ax2.set_ylabel(f"top-1 accuracy, % (n={acc[0]['accuracy']['n']})")
         ax2.set_title("Latency vs accuracy")

@@ -66,10 +66,19 @@ def _positive_float(text: str) -> float:
     return v
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown, except None/False ones (their help says what happens)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, []) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="latency, throughput, memory and accuracy of models, side by side, here or on a device",
-        description=__doc__, epilog=EPILOG,
+        description=__doc__, epilog=EPILOG, formatter_class=_Formatter,
     )
     p.add_argument("models", nargs="+", metavar="MODEL", help=".tflite file or bundle (folder or .tar.gz)")
     p.add_argument("--device", default="cpu", help="cpu, edgetpu, usb, usb:N, pci, pci:N or :N")
@@ -103,7 +112,7 @@ def register(subparsers) -> None:
     rem.add_argument("--local", action="store_true", help="with --remote: also run here, in the same table")
     from ..deploy._cli import add_ssh_args
 
-    add_ssh_args(rem)
+    add_ssh_args(p)
     p.set_defaults(func=run)
 
 

@@ -173,3 +173,12 @@ def test_accuracy_folder_matching_no_label(testdata, tmp_path):
     acc = doc["results"][0]["accuracy"]
     assert acc["top1"] is None and "not_a_class match no label" in acc["error"]
     assert doc["results"][0]["status"] == "ok"  # the latency still stands
+
+
+def test_seconds_instead_of_runs(capsys):
+    code, out, err = _bench(capsys, SMALL, "--seconds", "0.2", "--warmup", "0", "--threads", "1", "--no-memory", "--json")
+    assert code == 0, err
+    lat = json.loads(out)["results"][0]["latency_ms"]
+    # a 0.25/128 MobileNet takes well under 10 ms here: 0.2 s gives many more than the minimum of 5 runs
+    assert lat["n"] > 20
+    assert json.loads(out)["settings"]["seconds"] == 0.2

@@ -103,3 +103,17 @@ def test_remote_without_python(capsys, sshd):
     assert err.splitlines() == [
         f"edgesdk bench: error: {sshd.alias}: no Python at '/nonexistent' (install python3 there, or pass --remote-python)"]
     assert "FAILED:" in out
+
+
+def test_bundle_here_and_on_the_device(capsys, sshd, tmp_path):
+    from edgesdk.bundle import InputSpec, Manifest, write_bundle
+
+    bundle = tmp_path / "mnv1"
+    write_bundle(bundle, Manifest(task="classify", name="mnv1", input=InputSpec(raw=True)),
+                 files={"model.tflite": SMALL})
+    code, out, err = _bench(capsys, sshd, bundle, *QUICK, "--no-memory", "--json", "--local", "--remote", sshd.alias,
+                            "--remote-python", sys.executable)
+    assert code == 0, err
+    rows = json.loads(out)["results"]
+    assert [(r["host"], r["model"], r["status"]) for r in rows] == [("local", "mnv1", "ok"), (sshd.alias, "mnv1", "ok")]
+    assert all(r["size_bytes"] == SMALL.stat().st_size for r in rows)
