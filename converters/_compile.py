@@ -21,7 +21,7 @@ from ..errors import EdgeSDKError, InputError, ModelError
 log = logging.getLogger(__name__)
 
 __all__ = ["CompileLog", "CompileResult", "INSTALL_HINT", "find_compiler", "parse_compiler_log", "run_compiler",
-           "predict_mapping"]
+           "predict_mapping", "op_total"]
 
 COMPILER = "edgetpu_compiler"
 INSTALL_HINT = (
@@ -193,9 +193,17 @@ def run_compiler(model: str | os.PathLike, out_dir: str | os.PathLike, *, num_se
         parsed.operators = file_log.operators
         parsed = parse_compiler_log(text + "\n" + logs[0].read_text(errors="replace"))
     if proc.returncode != 0 or not outputs:
-        why = parsed.errors[0] if parsed.errors else (text.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        failed = [e for e in parsed.errors if "failed:" in e.lower()]
+        why = (failed or parsed.errors)[0] if parsed.errors else (text.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
         raise EdgeSDKError(f"edgetpu_compiler failed on {model.name}: {why}")
     return CompileResult(parsed, outputs, logs, text)
+
+
+def op_total(value) -> int:
+    """An op count that may be given as a number or as {op: count} (the predictor's form)."""
+    if isinstance(value, dict):
+        return int(sum(value.values()))
+    return int(value or 0)
 
 
 def predict_mapping(model: str | os.PathLike) -> dict | None:

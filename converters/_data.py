@@ -129,9 +129,10 @@ def sample(images: ImageSet, count: int | None, seed: int = 0) -> ImageSet:
     return images.subset(np.sort(order[:count]))
 
 
-def read_image(path: Path, channels: int = 3) -> np.ndarray:
-    """Read an image as uint8 (H, W, channels) in OpenCV's BGR order; InputError if unreadable or if it has another
-    channel count (a grayscale or RGBA file where RGB is needed)."""
+def read_image(path: Path, channels: int = 3, *, convert: bool = False) -> np.ndarray:
+    """Read an image as uint8 (H, W, channels) in OpenCV's BGR order. InputError if unreadable, or if it has
+    another channel count (a grayscale or RGBA file where RGB is needed) unless ``convert`` is set, which turns
+    grayscale into 3 equal channels and drops alpha."""
     import cv2
 
     data = np.fromfile(path, np.uint8) if path.is_file() else None
@@ -142,10 +143,29 @@ def read_image(path: Path, channels: int = 3) -> np.ndarray:
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(1, int(np.iinfo(img.dtype).max)))
     got = 1 if img.ndim == 2 else img.shape[2]
     if got != channels:
-        kind = {1: "grayscale", 2: "grayscale+alpha", 4: "RGBA"}.get(got, f"{got}-channel")
-        raise InputError(f"{path.name} is a {kind} image ({got} channel(s)); the model needs {channels} "
-                         f"({'RGB' if channels == 3 else 'grayscale'}): convert the image set first")
+        if not convert:
+            kind = {1: "grayscale", 2: "grayscale+alpha", 4: "RGBA"}.get(got, f"{got}-channel")
+            raise InputError(f"{path.name} is a {kind} image ({got} channel(s)); the model needs {channels} "
+                             f"({'RGB' if channels == 3 else 'grayscale'}): convert the image set first")
+        if img.ndim == 2:
+            img = img[:, :, None]
+        if got == 2:
+            img = img[:, :, :1]
+        if got == 4:
+            img = img[:, :, :3]
+        if channels == 3 and img.shape[2] == 1:
+            img = np.repeat(img, 3, axis=2)
+        elif channels == 1 and img.shape[2] == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     return img if img.ndim == 3 else img[:, :, None]
+
+
+def _channels(path: Path) -> int | None:
+    import cv2
+
+    data = np.fromfile(path, np.uint8) if path.is_file() else None
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
+    return None if img is None else (1 if img.ndim == 2 else img.shape[2])
 
 
 def resize(img: np.ndarray, w: int, h: int, policy: str) -> np.ndarray:
@@ -172,19 +192,36 @@ def resize(img: np.ndarray, w: int, h: int, policy: str) -> np.ndarray:
 
 
 def load_images(paths: list[Path], size: tuple[int, int], spec: InputSpec, *, channels: int = 3,
-                on_image=None) -> np.ndarray:
-    """Decode, check, resize and normalise images into a float32 (n, h, w, c) array per ``spec``."""
+                on_image=None, wrong_fraction: float = 0.05) -> np.ndarray:
+    """Decode, check, resize and normalise images into a float32 (n, h, w, c) array per ``spec``.
+
+    Images with another channel count (grayscale, RGBA) are converted when they are a few strays (at most 2 or
+    ``wrong_fraction`` of the set, as in ImageNet); more than that raises InputError naming the first one."""
     import cv2
 
     h, w = size
     out = np.empty((len(paths), h, w, channels), np.float32)
+    wrong: list[Path] = []
     for i, p in enumerate(paths):
-        img = resize(read_image(Path(p), channels), w, h, spec.resize)
+        try:
+            raw = read_image(Path(p), channels)
+        except InputError:
+            if _channels(Path(p)) is None:
+                raise
+            # a few grayscale/RGBA files in a real set (ImageNet has some) are converted; a set that is
+            # mostly of the wrong kind is an error
+            wrong.append(Path(p))
+            if len(wrong) > max(2, int(wrong_fraction * len(paths))):
+                read_image(wrong[0], channels)  # raises the one-line error naming the file
+            raw = read_image(Path(p), channels, convert=True)
+        img = resize(raw, w, h, spec.resize)
         if channels == 3 and spec.color == "RGB":
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         out[i] = normalize(img, spec)
         if on_image is not None:
             on_image()
+    if wrong:
+        log.warning("%d image(s) with another channel count were converted (first: %s)", len(wrong), wrong[0].name)
     return out
 
 

@@ -70,7 +70,7 @@ def predict_tflite(model, images: ImageSet, *, threads: int | None = None, spec:
     c = m.inputs[m._find_image_input()].shape[-1] if hasattr(m, "_find_image_input") else 3  # noqa: SLF001
     out = []
     for p in images.paths:
-        img = read_image(Path(p), c)
+        img = read_image(Path(p), c, convert=True)
         out.append(np.asarray(m.run(img)[0], np.float32).reshape(-1))
         if on_image is not None:
             on_image()

@@ -56,7 +56,9 @@ def render_report_md(report: dict) -> str:
         lines += ["## Edge TPU", ""]
         pred = et.get("predicted")
         if pred:
-            lines.append(f"- predicted: {pred.get('mapped_ops')} ops mapped, {pred.get('cpu_ops')} on the CPU"
+            from ._compile import op_total
+
+            lines.append(f"- predicted: {op_total(pred.get('mapped_ops'))} ops mapped, {op_total(pred.get('cpu_ops'))} on the CPU"
                          + (f"; first op left on the CPU: {pred.get('first_unmapped')}" if pred.get("first_unmapped") else ""))
         comp = et.get("compiler")
         if comp:

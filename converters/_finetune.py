@@ -139,7 +139,6 @@ def finetune(model, train_ds, val_ds, cfg: FinetuneConfig, work_dir: str | os.Pa
 
     wd = Path(work_dir)
     wd.mkdir(parents=True, exist_ok=True)
-    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     if steps_per_epoch is None:
         steps_per_epoch = _cardinality(train_ds)
     info: dict = {"phases": []}
@@ -149,7 +148,7 @@ def finetune(model, train_ds, val_ds, cfg: FinetuneConfig, work_dir: str | os.Pa
             continue
         pdir = wd / pname
         done = pdir / "done.weights.h5"
-        with scope:
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
             set_base_trainable(model, unfreeze, cfg.unfreeze_from if unfreeze else None)
             if done.is_file():
                 model.load_weights(str(done))

@@ -35,9 +35,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
+    from ..converters._compile import op_total
+
     pred = report.get("predicted") or {}
     if pred:
-        print(f"predicted: {pred.get('mapped_ops')} ops mapped to the Edge TPU, {pred.get('cpu_ops')} on the CPU"
+        print(f"predicted: {op_total(pred.get('mapped_ops'))} ops mapped to the Edge TPU, {op_total(pred.get('cpu_ops'))} on the CPU"
               + (f" (first: {pred.get('first_unmapped')})" if pred.get("first_unmapped") else ""))
     if not report["compiled"]:
         print(f"not compiled: {report['note']}", file=sys.stderr)

@@ -22,7 +22,9 @@ def register(subparsers) -> None:
             "and top-1 agreement of the TFLite model with the Keras model. Needs the 'convert' extra."
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="Keras model file/folder or a built-in architecture name")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="Keras model file/folder or a built-in architecture name")
+    p.add_argument("--recipe", metavar="FILE",
+                   help="run a TOML recipe (finetune, prune, distill, qat, quantize, edgetpu steps) instead of MODEL")
     p.add_argument("-o", "--out", metavar="DIR", required=True, help="bundle folder to write (new or empty)")
     p.add_argument("--quantize", choices=("none", "dynamic", "float16", "int8"), default="int8",
                    help="none: float32; dynamic: int8 weights; float16: float16 weights; int8: full integer")
@@ -60,6 +62,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.recipe or not args.model:
+        from ..converters._recipe import run_recipe_cli
+
+        return run_recipe_cli(args)
     from ..converters import ConvertOptions, convert
 
     opts = ConvertOptions(
@@ -87,9 +93,11 @@ def run(args: argparse.Namespace) -> int:
         if "keras" in acc:
             line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
         print(line)
+    from ..converters._compile import op_total
+
     pred = (report.get("edgetpu") or {}).get("predicted")
     if pred:
-        print(f"  Edge TPU (predicted): {pred.get('mapped_ops')} ops mapped, {pred.get('cpu_ops')} on the CPU")
+        print(f"  Edge TPU (predicted): {op_total(pred.get('mapped_ops'))} ops mapped, {op_total(pred.get('cpu_ops'))} on the CPU")
     for w in report.get("warnings", []):
         print(f"  warning: {w}", file=sys.stderr)
     return 0
