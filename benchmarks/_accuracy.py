@@ -3,7 +3,9 @@
 Two layouts:
 - ImageNet style: ``DIR/<wnid>_*.JPEG`` with a wnid list (``imagenet_wnids.txt`` in DIR or next to the model,
   or ``wnids=``): class index = offset + line number of the wnid, offset = outputs - wnids (1 when the model
-  has a background class, as the 1001-class Coral models).
+  has a background class, as the 1001-class Coral models). This goes through ``edgesdk eval``'s function
+  (``edgesdk.converters.evaluate``, which runs TFLite on the runtime without TensorFlow), so both commands give
+  the same number; the loop below is the fallback when that package cannot be imported.
 - Class folders: ``DIR/<class name>/*.jpg``: each folder name is looked up in the model's labels (bundle or
   labels file next to the model) as a whole or as one of its comma-separated names, case-insensitively, ``_``
   and spaces alike.
@@ -75,8 +77,9 @@ def labelled_images(data: str | Path, n_classes: int, labels: Sequence[str], *, 
 
 
 def evaluate(model, data: str | Path, *, limit: int | None = None, wnids: str | Path | None = None,
-             on_image: Callable[[], None] | None = None) -> dict:
-    """``model``: a loaded :class:`edgesdk.runtime.Model` (or a path, loaded on the CPU).
+             on_image: Callable[[], None] | None = None, source: str | Path | None = None) -> dict:
+    """``model``: a loaded :class:`edgesdk.runtime.Model` (or a path, loaded on the CPU); ``source``: what it was
+    loaded from (a bundle keeps its input spec that way), default its model file.
 
     Returns ``{"top1", "top5", "n", "data"}``. ModelError when the model is not a classifier."""
     import cv2
@@ -90,6 +93,18 @@ def evaluate(model, data: str | Path, *, limit: int | None = None, wnids: str | 
         raise ModelError(f"{model.path.name} is not a classifier (accuracy needs one (1, classes) output)")
     n_classes = int(outs[0].shape[1])
     pairs = labelled_images(data, n_classes, model.labels, model_path=Path(model.path), wnids=wnids)
+    root = Path(data)
+    # ImageNet style, whole folder: `edgesdk eval`'s own function. (With a limit, the first N images here:
+    # converters' seeded sample returns nothing when every class has a single image, as in imagenet-500.)
+    if not limit and not any(p.is_dir() for p in root.iterdir()):
+        wfile = _wnids_file(root, Path(model.path), wnids)
+        try:
+            from edgesdk.converters import evaluate as eval_model
+        except ImportError as exc:
+            log.info("edgesdk.converters unavailable (%s): using the bench's own loop", exc)
+        else:
+            r = eval_model(source or model.path, data, wnids=wfile, limit=limit, on_image=on_image)
+            return {"top1": r.top1, "top5": r.top5, "n": r.n, "data": str(data), "via": "edgesdk eval"}
     if limit:
         pairs = pairs[: int(limit)]
     top1 = top5 = n = 0
@@ -107,4 +122,9 @@ def evaluate(model, data: str | Path, *, limit: int | None = None, wnids: str | 
             on_image()
     if n == 0:
         raise InputError(f"--data {data}: no readable images")
-    return {"top1": top1 / n, "top5": top5 / n, "n": n, "data": str(data)}
+    return {"top1": top1 / n, "top5": top5 / n, "n": n, "data": str(data), "via": "edgesdk bench"}
+
+
+def _wnids_file(root: Path, model_path: Path, wnids) -> Path:
+    cands = [Path(wnids)] if wnids else [root / WNIDS_NAME, model_path.with_name(WNIDS_NAME)]
+    return next(c for c in cands if c.is_file())  # labelled_images() already checked one exists

@@ -126,7 +126,7 @@ def _add_accuracy(rows: list[dict], data, *, device: str, threads: int, limit, w
         if key not in done:
             try:
                 model = load(model_file(key, device), device=device, threads=threads)
-                done[key] = evaluate(model, data, limit=limit, wnids=wnids)
+                done[key] = evaluate(model, data, limit=limit, wnids=wnids, source=key)
             except EdgeSDKError as exc:
                 done[key] = {"top1": None, "top5": None, "error": one_line(exc)}
                 log.warning("accuracy of %s: %s", r["model"], one_line(exc))

@@ -66,6 +66,14 @@ def read_document(path: str | Path) -> dict:
     return doc
 
 
+def _publish(tmp: str, path: Path) -> None:
+    """chmod the temporary file as a plain open() would have made it (mkstemp makes 0600), then rename."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write via a temporary file in the same folder and rename: a failed run never leaves half a file."""
     p = Path(path)
@@ -75,7 +83,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -308,7 +316,7 @@ def plot(doc: dict, path: str | Path) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -92,7 +92,8 @@ def register(subparsers) -> None:
                    help="also time pre-processing, invoke and decoding of a frame, as an application sees it")
     p.add_argument("--image", metavar="FILE", help="frame for --pipeline (default: a synthetic 640x480 frame)")
     p.add_argument("--data", metavar="DIR",
-                   help="labelled images for a top-1/top-5 column: <wnid>_*.JPEG (+ imagenet_wnids.txt) or class folders")
+                   help="labelled images for a top-1/top-5 column: <wnid>_*.JPEG (+ imagenet_wnids.txt; scored by edgesdk "
+                        "eval's function) or folders named after the model's labels")
     p.add_argument("--limit", type=_positive_int, metavar="N", help="use the first N images of --data")
     p.add_argument("--wnids", metavar="FILE", help="wnid list for ImageNet-style --data (default: imagenet_wnids.txt "
                                                   "in DIR or next to the model)")

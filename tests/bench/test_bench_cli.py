@@ -149,9 +149,27 @@ def test_compare_exits_nonzero_on_regression(capsys, tmp_path):
 def test_accuracy_imagenet_style(testdata):
     doc = benchmark([SMALL], threads=[1], runs=3, warmup=1, memory=False, data=testdata / "imagenet-500", limit=40)
     acc = doc["results"][0]["accuracy"]
-    assert acc["n"] == 40
+    assert acc["n"] == 40 and acc["via"] == "edgesdk bench"
     # MobileNet v1 0.25/128 quant: about 40 % top-1, 65 % top-5 on ImageNet; far from chance (0.1 %)
     assert 0.2 < acc["top1"] <= acc["top5"] < 0.95
+
+
+def test_accuracy_whole_folder_is_edgesdk_evals_number(testdata, tmp_path):
+    """Without --limit the column comes from `edgesdk eval`'s function; the bench's own loop agrees with it."""
+    from edgesdk.benchmarks._accuracy import evaluate
+    from edgesdk.runtime import load
+
+    data = tmp_path / "few"
+    data.mkdir()
+    for p in sorted((testdata / "imagenet-500").iterdir())[:60]:
+        (data / p.name).symlink_to(p)
+    wnids = MODELS / "imagenet_wnids.txt"
+    model = load(SMALL, threads=1)
+    via_eval = evaluate(model, data, wnids=wnids)
+    own = evaluate(model, data, wnids=wnids, limit=60)
+    assert via_eval["via"] == "edgesdk eval" and own["via"] == "edgesdk bench"
+    assert via_eval["n"] == own["n"] == 60
+    assert (via_eval["top1"], via_eval["top5"]) == (own["top1"], own["top5"])
 
 
 def test_accuracy_class_folders_and_non_classifier(testdata, tmp_path, ssd_model):
@@ -163,6 +181,7 @@ def test_accuracy_class_folders_and_non_classifier(testdata, tmp_path, ssd_model
     doc = benchmark([SMALL, ssd_model], threads=[1], runs=3, warmup=1, memory=False, data=tmp_path)
     small, ssd = doc["results"]
     assert small["accuracy"]["n"] == 2 and 0 <= small["accuracy"]["top1"] <= small["accuracy"]["top5"] <= 1
+    assert small["accuracy"]["via"] == "edgesdk bench"  # folder names matched to the model's own labels
     assert ssd["accuracy"]["top1"] is None and "not a classifier" in ssd["accuracy"]["error"]
 
 

@@ -117,3 +117,12 @@ def test_bundle_here_and_on_the_device(capsys, sshd, tmp_path):
     rows = json.loads(out)["results"]
     assert [(r["host"], r["model"], r["status"]) for r in rows] == [("local", "mnv1", "ok"), (sshd.alias, "mnv1", "ok")]
     assert all(r["size_bytes"] == SMALL.stat().st_size for r in rows)
+
+
+def test_remote_edgetpu_device_missing(capsys, sshd):
+    code, out, err = _bench(capsys, sshd, SMALL_TPU, SMALL, *QUICK, "--device", "usb:0", "--remote", sshd.alias,
+                            "--remote-python", sys.executable)
+    assert code == 1
+    lines = err.splitlines()
+    assert len(lines) == 2 and all("Edge TPU usb:0 unavailable" in ln for ln in lines), err
+    assert out.count("FAILED:") == 2
