@@ -13,7 +13,7 @@ ROOTS = {
     "edgesdk.converters": "converters",
     "edgesdk.benchmarks": "benchmarks",
 }
-DATA = ["*.toml", "*.json", "*.jpg", "*.yml", "*.yaml", "*.html", "*.txt", "*.service", "py.typed"]
+DATA = ["*.toml", "*.json", "*.jpg", "*/*.jpg", "*.yml", "*.yaml", "*.html", "*.txt", "*.service", "py.typed"]
 
 
 def _packages() -> list[str]:
