@@ -1,6 +1,6 @@
-"""A real OpenSSH server for the deploy tests: /usr/sbin/sshd on 127.0.0.1 at a free port, a throwaway host
-key and user key, run as the current user. The client side is an ssh config file with Host aliases, passed
-with --ssh-config (ssh -F), so the tests also prove that aliases work as users expect.
+"""A real OpenSSH server for the deploy tests (tests/_sshd.py: /usr/sbin/sshd on 127.0.0.1 at a free port,
+throwaway host and user keys, run as the current user). The client side is an ssh config file with Host
+aliases, passed with --ssh-config (ssh -F), so the tests also prove that aliases work as users expect.
 
 Nothing here talks to an address outside 127.0.0.0/8. The "unknown host" name ``kitchen-pi..invalid`` is
 rejected by the resolver library itself (empty label), so no DNS packet leaves the machine (checked with
@@ -9,14 +9,10 @@ rejected by the resolver library itself (empty label), so no DNS packet leaves t
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +20,7 @@ import pytest
 
 from edgesdk.bundle import Manifest, write_bundle
 
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 UNKNOWN_HOST = "kitchen-pi..invalid"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def keygen(path: Path) -> Path:
@@ -61,73 +50,36 @@ class SSHServer:
 
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory) -> SSHServer:
-    if not Path(SSHD).is_file():
-        pytest.skip("OpenSSH server not installed (apt-get install openssh-server): deploy tests need a real sshd")
-    if not shutil.which("ssh") or not shutil.which("ssh-keygen"):
-        pytest.skip("OpenSSH client not installed (apt-get install openssh-client)")
-    d = tmp_path_factory.mktemp("sshd")
-    host_key = keygen(d / "host_key")
-    user_key = keygen(d / "user_key")
-    wrong_key = keygen(d / "wrong_key")
-    other_host_key = keygen(d / "other_host_key")
-    (d / "authorized_keys").write_text((d / "user_key.pub").read_text())
-    port = free_port()
-    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation folder sshd insists on
-    cfg = d / "sshd_config"
-    cfg.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {d}/sshd.pid\n"
-        f"AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n"
-        "Subsystem sftp internal-sftp\nLogLevel ERROR\nMaxStartups 64:30:128\nMaxSessions 64\n"
-        f"AcceptEnv LANG LC_*\n"
-    )
-    log = open(d / "sshd.log", "wb")
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 10
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"sshd exited: {(d / 'sshd.log').read_text()[-500:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("sshd did not start listening within 10 s")
-            time.sleep(0.05)
-    pub = (d / "host_key.pub").read_text().split()
-    known = d / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{port} {pub[0]} {pub[1]}\n")
-    bad_known = d / "known_hosts_mismatch"
-    other = (d / "other_host_key.pub").read_text().split()
-    bad_known.write_text(f"[127.0.0.1]:{port} {other[0]} {other[1]}\n")
-    user = getpass.getuser()
-    common = f"  IdentitiesOnly yes\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n"
-    client = d / "ssh_config"
-    client.write_text(
-        f"Host edge-test\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {user_key}\n"
-        f"  UserKnownHostsFile {known}\n{common}"
-        f"Host edge-wrongkey\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {wrong_key}\n"
-        f"  UserKnownHostsFile {known}\n{common}"
-        f"Host edge-mitm\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {user_key}\n"
-        f"  UserKnownHostsFile {bad_known}\n{common}"
-        f"Host edge-newhost\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {user_key}\n"
-        f"  UserKnownHostsFile {d}/known_hosts_empty\n{common}"
-        f"Host edge-refused\n  HostName 127.0.0.1\n  Port {free_port()}\n  User {user}\n  IdentityFile {user_key}\n"
-        f"  UserKnownHostsFile {known}\n{common}"
-        f"Host *\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n"
-        "  GlobalKnownHostsFile /dev/null\n"
-    )
-    server = SSHServer(d, port, user, user_key, wrong_key, known, client)
+    """The shared real sshd (tests/_sshd.py) plus the aliases the deploy tests need: the right key, a wrong
+    key, a mismatching pinned host key, an unpinned host key and a port where nothing listens."""
+    from _sshd import refused_port, start_sshd
+
+    info = start_sshd(tmp_path_factory)
     try:
-        yield server
+        yield add_aliases(info.config.parent, info.port, info.user, info.key, info.known_hosts, refused_port())
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        info.stop()
+
+
+def add_aliases(d: Path, port: int, user: str, user_key: Path, known: Path, bad_port: int) -> SSHServer:
+    wrong_key = keygen(d / "wrong_key")
+    other = keygen(d / "other_host_key").with_suffix(".pub").read_text().split()
+    bad_known = d / "known_hosts_mismatch"
+    bad_known.write_text(f"[127.0.0.1]:{port} {other[0]} {other[1]}\n")
+    common = "  IdentitiesOnly yes\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n"
+    aliases = {
+        "edge-test": (port, user_key, known),
+        "edge-wrongkey": (port, wrong_key, known),
+        "edge-mitm": (port, user_key, bad_known),
+        "edge-newhost": (port, user_key, d / "known_hosts_empty"),
+        "edge-refused": (bad_port, user_key, known),
+    }
+    client = d / "deploy_ssh_config"
+    client.write_text("".join(
+        f"Host {alias}\n  HostName 127.0.0.1\n  Port {p}\n  User {user}\n  IdentityFile {key}\n"
+        f"  UserKnownHostsFile {kh}\n{common}" for alias, (p, key, kh) in aliases.items())
+        + f"Host *\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  GlobalKnownHostsFile /dev/null\n")
+    return SSHServer(d, port, user, user_key, wrong_key, known, client)
 
 
 def make_bundle(out: Path, name: str = "demo", payload: bytes | None = None, size: int = 4096) -> Path:
@@ -153,8 +105,29 @@ def device_root(tmp_path) -> Path:
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
-    """Run the real console entry point in a subprocess: exit code, stdout, stderr."""
-    p = subprocess.run([sys.executable, "-m", "edgesdk", *args], capture_output=True, text=True, timeout=180)
+    """Run the CLI in this process (``edgesdk.cli.main``, what the console script calls): exit code, stdout,
+    stderr. In-process keeps the suite fast; run_exe runs the real executable (a few tests use it)."""
+    import contextlib
+    import io
+    import logging
+
+    from edgesdk.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: bad usage
+            code = exc.code if isinstance(exc.code, int) else 1
+    root.handlers[:] = handlers
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_exe(*args: str, **kw) -> tuple[int, str, str]:
+    """Run ``python -m edgesdk`` in a subprocess."""
+    p = subprocess.run([sys.executable, "-m", "edgesdk", *args], capture_output=True, text=True, timeout=180, **kw)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -170,3 +143,46 @@ def release_ids(root: Path) -> set[str]:
 
 def json_out(stdout: str) -> dict:
     return json.loads(stdout)
+
+
+FAKE_MANAGER = r"""#!/bin/sh
+# Stand-in for systemctl on the test device. `restart NAME` (re)starts the "app" in the background on the
+# bundle behind ROOT/current: the app reads its manifest and exits 1 after 0.3 s when the bundle's name
+# starts with "broken" (a model that does not load), else it keeps running. `is-active NAME` exits 0 while the
+# app process is alive (not a zombie). Every call is logged with the release current at that moment.
+dir=$(dirname "$0")
+root="$FAKE_ROOT_PLACEHOLDER"
+echo "$* $(readlink "$root/current")" >> "$dir/calls.log"
+case "$1" in
+restart)
+  if [ -f "$dir/$2.pid" ]; then kill "$(cat "$dir/$2.pid")" 2>/dev/null; fi
+  python3 -c '
+import json, sys, time
+name = json.load(open(sys.argv[1] + "/manifest.json"))["name"]
+time.sleep(0.3)
+if name.startswith("broken"):
+    sys.exit(1)
+time.sleep(600)
+' "$root/current" </dev/null >/dev/null 2>&1 &
+  echo $! > "$dir/$2.pid"
+  ;;
+is-active)
+  pid=$(cat "$dir/$2.pid" 2>/dev/null) || { echo inactive; exit 3; }
+  if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+    echo active
+  else
+    echo failed; exit 3
+  fi
+  ;;
+daemon-reload|enable) ;;
+*) echo "unknown: $1" >&2; exit 1 ;;
+esac
+"""
+
+
+def write_fake_manager(folder: Path, root: Path) -> Path:
+    """The stand-in service manager above, for the device folder ``root``; returns the script path."""
+    script = folder / "fake-systemctl"
+    script.write_text(FAKE_MANAGER.replace("$FAKE_ROOT_PLACEHOLDER", str(root)))
+    script.chmod(0o755)
+    return script

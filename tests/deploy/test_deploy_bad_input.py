@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import UNKNOWN_HOST, current_of, release_ids, run_cli
 
-from edgesdk.bundle import load_bundle, pack, sha256_file
+from edgesdk.bundle import load_bundle
 from edgesdk.deploy import DeployError, SSHOptions, call_agent, deploy, parse_target, release_id
 from edgesdk.deploy import _deploy
 

@@ -14,53 +14,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import current_of, make_bundle, run_cli
+from conftest import current_of, make_bundle, run_cli, write_fake_manager
 
 from edgesdk.bundle import load_bundle
 from edgesdk.deploy import exec_args, release_id, unit_text
 
-FAKE_MANAGER = r"""#!/bin/sh
-# Stand-in for systemctl on the test device. `restart NAME` (re)starts the "app" in the background on the
-# bundle behind ROOT/current: the app reads its manifest and exits 1 after 0.3 s when the bundle's name
-# starts with "broken" (a model that does not load), else it keeps running. `is-active NAME` exits 0 while the
-# app process is alive (not a zombie). Every call is logged with the release current at that moment.
-dir=$(dirname "$0")
-root="$FAKE_ROOT_PLACEHOLDER"
-echo "$* $(readlink "$root/current")" >> "$dir/calls.log"
-case "$1" in
-restart)
-  if [ -f "$dir/$2.pid" ]; then kill "$(cat "$dir/$2.pid")" 2>/dev/null; fi
-  python3 -c '
-import json, sys, time
-name = json.load(open(sys.argv[1] + "/manifest.json"))["name"]
-time.sleep(0.3)
-if name.startswith("broken"):
-    sys.exit(1)
-time.sleep(600)
-' "$root/current" </dev/null >/dev/null 2>&1 &
-  echo $! > "$dir/$2.pid"
-  ;;
-is-active)
-  pid=$(cat "$dir/$2.pid" 2>/dev/null) || { echo inactive; exit 3; }
-  if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
-    echo active
-  else
-    echo failed; exit 3
-  fi
-  ;;
-daemon-reload|enable) ;;
-*) echo "unknown: $1" >&2; exit 1 ;;
-esac
-"""
 
 
 @pytest.fixture
 def manager(tmp_path, device_root):
     d = tmp_path / "svc"
     d.mkdir()
-    script = d / "fake-systemctl"
-    script.write_text(FAKE_MANAGER.replace("$FAKE_ROOT_PLACEHOLDER", str(device_root)))
-    script.chmod(0o755)
+    script = write_fake_manager(d, device_root)
     yield script
     for pid_file in d.glob("*.pid"):
         try:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
-import pytest
-from conftest import current_of, release_ids, run_cli
+from conftest import current_of, release_ids, run_cli, run_exe
 
 from edgesdk.bundle import load_bundle, pack, sha256_file
 from edgesdk.deploy import SSHOptions, deploy, parse_target, release_id, releases, rollback
@@ -96,11 +94,12 @@ def test_keep_k_rollback_and_releases(sshd, bundles, device_root):
     assert rollback(target, ssh=ssh, to=ids[2][:6]).release == ids[2]
 
 
-def test_alias_from_ssh_config_env_var(sshd, bundles, device_root, monkeypatch):
-    """EDGESDK_SSH_CONFIG works like ~/.ssh/config: the alias carries host, port, user and key."""
+def test_alias_from_ssh_config_env_var_console(sshd, bundles, device_root):
+    """The real executable, with EDGESDK_SSH_CONFIG standing in for ~/.ssh/config: the alias carries host,
+    port, user and key."""
     (b,) = bundles(1)
-    monkeypatch.setenv("EDGESDK_SSH_CONFIG", str(sshd.ssh_config))
-    code, out, err = run_cli("deploy", str(b), f"edge-test:{device_root}", "--json")
+    code, out, err = run_exe("deploy", str(b), f"edge-test:{device_root}", "--json",
+                             env={**os.environ, "EDGESDK_SSH_CONFIG": str(sshd.ssh_config)})
     assert code == 0, err
     assert json.loads(out)["status"] == "deployed"
 
