@@ -28,4 +28,4 @@ def _packages() -> list[str]:
     return sorted(found)
 
 
-setup(packages=_packages(), package_dir=ROOTS, package_data={name: DATA for name in ROOTS})
+setup(packages=_packages(), package_dir=ROOTS, package_data={name: DATA for name in _packages()})
