@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("EDGESDK_SHARED", REPO.parent / "shared"))
-TESTDATA = SHARED / "testdata"
-MODELS = TESTDATA / "models"
-IMAGES = TESTDATA / "images"
+from _paths import IMAGES, MODELS, REPO, SHARED, TESTDATA  # noqa: F401  (re-exported for fixtures below)
 
 
 def _need(path: Path) -> Path:

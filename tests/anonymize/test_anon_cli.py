@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import IMAGES, MODELS, REPO, TESTDATA
+from _paths import IMAGES, MODELS, REPO, TESTDATA
 
 from edgesdk.cli import main
 from edgesdk.runtime.sinks import MjpegServer, parse_hostport

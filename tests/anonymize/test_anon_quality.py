@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import IMAGES, TESTDATA
+from _paths import IMAGES, TESTDATA
 
 from edgesdk.runtime.anonymize import AnonymizePipeline, Blur, build_detectors, count_leaks
 from edgesdk.runtime.sources import ImageFolderSource, ImageSource, VideoFileSource

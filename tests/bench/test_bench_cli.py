@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import MODELS
+from _paths import MODELS
 
 from edgesdk.benchmarks import benchmark, read_document
 from edgesdk.cli import main

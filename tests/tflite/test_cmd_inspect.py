@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MODELS
+from _paths import MODELS
 
 from edgesdk.bundle import Manifest, pack, write_bundle
 from edgesdk.cli import main

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import MODELS
+from _paths import MODELS
 
 from edgesdk.tflite import EDGETPU_CUSTOM_OP, predict_edgetpu, read_model
 

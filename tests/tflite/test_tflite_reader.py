@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import MODELS
+from _paths import MODELS
 
 from edgesdk.errors import MissingExtraError, ModelError
 from edgesdk.tflite import check_tflite_file, is_edgetpu_compiled, is_tflite, read_model
