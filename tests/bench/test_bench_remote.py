@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from _sshd import free_port, start_sshd
-from conftest import MODELS
+from _paths import MODELS
 
 from edgesdk.cli import main
 
