@@ -21,7 +21,7 @@ from ._env import import_tf_keras, import_tfmot
 log = logging.getLogger(__name__)
 
 __all__ = ["PruneConfig", "apply_pruning", "pruning_callbacks", "strip", "sparsity_report", "tflite_sparsity",
-           "gzip_size", "pqat_model", "SKIP_RULES", "kernel_of"]
+           "gzip_size", "pqat_model", "keep_sparsity", "SKIP_RULES", "kernel_of"]
 
 SKIP_RULES = ("first_conv", "head", "depthwise")
 _PRUNABLE = ("Conv2D", "DepthwiseConv2D", "Dense")
@@ -138,12 +138,15 @@ def apply_pruning(model, cfg: PruneConfig, total_steps: int):
                 plan[layer.name] = "dense (2:4 needs Conv2D/Dense with input channels divisible by 4)"
                 return layer.__class__.from_config(layer.get_config())
             plan[layer.name] = "2:4"
-            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=sched, sparsity_m_by_n=(2, 4))
+            return tfmot.sparsity.keras.prune_low_magnitude(layer.__class__.from_config(layer.get_config()),
+                                                            pruning_schedule=sched, sparsity_m_by_n=(2, 4))
         if kind == "DepthwiseConv2D":
             plan[layer.name] = "dense (tfmot does not prune DepthwiseConv2D)"
             return layer.__class__.from_config(layer.get_config())
         plan[layer.name] = f"magnitude {final:.1%}"
-        return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=sched)
+        # a fresh layer (weights copied below): the caller's model stays dense
+        return tfmot.sparsity.keras.prune_low_magnitude(layer.__class__.from_config(layer.get_config()),
+                                                        pruning_schedule=sched)
 
     try:
         pruned = tf_keras.models.clone_model(model, clone_function=wrap)
@@ -237,7 +240,49 @@ def pqat_model(model):
     q = tfmot.quantization.keras
     try:
         annotated = q.quantize_annotate_model(model)
-        return q.quantize_apply(annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
+        qmodel = q.quantize_apply(annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
     except Exception as exc:  # noqa: BLE001
         raise ModelError(f"tfmot cannot apply pruning-preserving QAT to {model.name}: "
                          f"{str(exc).splitlines()[0][:200]}") from None
+    # tfmot builds each sparsity mask (w / w) when the wrapper is built, before quantize_apply copies the trained
+    # weights in: the masks then hold no zeros and training fills the pruned weights again. Rebuild them here.
+    from ._env import import_tf
+
+    tf = import_tf()
+    fixed = 0
+    for layer in qmodel.layers:
+        for w, _quantizer, qvars in getattr(layer, "_weight_vars", []):
+            if isinstance(qvars, dict) and "sparsity_mask" in qvars:
+                qvars["sparsity_mask"] = tf.math.divide_no_nan(tf.convert_to_tensor(w), tf.convert_to_tensor(w))
+                fixed += 1
+    log.info("PQAT: sparsity masks of %d weight tensors rebuilt from the pruned weights", fixed)
+    return qmodel
+
+
+def keep_sparsity(model):
+    """A callback that holds the zeros of ``model``'s conv/dense kernels at zero during training (re-applied after
+    every batch). Used with :func:`pqat_model`: tfmot's PQAT mask alone did not keep the exported int8 weights sparse
+    here (its masks are computed before the pruned weights are copied into the wrappers)."""
+    tf_keras = import_tf_keras()
+    pairs = []
+    for layer in model.layers:
+        k = kernel_of(layer)
+        if k is None or not hasattr(k, "assign"):
+            continue
+        mask = (np.asarray(k.numpy()) != 0).astype(np.float32)
+        if mask.mean() < 1.0:
+            pairs.append((k, mask))
+
+    class KeepSparsity(tf_keras.callbacks.Callback):
+        def _apply(self):
+            for var, mask in pairs:
+                var.assign(var * mask)
+
+        def on_train_begin(self, logs=None):
+            self._apply()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._apply()
+
+    log.info("keeping the zeros of %d kernels during training", len(pairs))
+    return KeepSparsity()

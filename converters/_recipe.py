@@ -453,8 +453,12 @@ class _Runner:
             row["top1"] = float(np.mean(scores.argmax(1) == labels))
             if tflite is None:
                 tflite = self.qat_tflite(name, model) if kind == "qat" else self.float_tflite(name, model)
-            rep = sparsity_report(model)
-            row["sparsity_conv"], row["sparsity_all"] = rep["conv"], rep["overall"]
+            if kind == "qat":  # PQAT keeps the zeros in the quantized weights (a mask), not in the float variables
+                sp = tflite_sparsity(tflite.read_bytes())
+                row["sparsity_conv"], row["sparsity_all"] = sp["conv"], sp["overall"]
+            else:
+                rep = sparsity_report(model)
+                row["sparsity_conv"], row["sparsity_all"] = rep["conv"], rep["overall"]
             row["accuracy_of"] = "keras"
         else:
             scores = predict_tflite(tflite, self.eval_set, spec=self.spec)
@@ -627,7 +631,10 @@ class _Runner:
                     raise ModelError(f"tfmot cannot make the model quantization-aware: {str(exc).splitlines()[0][:200]}") from None
             compile_classifier(qmodel, s.lr)
         tr, va = self.datasets(self.size(model))
-        res = fit(qmodel, tr, va, epochs=s.epochs, work_dir=sdir / "train", name=f"qat/{step.name}", save_best=False)
+        from ._prune import keep_sparsity
+
+        res = fit(qmodel, tr, va, epochs=s.epochs, work_dir=sdir / "train", name=f"qat/{step.name}", save_best=False,
+                  callbacks=[keep_sparsity(qmodel)] if sparse else [])
         info = {"epochs_run": res.epochs_run, "seconds_per_epoch": res.seconds_per_epoch, "pqat": sparse,
                 "csv": str(res.csv), "png": str(res.png)}
         row = self.measure(step.name, "qat", model=qmodel, info=info)

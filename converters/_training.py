@@ -202,7 +202,8 @@ def fit(
     mode = "min" if "loss" in monitor else "max"
     previous = read_curves(csv_path)
     resumed_from = len(previous.get("epoch", []))
-    if resumed_from and not (wd / "backup").exists():
+    backup = wd / "backup"
+    if resumed_from and not (backup.is_dir() and any(backup.iterdir())):
         # finished before (the backup is deleted at the end of a complete run): start the curves afresh
         csv_path.unlink()
         previous, resumed_from = {}, 0
