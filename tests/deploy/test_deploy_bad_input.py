@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import UNKNOWN_HOST, current_of, release_ids, run_cli
+from _deploy_util import UNKNOWN_HOST, current_of, release_ids, run_cli
 
 from edgesdk.bundle import load_bundle
 from edgesdk.deploy import DeployError, SSHOptions, call_agent, deploy, parse_target, release_id
@@ -164,7 +164,7 @@ def test_dropped_connection_mid_upload(sshd, deployed, device_root, monkeypatch)
 def test_killed_upload_leaves_current_and_next_deploy_cleans(sshd, deployed, device_root, monkeypatch, tmp_path):
     """The device-side process dies mid-upload (power cut, OOM, ssh session killed): nothing can clean up
     then, so the half-written temp folder stays; current is untouched; the next deploy removes the folder."""
-    from conftest import make_bundle
+    from _deploy_util import make_bundle
 
     _, _, cur = deployed
     b1 = make_bundle(tmp_path / "big", name="big", size=256 * 1024)  # well past the reader's 10 KiB buffer
@@ -271,7 +271,7 @@ def tiny_disk(tmp_path):
 
 
 def test_no_space_refused_before_upload(sshd, bundles, tiny_disk, tmp_path):
-    from conftest import make_bundle
+    from _deploy_util import make_bundle
 
     small = make_bundle(tmp_path / "small", size=4096)
     big = make_bundle(tmp_path / "big", name="big", size=400 * 1024)
@@ -287,7 +287,7 @@ def test_no_space_refused_before_upload(sshd, bundles, tiny_disk, tmp_path):
 def test_disk_full_during_upload(sshd, bundles, tiny_disk, tmp_path):
     """Without the size hint the device really runs out of space mid-file (ENOSPC from the tmpfs): one line,
     the partial upload is removed, current unchanged."""
-    from conftest import make_bundle
+    from _deploy_util import make_bundle
 
     small = make_bundle(tmp_path / "small", size=4096)
     big = load_bundle(make_bundle(tmp_path / "big", name="big", size=400 * 1024))

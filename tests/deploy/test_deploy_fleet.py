@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import current_of, make_bundle, run_cli, write_fake_manager
+from _deploy_util import current_of, make_bundle, run_cli, write_fake_manager
 
 from edgesdk.bundle import load_bundle
 from edgesdk.deploy import ansible_playbook_exe, playbook_path, release_id

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import current_of, make_bundle, run_cli, write_fake_manager
+from _deploy_util import current_of, make_bundle, run_cli, write_fake_manager
 
 from edgesdk.bundle import load_bundle
 from edgesdk.deploy import exec_args, release_id, unit_text

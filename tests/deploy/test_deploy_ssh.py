@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import current_of, release_ids, run_cli, run_exe
+from _deploy_util import current_of, release_ids, run_cli, run_exe
 
 from edgesdk.bundle import load_bundle, pack, sha256_file
 from edgesdk.deploy import SSHOptions, deploy, parse_target, release_id, releases, rollback
