@@ -32,7 +32,7 @@ __all__ = ["ConvertOptions", "convert"]
 class ConvertOptions:
     quantize: str = "int8"
     io: str | None = None  # None: uint8 with --edgetpu, else float
-    calibration: str = "mse"
+    calibration: str = "minmax"
     bias_correction: bool = True
     calib_data: str | None = None
     calib_images: int = 200

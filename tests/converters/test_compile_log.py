@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODELS, REPO
+from _paths import MODELS, REPO
 from edgesdk.cli import main
 from edgesdk.converters import INSTALL_HINT, compile_model, parse_compiler_log
 from edgesdk.testing import fake_edgetpu_compiler

@@ -99,7 +99,7 @@ def test_convert_int8_bundle_with_report(work, tmp_path, capsys):
     assert b.manifest.input.range == (0.0, 1.0) and report["input_range_source"] == "--input-range"
     assert json.loads((out / "report.json").read_text())["quantization"] == report["quantization"]
     q = report["quantization"]
-    assert q["mode"] == "int8" and q["io"] == "float" and q["calibration"] == "mse" and q["calib_images"] == 12
+    assert q["mode"] == "int8" and q["io"] == "float" and q["calibration"] == "minmax" and q["calib_images"] == 12
     assert q["bias_correction_layers"] == 2
     assert report["size"]["float32 reference"] > 0 and report["size"]["ratio"] > 0  # tiny: int8 gains nothing
     assert set(report["latency_ms"]) == {"model.tflite", "float32 reference"}
@@ -116,9 +116,11 @@ def test_convert_int8_bundle_with_report(work, tmp_path, capsys):
 def test_convert_edgetpu_uint8_all_ops_mapped(work, tmp_path, capsys):
     out = tmp_path / "e"
     code, stdout, err = _run(capsys, "convert", work / "tiny.h5", "-o", out, "--calib-data", work / "calib",
-                             "--input-range", "0,1", "--edgetpu", "--latency-runs", "0", "--json")
+                             "--input-range", "0,1", "--edgetpu", "--calibration", "mse", "--latency-runs", "0", "--json")
     assert code == 0, err
     report = json.loads(stdout)
+    assert report["quantization"]["calibration"] == "mse"
+    assert report["quantization"]["details"]["activation_tensors"] >= 4
     from edgesdk.tflite import read_model
 
     info = read_model(out / "model.tflite")
