@@ -93,7 +93,7 @@ def make_distiller(student, teacher, cfg: DistillConfig, classes: int):
         def call(self, x, training=False):
             return self.student(x, training=training)
 
-        def _losses(self, x, y, t, training):
+        def _kd_terms(self, x, y, t, training):
             z = s_logits(x, training=training)
             labelled = tf.cast(y >= 0, tf.float32)
             y0 = tf.maximum(y, 0)
@@ -112,10 +112,10 @@ def make_distiller(student, teacher, cfg: DistillConfig, classes: int):
                 y, t = target, tf.stop_gradient(t_logits(x, training=False))
             y = tf.cast(tf.reshape(y, [-1]), tf.int32)
             with tf.GradientTape() as tape:
-                z, ce, kd, loss = self._losses(x, y, t, True)
+                z, ce, kd, loss = self._kd_terms(x, y, t, True)
             grads = tape.gradient(loss, self.student.trainable_variables)
             self.optimizer.apply_gradients(zip(grads, self.student.trainable_variables))
-            self._track(y, z, ce, kd, loss)
+            self._update_kd_metrics(y, z, ce, kd, loss)
             return {m.name: m.result() for m in self.metrics}
 
         def test_step(self, data):
@@ -127,7 +127,7 @@ def make_distiller(student, teacher, cfg: DistillConfig, classes: int):
             self.acc.update_state(y, z)
             return {"loss": self.loss_tracker.result(), "accuracy": self.acc.result()}
 
-        def _track(self, y, z, ce, kd, loss):
+        def _update_kd_metrics(self, y, z, ce, kd, loss):
             self.loss_tracker.update_state(loss)
             self.kd_tracker.update_state(kd)
             self.ce_tracker.update_state(ce)
@@ -188,6 +188,7 @@ def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, c
     with scope:
         model = make_distiller(student, None if cached else teacher, cfg, classes)
         model.compile(optimizer=tf_keras.optimizers.Adam(cosine_schedule(cfg.lr, steps * cfg.epochs)))
+        model(tf.zeros((1, *size, 3)))  # build it, so its best weights can be saved and loaded as HDF5
 
     counter = _TeacherCounter(batch_size, n) if not cached else None
     res: FitResult = fit(model, ds, val, epochs=cfg.epochs, work_dir=wd / "train", name="distill",

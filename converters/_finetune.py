@@ -147,7 +147,7 @@ def finetune(model, train_ds, val_ds, cfg: FinetuneConfig, work_dir: str | os.Pa
         if epochs <= 0:
             continue
         pdir = wd / pname
-        done = pdir / "done.weights.h5"
+        done = pdir / "done_weights.h5"
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             set_base_trainable(model, unfreeze, cfg.unfreeze_from if unfreeze else None)
             if done.is_file():

@@ -189,14 +189,14 @@ def fit(
     """Train a compiled ``model`` for ``epochs`` epochs, resumably, in ``work_dir``.
 
     Writes ``work_dir/curves.csv`` and ``curves.png`` after every epoch, the best weights (by ``monitor``) to
-    ``work_dir/best.weights.h5`` and restores them at the end when ``save_best``; stops early after ``patience``
+    ``work_dir/best_weights.h5`` and restores them at the end when ``save_best``; stops early after ``patience``
     epochs without improvement (None: never). ``callbacks`` run after the built-in ones (so a callback that raises
     at an epoch end finds the epoch already saved)."""
     tf_keras = import_tf_keras()
     cb = tf_keras.callbacks
     wd = Path(work_dir)
     wd.mkdir(parents=True, exist_ok=True)
-    csv_path, png_path, best_path = wd / "curves.csv", wd / "curves.png", wd / "best.weights.h5"
+    csv_path, png_path, best_path = wd / "curves.csv", wd / "curves.png", wd / "best_weights.h5"
     have_val = val_ds is not None
     monitor = monitor if have_val else monitor.removeprefix("val_")
     mode = "min" if "loss" in monitor else "max"

@@ -68,7 +68,7 @@ def test_finetune_loss_falls_and_writes_curves(tiny, dsets, tmp_path):
     assert len(curves["loss"]) == 3 and curves["loss"][-1] < curves["loss"][0]
     assert "val_accuracy" in curves and all(s > 0 for s in curves["seconds"])
     assert (tmp_path / "full" / "curves.png").stat().st_size > 1000
-    assert (tmp_path / "full" / "done.weights.h5").is_file()
+    assert (tmp_path / "full" / "done_weights.h5").is_file()
 
 
 def test_fit_resumes_after_interruption(tiny, dsets, tmp_path):
