@@ -126,6 +126,9 @@ def sample(images: ImageSet, count: int | None, seed: int = 0) -> ImageSet:
     if count <= 0:
         raise InputError(f"image count must be positive, got {count}")
     order = stratified_split(images.labels, len(images), (count, len(images) - count), seed)[0]
+    if len(order) < count:  # classes too small to split (e.g. one image per class): top up at random
+        rest = np.setdiff1d(np.arange(len(images)), order)
+        order = np.concatenate([order, np.random.default_rng(seed).permutation(rest)[: count - len(order)]])
     return images.subset(np.sort(order[:count]))
 
 

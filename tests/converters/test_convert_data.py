@@ -61,6 +61,16 @@ def test_sample_is_seeded_and_spread(tmp_path):
     assert np.bincount(x.labels).tolist() == [2, 2, 2, 2]
 
 
+def test_sample_with_one_image_per_class(tmp_path):
+    """ImageNet-style sets hold one image per class: a stratified split rounds every class to 0 images."""
+    for c in range(12):
+        _img(tmp_path / f"c{c:02d}" / "0.png", seed=c)
+    s = scan_images(tmp_path)
+    x = sample(s, 5, seed=0)
+    assert len(x) == 5 and len(set(x.labels.tolist())) == 5
+    assert [p.name for p in x.paths] == [p.name for p in sample(s, 5, seed=0).paths]
+
+
 def test_load_images_normalises_per_spec(tmp_path):
     p = _img(tmp_path / "white.png", value=255)
     x = load_images([p], (8, 8), InputSpec.from_range(-1, 1))
