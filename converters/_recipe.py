@@ -601,9 +601,12 @@ class _Runner:
             else:
                 student = load_keras(self.r.resolve(s.student)).model
                 self.check_classes(student, f"student {s.student}")
-            # a student trained from scratch learns its batch norms too
+            # a student trained from scratch learns its batch norms too; Keras' MobileNet momentum 0.999 leaves the
+            # moving statistics near their initial values for the first thousand steps (validation at chance level)
             for layer in student.layers:
                 layer.trainable = True
+                if type(layer).__name__ == "BatchNormalization" and s.student in ARCHITECTURES:
+                    layer.momentum = min(layer.momentum, 0.9)
         cfg = DistillConfig(alpha=s.alpha, temperature=s.temperature, epochs=s.epochs, lr=s.lr, augment=s.augment,
                             cache_teacher=s.cache_teacher, patience=s.patience)
         student, info = distill(student, teacher, self.data, (size, size), self.spec, cfg, sdir / "train",
