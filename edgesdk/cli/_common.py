@@ -74,3 +74,34 @@ def parse_range(text: str) -> tuple[float, float]:
     if not lo < hi:
         raise argparse.ArgumentTypeError(f"range {text!r}: A must be below B")
     return lo, hi
+
+
+def _number(text: str, cast, ok, want: str):
+    try:
+        v = cast(text)
+    except ValueError:
+        kind = "whole number" if cast is int else "number"
+        raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}") from None
+    if not ok(v):
+        raise argparse.ArgumentTypeError(f"expected {want}, got {text}")
+    return v
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    return _number(text, int, lambda v: v >= 1, "a number >= 1")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    return _number(text, int, lambda v: v >= 0, "a number >= 0")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    return _number(text, float, lambda v: v > 0, "a number > 0")
+
+
+def unit_float(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    return _number(text, float, lambda v: 0.0 < v < 1.0, "a value between 0 and 1")

@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ._common import add_json
+from ._common import add_json, non_negative_int, positive_float, positive_int
 
 ORDER = 70
 
@@ -36,34 +36,10 @@ def _threads(text: str) -> list[int]:
     return sorted(set(values), key=values.index)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return v
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -85,16 +61,16 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=_threads, default=None, metavar="N[,M...]",
                    help="interpreter threads; several values measure each (default: all cores)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--runs", type=_positive_int, default=None, metavar="N", help="timed runs per model (default 100)")
-    how.add_argument("--seconds", type=_positive_float, default=None, metavar="S", help="measure about S seconds per model")
-    p.add_argument("--warmup", type=_non_negative_int, default=10, metavar="N", help="runs discarded first")
+    how.add_argument("--runs", type=positive_int, default=None, metavar="N", help="timed runs per model (default 100)")
+    how.add_argument("--seconds", type=positive_float, default=None, metavar="S", help="measure about S seconds per model")
+    p.add_argument("--warmup", type=non_negative_int, default=10, metavar="N", help="runs discarded first")
     p.add_argument("--pipeline", action="store_true",
                    help="also time pre-processing, invoke and decoding of a frame, as an application sees it")
     p.add_argument("--image", metavar="FILE", help="frame for --pipeline (default: a synthetic 640x480 frame)")
     p.add_argument("--data", metavar="DIR",
                    help="labelled images for a top-1/top-5 column: <wnid>_*.JPEG (+ imagenet_wnids.txt; scored by edgesdk "
                         "eval's function) or folders named after the model's labels")
-    p.add_argument("--limit", type=_positive_int, metavar="N", help="use the first N images of --data")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="use the first N images of --data")
     p.add_argument("--wnids", metavar="FILE", help="wnid list for ImageNet-style --data (default: imagenet_wnids.txt "
                                                   "in DIR or next to the model)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement (a fresh process per model)")
@@ -104,7 +80,7 @@ def register(subparsers) -> None:
     out.add_argument("--plot", metavar="FILE.png", help="write a PNG: latency distribution (+ latency vs accuracy)")
     out.add_argument("--save", metavar="FILE.json", help="write the JSON document to FILE (besides the table)")
     out.add_argument("--compare", metavar="OLD.json", help="show the change against an earlier --json/--save run")
-    out.add_argument("--threshold", type=_positive_float, default=10.0, metavar="PCT",
+    out.add_argument("--threshold", type=positive_float, default=10.0, metavar="PCT",
                      help="--compare: a p50 slower by more than PCT %% is a regression (exit 1)")
     rem = p.add_argument_group("on devices (over SSH; the device needs python3 with numpy and ai-edge-litert or "
                                "tflite-runtime, not edgesdk)")

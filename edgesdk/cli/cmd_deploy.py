@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, print_json
+from ._common import add_json, positive_int, print_json
 
 ORDER = 80
 
@@ -20,14 +20,6 @@ Fleet inventories set the folder per host or group with the variable edgesdk_roo
 """
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
 
 
 def register(sub) -> None:
@@ -38,11 +30,11 @@ def register(sub) -> None:
     p.add_argument("bundle", metavar="BUNDLE", help="bundle folder or .tar.gz")
     p.add_argument("target", metavar="TARGET", nargs="?",
                    help="[user@]host[:/path] (host may be an ssh config alias; path default: edgesdk under home)")
-    p.add_argument("--keep", type=_at_least_one, default=3, metavar="K", help="releases kept on the device")
+    p.add_argument("--keep", type=positive_int, default=3, metavar="K", help="releases kept on the device")
     f = p.add_argument_group("fleet (Ansible; needs the 'fleet' extra)")
     f.add_argument("--inventory", metavar="FILE", help="Ansible inventory: deploy to its hosts instead of TARGET")
     f.add_argument("--limit", metavar="PATTERN", help="only these hosts/groups (ansible --limit)")
-    f.add_argument("--forks", type=_at_least_one, metavar="N", help="hosts in parallel (ansible --forks)")
+    f.add_argument("--forks", type=positive_int, metavar="N", help="hosts in parallel (ansible --forks)")
     f.add_argument("--root", metavar="PATH", help="deploy folder on every host (overrides edgesdk_root)")
     add_ssh_args(p)
     add_service_args(p)
