@@ -211,7 +211,7 @@ def run(args) -> int:
         detector = build_detectors(
             args.detector, classes=[c.split(",") for c in args.classes] if args.classes else None,
             threshold=args.threshold, tiles=args.tiles, device=args.device, threads=threads,
-            sweep_frames=1 if getattr(source, "independent", False) else args.sweep,
+            sweep_frames=args.sweep, still=bool(getattr(source, "independent", False)),
         )
         mode = {"blur": Blur, "pixelate": Pixelate, "solid": Solid, "mask": EllipseMask}[args.mode](feather=args.feather)
         if plan is not None:

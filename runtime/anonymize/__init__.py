@@ -1,8 +1,8 @@
 """Anonymization on the device: strategies (blur, pixelate, solid, mask), the IoU tracker that holds masks
 over detector misses, and the threaded fail-closed pipeline behind ``edgesdk anonymize``."""
 
-from ._leaks import LeakReport, count_leaks, thorough_face_detector
-from ._detectors import MultiDetector, SSDDetector, build_detectors
+from ._leaks import LeakReport, count_leaks, face_coverage, thorough_face_detector
+from ._detectors import STILL_TILE_FACTOR, VIDEO_TILE_FACTOR, MultiDetector, SSDDetector, build_detectors
 from ._pipeline import AnonymizePipeline, Renderer, RunSummary
 from ._strategies import MODES, Anonymizer, Blur, EllipseMask, Pixelate, Solid, make_anonymizer
 from ._tracker import IoUTracker, Track
@@ -20,10 +20,13 @@ __all__ = [
     "Renderer",
     "RunSummary",
     "SSDDetector",
+    "STILL_TILE_FACTOR",
     "Solid",
     "Track",
+    "VIDEO_TILE_FACTOR",
     "build_detectors",
     "count_leaks",
+    "face_coverage",
     "make_anonymizer",
     "thorough_face_detector",
 ]

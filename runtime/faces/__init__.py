@@ -4,7 +4,7 @@ and a tiled mode for small faces."""
 from ._anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
 from ._decode import decode_blazeface, decode_boxes, iou_matrix, nms, sigmoid_scores, weighted_nms
 from ._detector import FACE_MODELS, BlazeFaceConfig, FaceDetector, face_model_path
-from ._tiles import TiledDetector, merge_detections, parse_tiles, tile_boxes, tile_grid
+from ._tiles import TiledDetector, TilePlan, merge_detections, padded_input, parse_tiles, tile_plan
 
 __all__ = [
     "AnchorOptions",
@@ -13,6 +13,7 @@ __all__ = [
     "FULL_RANGE_ANCHORS",
     "FaceDetector",
     "SHORT_RANGE_ANCHORS",
+    "TilePlan",
     "TiledDetector",
     "decode_blazeface",
     "decode_boxes",
@@ -20,10 +21,10 @@ __all__ = [
     "iou_matrix",
     "merge_detections",
     "nms",
+    "padded_input",
     "parse_tiles",
     "sigmoid_scores",
     "ssd_anchors",
-    "tile_boxes",
-    "tile_grid",
+    "tile_plan",
     "weighted_nms",
 ]

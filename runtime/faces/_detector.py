@@ -35,6 +35,10 @@ class BlazeFaceConfig:
     anchors: AnchorOptions
     threshold: float
     iou_threshold: float = 0.3  # NonMaxSuppressionCalculator min_suppression_threshold
+    # the smallest face (box width, model-input pixels) found reliably: >= 95 % of the 18 dlib faces and all
+    # larger photo faces, scaled to that size (benchmarks/anonymize_fps.py --sizes); TiledDetector lays out its
+    # tiles from it
+    min_face: float = 20.0
 
     @property
     def input_size(self) -> int:
@@ -115,7 +119,7 @@ class FaceDetector:
             cfg = BlazeFaceConfig(path.name, anchors, 0.5)
             self.name = path.stem
         if anchors is not None:
-            cfg = BlazeFaceConfig(cfg.file, anchors, cfg.threshold, cfg.iou_threshold)
+            cfg = BlazeFaceConfig(cfg.file, anchors, cfg.threshold, cfg.iou_threshold, cfg.min_face)
         if device != "cpu":
             # BlazeFace is a float model: nothing of it maps to the Edge TPU.
             log.warning("%s is a float model and runs on the CPU (device %r ignored for faces)", cfg.file, device)

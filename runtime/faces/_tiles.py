@@ -1,21 +1,38 @@
 """Tiled detection for small faces: the full frame plus overlapping tiles, detections merged.
 
-A face of 37 px in a 500 px photo is 9 px in BlazeFace's 128 px input, below its smallest anchors; in a tile a
-third of the photo wide it is 24 px and is found. ``TiledDetector`` wraps any detector with
-``detect(image) -> Detections`` (pixels) and ``input_size``; see its docstring for the modes.
+A face of 37 px in a 500 px photo is 9 px in BlazeFace's 128 px input, below what it finds; in a tile of 256 px
+it is 18 px and is found. How the tiles are laid out follows from one measured number, the smallest face the model
+finds reliably (``min_face``, in model-input pixels; short range: 20 px, 95 % of the 18 dlib faces and 100 % of
+larger photo faces, measured with ``benchmarks/anonymize_fps.py --sizes``):
+
+- The full-frame pass sees the frame scaled to the model input by its long side ``L``, so it finds faces from
+  ``f0 = min_face * L / input`` frame pixels up. Every smaller face must lie *wholly* inside at least one tile
+  (BlazeFace misses faces cut by the border of its input): neighbouring tiles overlap by at least ``f0``.
+- Tiles are ``tile_factor`` x the model input (default 2: faces from ``2 * min_face`` = 40 px up). When ``f0`` is
+  more than half a tile (big frames), a level of bigger tiles is added in between, with the same rule.
+- Faces cut by the frame's edge are found far better when the frame is extended by a reflection of itself (the
+  visible half of a face mirrors into a whole face): the tiles are laid over the frame padded by ``f0 / 2`` on
+  every side (``BORDER_REFLECT_101``), the full-frame pass fills its square input by reflection instead of
+  black bars, and crops around followed faces may reach over the edge the same way. Boxes are mapped back to the
+  frame; a box with less than 10 % of its area inside the frame (a mirror image) is dropped.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from ...results import Detections
 from ._decode import iou_matrix, nms
 
-__all__ = ["TiledDetector", "tile_grid", "tile_boxes", "merge_detections", "parse_tiles"]
+__all__ = ["TiledDetector", "TilePlan", "tile_plan", "merge_detections", "parse_tiles", "padded_input"]
+
+PAD_MODES = {"reflect": cv2.BORDER_REFLECT_101, "replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
+MIN_INSIDE = 0.1  # boxes with less of their area inside the frame are mirror images: dropped
 
 
 class _Detector(Protocol):
@@ -38,35 +55,103 @@ def parse_tiles(text: str) -> str | tuple[int, int]:
     return r, c
 
 
-def tile_grid(width: int, height: int, model_size: int, target_factor: float = 1.6) -> tuple[int, int]:
-    """Auto grid: tiles whose short side is at most ``target_factor`` x the model input (so a face of
-    ~1/25 of the frame lands on BlazeFace's anchors). (1, 1) when the frame is already small enough."""
-    target = model_size * target_factor
-    rows = max(1, math.ceil(height / target))
-    cols = max(1, math.ceil(width / target))
-    if rows * cols > 1:
-        # overlapping tiles: one more along a side when the overlap would make tiles too big
-        rows = max(1, math.ceil((height - 0.25 * target) / (0.75 * target))) if rows > 1 else 1
-        cols = max(1, math.ceil((width - 0.25 * target) / (0.75 * target))) if cols > 1 else 1
-    return min(rows, 6), min(cols, 6)
+def _spans(size: int, tile: int, overlap: int, margin: int, n: int | None = None) -> list[tuple[int, int]]:
+    """Intervals of length ``tile`` covering [-margin, size + margin], neighbours overlapping by >= ``overlap``
+    (exactly ``n`` of them when given). One interval centred on the frame when the tile covers it all."""
+    lo, hi = -margin, size + margin
+    ext = hi - lo
+    if n is None:
+        n = 1 if tile >= ext else math.ceil((ext - overlap) / (tile - overlap))
+    if n <= 1:
+        a = (size - tile) // 2
+        return [(a, a + tile)]
+    step = (ext - tile) / (n - 1)
+    return [(lo + int(round(i * step)), lo + int(round(i * step)) + tile) for i in range(n)]
 
 
-def tile_boxes(width: int, height: int, rows: int, cols: int, overlap: float = 0.25) -> np.ndarray:
-    """(rows*cols, 4) int pixel rectangles x1, y1, x2, y2 covering the frame; neighbours overlap by
-    ``overlap`` of a tile."""
-    def spans(size: int, n: int) -> list[tuple[int, int]]:
-        if n <= 1:
-            return [(0, size)]
-        tile = size / (n - (n - 1) * overlap)
-        step = tile * (1 - overlap)
-        out = []
-        for i in range(n):
-            a = int(round(i * step))
-            b = int(round(min(size, i * step + tile))) if i < n - 1 else size
-            out.append((a, b))
-        return out
+@dataclass(frozen=True)
+class TilePlan:
+    """Where a frame is searched. ``full``: the full-frame square (x1, y1, x2, y2); ``tiles``: (n, 4) int squares,
+    may reach ``margin`` beyond the frame; ``full_min_face``: the smallest face (frame pixels) the full pass finds;
+    ``overlap``: the overlap of neighbouring tiles per level; ``min_face``: the smallest face the tiles find."""
 
-    return np.array([[x1, y1, x2, y2] for (y1, y2) in spans(height, rows) for (x1, x2) in spans(width, cols)], np.int32)
+    width: int
+    height: int
+    full: tuple[int, int, int, int]
+    tiles: np.ndarray
+    levels: tuple[int, ...]  # tile side per level, biggest first
+    overlap: tuple[int, ...]
+    margin: tuple[int, ...]
+    full_min_face: float
+    min_face: float
+
+
+def tile_plan(width: int, height: int, model_size: int, *, min_face: float = 20.0, tile_factor: float = 1.75,
+              grid: tuple[int, int] | None = None, pad: bool = True) -> TilePlan:
+    """The tiles for a ``width`` x ``height`` frame and a model of input ``model_size`` (see the module's doc).
+
+    grid: (rows, cols) to force one level of that many tiles (sized to cover the frame with the same overlap)."""
+    side = max(width, height)
+    full = ((width - side) // 2, (height - side) // 2, (width - side) // 2 + side, (height - side) // 2 + side)
+    f_prev = min_face * side / model_size
+    full_min = f_prev
+    t_min = int(round(tile_factor * model_size))
+    tiles: list[tuple[int, int, int, int]] = []
+    levels, overlaps, margins = [], [], []
+    if grid is not None:
+        rows, cols = grid
+        if rows * cols > 1:
+            o = int(math.ceil(f_prev))
+            m = int(math.ceil(o / 2)) if pad else 0
+            # the tile side that covers the padded frame with `cols` x `rows` tiles overlapping by o
+            t = max(math.ceil((width + 2 * m + (cols - 1) * o) / cols), math.ceil((height + 2 * m + (rows - 1) * o) / rows))
+            t = max(t, 2 * o)
+            xs, ys = _spans(width, t, o, m, cols), _spans(height, t, o, m, rows)
+            tiles += [(x1, y1, x2, y2) for (y1, y2) in ys for (x1, x2) in xs]
+            levels, overlaps, margins = [t], [o], [m]
+            f_prev = min_face * t / model_size
+    else:
+        prev_side = side
+        while prev_side > t_min:
+            o = int(math.ceil(f_prev))
+            t = max(t_min, 2 * o)  # a tile at least twice the overlap, else the tiles would crowd
+            if t >= prev_side:
+                break
+            m = int(math.ceil(o / 2)) if pad else 0
+            xs, ys = _spans(width, t, o, m), _spans(height, t, o, m)
+            tiles += [(x1, y1, x2, y2) for (y1, y2) in ys for (x1, x2) in xs]
+            levels.append(t)
+            overlaps.append(o)
+            margins.append(m)
+            f_prev = min_face * t / model_size
+            prev_side = t
+            if t < 1.5 * t_min:
+                break  # close enough to the finest size: a level more would cost more than it finds
+    arr = np.asarray(tiles, np.int32).reshape(-1, 4)
+    return TilePlan(width, height, full, arr, tuple(levels), tuple(overlaps), tuple(margins), full_min, f_prev)
+
+
+def padded_input(image: np.ndarray, rect, size: tuple[int, int], border: int = cv2.BORDER_REFLECT_101,
+                 interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The part ``rect`` (x1, y1, x2, y2, may reach beyond the image) of ``image`` scaled to ``size`` (w, h); what
+    lies outside the image is filled by ``border`` (reflection by default). Returns (input, (sx, sy, ox, oy))
+    with input pixel = (frame pixel - (ox, oy)) * (sx, sy)... i.e. frame x = x_in / sx + ox."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (int(v) for v in rect)
+    mw, mh = size
+    cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+    kx, ky = mw / (x2 - x1), mh / (y2 - y1)
+    l, t = int(round((cx1 - x1) * kx)), int(round((cy1 - y1) * ky))
+    iw = min(mw - l, max(1, int(round((cx2 - cx1) * kx))))
+    ih = min(mh - t, max(1, int(round((cy2 - cy1) * ky))))
+    crop = image[cy1:cy2, cx1:cx2]
+    if (iw, ih) != (crop.shape[1], crop.shape[0]):
+        crop = cv2.resize(crop, (iw, ih), interpolation=interpolation)
+    r, b = mw - l - iw, mh - t - ih
+    if l or t or r or b:
+        crop = cv2.copyMakeBorder(crop, t, b, l, r, border, value=0)
+    sx, sy = iw / (cx2 - cx1), ih / (cy2 - cy1)
+    return crop, (sx, sy, cx1 - l / sx, cy1 - t / sy)
 
 
 def merge_detections(parts: list[Detections], iou_threshold: float = 0.3, containment: float = 0.7) -> Detections:
@@ -76,6 +161,8 @@ def merge_detections(parts: list[Detections], iou_threshold: float = 0.3, contai
     parts = [p for p in parts if len(p)]
     if not parts:
         return Detections.empty()
+    if len(parts) == 1:
+        return parts[0]
     if any(p.keypoints is None for p in parts):
         parts = [Detections(p.xyxy, p.score, p.class_id, None, p.normalized) for p in parts]
     allp = Detections.concat(parts)
@@ -103,38 +190,46 @@ def merge_detections(parts: list[Detections], iou_threshold: float = 0.3, contai
 
 
 class TiledDetector:
-    """Runs ``detector`` on the full frame plus, for small faces, on crops; merges the results.
+    """Runs ``detector`` on the full frame plus, for small faces, on tiles and crops; merges the results.
 
-    tiles: ``"off"`` (full frame only), (rows, cols) (every tile on every frame) or ``"auto"``:
-      - the tile grid comes from the frame size (``tile_grid``: tiles about ``target_factor`` x the model
-        input); a frame that is already small gets no tiles;
-      - ``sweep_frames`` > 1 spreads the tiles over that many frames (a rolling sweep: every part of the frame
-        is searched at tile resolution once per ``sweep_frames`` frames); 1 runs them all on every frame
-        (what still images get);
-      - faces found small relative to the frame (short side under ``small_fraction`` of the frame's) are
-        followed with a crop around them on every following frame, for ``roi_hold`` frames after the last hit.
-    ``last_tiled`` says whether the last call ran any tile or crop; ``tiled_frames`` counts such calls.
+    tiles: ``"off"`` (the full frame only), (rows, cols) (that grid, every tile on every frame) or ``"auto"``
+      (``tile_plan``: tiles laid out so every face the full pass may miss lies wholly inside one; none when the
+      frame is already small).
+    sweep_frames: > 1 spreads the auto tiles over that many frames (a rolling sweep: every tile is searched once
+      per ``sweep_frames`` frames); 1 runs them all on every frame (what still images get).
+    Faces found below the full pass's reliable size are followed with a crop around them (3 x their size, at
+      least the model input) on every following frame, for ``roi_hold`` frames after the last hit.
+    min_face: the smallest face (model-input pixels) the detector finds reliably (default: the detector's
+      ``config.min_face``, else 20). pad: ``reflect`` (default), ``replicate``, ``constant`` (black) or ``off``
+      (no margin: tiles stay inside the frame, the full pass is letterboxed with black).
+    ``plan(w, h)`` gives the layout; ``last_tiled`` says whether the last call ran any tile or crop;
+    ``tiled_frames`` counts such calls; ``invokes`` counts model runs.
     """
 
     def __init__(
-        self, detector: _Detector, tiles: str | tuple[int, int] = "auto", *, overlap: float = 0.25,
-        target_factor: float = 1.6, sweep_frames: int = 1, small_fraction: float = 0.3, roi_hold: int = 5,
-        max_rois: int = 8,
+        self, detector: _Detector, tiles: str | tuple[int, int] = "auto", *, min_face: float | None = None,
+        tile_factor: float = 1.75, sweep_frames: int = 1, roi_hold: int = 5, max_rois: int = 8, pad: str = "reflect",
     ) -> None:
         self.detector = detector
         self.tiles = parse_tiles(tiles) if isinstance(tiles, str) else tuple(tiles)
-        self.overlap = overlap
-        self.target_factor = target_factor
+        if min_face is None:
+            min_face = float(getattr(getattr(detector, "config", None), "min_face", 20.0))
+        if pad != "off" and pad not in PAD_MODES:
+            raise ValueError(f"pad must be off or one of {', '.join(PAD_MODES)}, got {pad!r}")
+        self.min_face = float(min_face)
+        self.tile_factor = float(tile_factor)
         self.sweep_frames = max(1, int(sweep_frames))
-        self.small_fraction = small_fraction
         self.roi_hold = roi_hold
         self.max_rois = max_rois
-        self._grid_cache: dict[tuple[int, int], np.ndarray] = {}
+        self.pad = pad
+        self._border = PAD_MODES.get(pad, cv2.BORDER_CONSTANT)
+        self._plans: dict[tuple[int, int], TilePlan] = {}
         self._rois: list[list] = []  # [box (4,), age]
         self._next_tile = 0
         self._frames = 0
         self.last_tiled = False
         self.tiled_frames = 0
+        self.invokes = 0
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -146,46 +241,62 @@ class TiledDetector:
         self._next_tile = 0
         self._frames = 0
 
+    def plan(self, w: int, h: int) -> TilePlan:
+        """The layout used for a w x h frame."""
+        key = (w, h)
+        if key not in self._plans:
+            size = min(self.detector.input_size)
+            pad = self.pad != "off"
+            if self.tiles == "off":
+                p = tile_plan(w, h, size, min_face=self.min_face, tile_factor=self.tile_factor, grid=(1, 1), pad=pad)
+            elif self.tiles == "auto":
+                p = tile_plan(w, h, size, min_face=self.min_face, tile_factor=self.tile_factor, pad=pad)
+            else:
+                p = tile_plan(w, h, size, min_face=self.min_face, tile_factor=self.tile_factor, grid=self.tiles, pad=pad)  # type: ignore[arg-type]
+            self._plans[key] = p
+        return self._plans[key]
+
     def grid(self, w: int, h: int) -> np.ndarray:
         """The tile rectangles used for a w x h frame ((0, 4) when none)."""
-        key = (w, h)
-        if key not in self._grid_cache:
-            if self.tiles == "off":
-                r, c = 1, 1
-            elif self.tiles == "auto":
-                r, c = tile_grid(w, h, min(self.detector.input_size), self.target_factor)
-            else:
-                r, c = self.tiles  # type: ignore[misc]
-            self._grid_cache[key] = tile_boxes(w, h, r, c, self.overlap) if r * c > 1 else np.zeros((0, 4), np.int32)
-        return self._grid_cache[key]
+        return self.plan(w, h).tiles
 
     def _tiles_now(self, grid: np.ndarray) -> np.ndarray:
         n = len(grid)
-        if n == 0:
-            return grid
-        if self.tiles != "auto" or self.sweep_frames <= 1 or self._frames == 0:
+        if n == 0 or self.tiles != "auto" or self.sweep_frames <= 1 or self._frames == 0:
             return grid
         per = math.ceil(n / self.sweep_frames)
         idx = [(self._next_tile + i) % n for i in range(per)]
         self._next_tile = (self._next_tile + per) % n
         return grid[idx]
 
-    def _roi_crops(self, w: int, h: int) -> list[tuple[int, int, int, int]]:
+    def _roi_crops(self, plan: TilePlan) -> list[tuple[int, int, int, int]]:
         side_min = float(min(self.detector.input_size))
+        full_side = plan.full[2] - plan.full[0]
         crops = []
         for box, _age in self._rois[: self.max_rois]:
             bw, bh = box[2] - box[0], box[3] - box[1]
             side = max(3.0 * max(bw, bh), side_min)
-            if side >= 0.8 * min(w, h):
-                continue  # the full-frame pass sees a face this big
+            if side >= 0.8 * full_side:
+                continue  # the full-frame pass sees a face this big as well
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-            x1 = int(max(0, min(w - side, cx - side / 2)))
-            y1 = int(max(0, min(h - side, cy - side / 2)))
-            crops.append((x1, y1, int(min(w, x1 + side)), int(min(h, y1 + side))))
+            x1, y1 = int(round(cx - side / 2)), int(round(cy - side / 2))
+            s = int(round(side))
+            crops.append((x1, y1, x1 + s, y1 + s))
         return crops
 
-    def _update_rois(self, det: Detections, w: int, h: int) -> None:
-        small = det.xyxy[np.minimum(det.xyxy[:, 2] - det.xyxy[:, 0], det.xyxy[:, 3] - det.xyxy[:, 1]) < self.small_fraction * min(w, h)] if len(det) else np.zeros((0, 4), np.float32)
+    def _update_rois(self, det: Detections, full: Detections, plan: TilePlan) -> None:
+        if len(det):
+            # follow what the full pass may miss next frame: faces below its reliable size, and any face it
+            # did not find this frame
+            wh = det.xyxy[:, 2:] - det.xyxy[:, :2]
+            follow = wh.max(axis=1) < plan.full_min_face
+            if len(full):
+                follow |= iou_matrix(det.xyxy, full.xyxy).max(axis=1) < 0.3
+            else:
+                follow[:] = True
+            small = det.xyxy[follow]
+        else:
+            small = np.zeros((0, 4), np.float32)
         kept: list[list] = [[b.copy(), 0] for b in small]
         if self._rois:
             old = np.stack([r[0] for r in self._rois])
@@ -195,25 +306,41 @@ class TiledDetector:
                     kept.append([box, age + 1])
         self._rois = kept
 
+    def _run(self, image: np.ndarray, rect) -> Detections:
+        if self.pad == "off":
+            x1, y1, x2, y2 = rect
+            h, w = image.shape[:2]
+            x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+            self.invokes += 1
+            return self.detector.detect(image[y1:y2, x1:x2]).scale(1.0, 1.0, float(x1), float(y1))
+        inp, (sx, sy, ox, oy) = padded_input(image, rect, self.detector.input_size, self._border)
+        self.invokes += 1
+        d = self.detector.detect(inp)
+        return d.scale(1.0 / sx, 1.0 / sy, ox, oy) if len(d) else d
+
     def detect(self, image: np.ndarray) -> Detections:
         h, w = image.shape[:2]
-        full = self.detector.detect(image)
+        plan = self.plan(w, h)
         self.last_tiled = False
-        if self.tiles == "off":
-            return full
-        crops = [tuple(int(v) for v in t) for t in self._tiles_now(self.grid(w, h))]
-        crops += self._roi_crops(w, h)
-        self._frames += 1
-        if not crops:
-            self._update_rois(full, w, h)
-            return full
-        parts = [full]
-        for x1, y1, x2, y2 in crops:
-            d = self.detector.detect(image[y1:y2, x1:x2])
-            if len(d):
-                parts.append(d.scale(1.0, 1.0, float(x1), float(y1)))
-        merged = merge_detections(parts)
-        self.last_tiled = True
-        self.tiled_frames += 1
-        self._update_rois(merged, w, h)
-        return merged
+        parts = [self._run(image, plan.full)]
+        if self.tiles != "off":
+            crops = [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]
+            crops += self._roi_crops(plan)
+            self._frames += 1
+            for rect in crops:
+                parts.append(self._run(image, rect))
+            if crops:
+                self.last_tiled = True
+                self.tiled_frames += 1
+        det = merge_detections(parts)
+        if len(det) and self.pad != "off":
+            b = det.xyxy
+            iw = np.clip(np.minimum(b[:, 2], w) - np.maximum(b[:, 0], 0), 0, None)
+            ih = np.clip(np.minimum(b[:, 3], h) - np.maximum(b[:, 1], 0), 0, None)
+            area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6)
+            inside = iw * ih / area >= MIN_INSIDE
+            if not inside.all():
+                det = det[inside]
+        if self.tiles != "off":
+            self._update_rois(det, parts[0], plan)
+        return det

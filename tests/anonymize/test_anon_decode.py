@@ -7,7 +7,7 @@ import pytest
 
 from edgesdk.runtime.faces import (
     FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, decode_blazeface, decode_boxes, merge_detections, nms,
-    parse_tiles, sigmoid_scores, ssd_anchors, tile_boxes, tile_grid, weighted_nms,
+    padded_input, parse_tiles, sigmoid_scores, ssd_anchors, tile_plan, weighted_nms,
 )
 from edgesdk.results import Detections
 
@@ -109,22 +109,68 @@ def test_decode_blazeface_thresholds_then_merges():
         decode_blazeface(raw_boxes, logits[:, :10], anchors)
 
 
-def test_tiles_cover_frame_with_overlap():
-    assert tile_grid(128, 96, 128) == (1, 1)
-    assert tile_grid(500, 375, 128) == (3, 3)
-    t = tile_boxes(500, 375, 3, 3, 0.25)
-    assert t.shape == (9, 4)
-    assert t[:, 0].min() == 0 and t[:, 1].min() == 0 and t[:, 2].max() == 500 and t[:, 3].max() == 375
-    cover = np.zeros((375, 500), bool)
-    for x1, y1, x2, y2 in t:
-        cover[y1:y2, x1:x2] = True
-    assert cover.all()
-    # neighbours overlap
-    assert t[0, 2] > t[1, 0] and t[0, 3] > t[3, 1]
+@pytest.mark.parametrize("w, h", [(640, 480), (500, 375), (360, 480), (480, 270), (768, 432), (1280, 720)])
+def test_every_face_the_full_pass_may_miss_lies_wholly_in_a_tile(w, h):
+    p = tile_plan(w, h, 128, min_face=20.0, tile_factor=1.75)
+    side = max(w, h)
+    assert p.full_min_face == pytest.approx(20.0 * side / 128)
+    assert (p.full[2] - p.full[0]) == side == (p.full[3] - p.full[1])  # a square around the frame
+    t = p.tiles
+    assert len(t) and np.all(t[:, 2] - t[:, 0] == t[:, 3] - t[:, 1])  # square tiles
+    m = max(p.margin)
+    assert t[:, 0].min() <= -p.margin[-1] and t[:, 2].max() >= w + p.margin[-1]  # reach over the frame's edges
+    assert t[:, 1].min() <= -p.margin[-1] and t[:, 3].max() >= h + p.margin[-1]
+    assert t.min() >= -m - side and m <= p.full_min_face
+    # brute force: every square face of a size the full pass may miss, at every position (step 3 px) with its
+    # centre in the frame, lies wholly inside some tile of some level; the finest level finds faces from min_face
+    f = int(np.ceil(p.full_min_face))
+    lo = int(np.ceil(p.min_face))
+    for size in (lo, (lo + f) // 2, f):
+        for cx in range(0, w, 3):
+            x1 = cx - size / 2
+            okx = (t[:, 0] <= x1) & (t[:, 2] >= x1 + size)
+            for cy in range(0, h, 7):
+                y1 = cy - size / 2
+                ok = okx & (t[:, 1] <= y1) & (t[:, 3] >= y1 + size)
+                sizes_ok = (t[:, 2] - t[:, 0]) * 20.0 / 128 <= size  # found at that tile's scale
+                assert (ok & sizes_ok).any(), (size, cx, cy)
+
+
+def test_tile_plan_levels_and_small_frames():
+    assert len(tile_plan(200, 150, 128).tiles) == 0  # already small: the full pass only
+    p = tile_plan(640, 480, 128)
+    assert p.levels == (224,) and p.overlap == (100,) and p.margin == (50,) and p.min_face == 35.0
+    hd = tile_plan(1280, 720, 128)
+    assert len(hd.levels) == 2 and hd.levels[0] > hd.levels[1] == 224  # a middle level for HD frames
+    grid = tile_plan(640, 480, 128, grid=(2, 3))
+    assert len(grid.tiles) == 6
+    assert len(tile_plan(640, 480, 128, pad=False).tiles) and tile_plan(640, 480, 128, pad=False).margin == (0,)
     assert parse_tiles("2x3") == (2, 3) and parse_tiles("AUTO") == "auto" and parse_tiles("off") == "off"
     for bad in ("0x2", "2", "axb", "9x9"):
         with pytest.raises(ValueError):
             parse_tiles(bad)
+
+
+def test_padded_input_maps_back_and_reflects():
+    img = np.zeros((100, 160, 3), np.uint8)
+    img[40:60, 0:10] = 255  # a bright block touching the left edge
+    inp, (sx, sy, ox, oy) = padded_input(img, (-40, 0, 120, 160), (128, 128))
+    assert inp.shape == (128, 128, 3)
+    assert sx == pytest.approx(0.8, abs=0.01) and sy == pytest.approx(0.8, abs=0.01)
+    ys, xs = np.nonzero(inp[:, :, 0] > 128)
+    # the block and its mirror image across the frame's edge (x = 0 maps to input x = 32)
+    assert xs.min() < 32 < xs.max() and abs((32 - xs.min()) - (xs.max() + 1 - 32)) <= 2
+    # input pixels map back to frame pixels: x = x_in / sx + ox
+    assert (xs.max() + 1) / sx + ox == pytest.approx(10, abs=1.5) and ys.min() / sy + oy == pytest.approx(40, abs=1.5)
+    # the same as padding the frame by reflection first and scaling after (up to resampling)
+    import cv2
+
+    ref = cv2.resize(cv2.copyMakeBorder(img[:, :120], 0, 60, 40, 0, cv2.BORDER_REFLECT_101), (128, 128))
+    a, b = ref[:, :, 0] > 128, inp[:, :, 0] > 128
+    assert (a & b).sum() / (a | b).sum() >= 0.7
+    # fully inside and already at size: a view of the frame, no copy
+    same, tf = padded_input(img, (0, 0, 100, 100), (100, 100))
+    assert np.shares_memory(same, img) and tf == (1.0, 1.0, 0.0, 0.0)
 
 
 def test_merge_drops_duplicates_and_half_faces():

@@ -12,8 +12,8 @@ import pytest
 
 from _paths import IMAGES, TESTDATA
 
-from edgesdk.runtime.anonymize import AnonymizePipeline, Blur, build_detectors, count_leaks
-from edgesdk.runtime.sources import ImageFolderSource, ImageSource, VideoFileSource
+from edgesdk.runtime.anonymize import AnonymizePipeline, Blur, build_detectors, count_leaks, face_coverage
+from edgesdk.runtime.sources import DemoSource, ImageFolderSource, ImageSource, VideoFileSource
 
 FACES = TESTDATA / "faces"
 VIDEOS = TESTDATA / "videos"
@@ -38,7 +38,7 @@ class _Mem:
 
 def _default_run(source):
     """What `edgesdk anonymize SOURCE` does by default (face, tiles auto, blur, mask scale 1.3)."""
-    det = build_detectors(None, threads=1, sweep_frames=1 if getattr(source, "independent", False) else 4)
+    det = build_detectors(None, threads=1, sweep_frames=4, still=bool(getattr(source, "independent", False)))
     sink = _Mem()
     pipe = AnonymizePipeline(source, det, Blur(), [sink], mask_scale=1.3, hold_frames=5)
     pipe.run()
@@ -142,11 +142,67 @@ def _frames(path: Path):
 
 
 def test_no_leak_on_again_mkv():
+    """No face the reference finds in the input (and again in a neighbouring frame) is found in the output.
+
+    Unconfirmed, the reference's one-frame false positives count as faces too; on this clip that is the skull
+    printed on the hoodie, scored 0.51 in one tile of one frame (see benchmarks/results/anonymize)."""
     clip = VIDEOS / "again.mkv"
     if not clip.exists():
         pytest.skip("test data not available")
     _, sink = _default_run(VideoFileSource(clip))
     assert len(sink.frames) == 77
-    rep = count_leaks(zip(_frames(clip), sink.frames), match_iou=0.5)
+    rep = count_leaks(zip(_frames(clip), sink.frames), match_iou=0.5, confirm=True)
     assert rep.input_faces >= 77  # the face is found in every input frame
     assert rep.leaked_faces == 0, rep.to_dict()
+
+
+def test_demo_every_visible_face_covered_in_every_frame():
+    """The README's first command: on all 150 demo frames, every face with >= 30 % of its box in view is
+    covered >= 80 %. Ground truth: the photo's two face boxes put through each frame's affine."""
+    src = DemoSource()
+    pipe, sink = _default_run(src)
+    assert len(sink.frames) == 150
+    checked, missed = 0, []
+    for i, det in enumerate(sink.boxes):
+        masked, _ = pipe.renderer.boxes(det, 640, 480)
+        visible, covered = face_coverage(masked, src.face_boxes(i), 640, 480)
+        for k in np.flatnonzero(visible >= 0.3):
+            checked += 1
+            if covered[k] < 0.8:
+                missed.append((i, int(k), round(float(visible[k]), 2), round(float(covered[k]), 2)))
+    assert checked >= 150  # both faces are in view in about half of the frames
+    assert not missed, f"(frame, face, visible, covered): {missed}"
+
+
+def test_demo_ground_truth_matches_the_photo():
+    """The ground-truth boxes sit on faces: the detector (every tile), run on frames where a face is whole,
+    finds a box on each (IoU >= 0.5), so the coverage test above measures faces, not arbitrary boxes."""
+    from edgesdk.runtime.faces import FaceDetector, TiledDetector, iou_matrix
+
+    src = DemoSource()
+    fd = TiledDetector(FaceDetector("face", threads=1), "auto")
+    seen = set()
+    for i in (0, 40, 110, 149):
+        gt = src.face_boxes(i)
+        inside = (gt[:, 0] >= 0) & (gt[:, 2] <= 640) & (gt[:, 1] >= 0) & (gt[:, 3] <= 480)
+        det = fd.detect(src.frame(i))
+        for k in np.flatnonzero(inside):
+            assert len(det) and iou_matrix(gt[k:k + 1], det.xyxy).max() >= 0.5, (i, k, det.xyxy)
+            seen.add(int(k))
+    assert seen == {0, 1}
+
+
+def test_face_cut_by_the_frame_edge_needs_the_reflected_margin():
+    """Demo frame 90: the small face at the right edge (about a third of it outside the frame). Tiles that stop
+    at the frame's edge miss it; tiles reaching over the edge into a reflected margin find it."""
+    from edgesdk.runtime.faces import FaceDetector, TiledDetector, iou_matrix
+
+    src = DemoSource()
+    frame, gt = src.frame(90), src.face_boxes(90)[1:2]
+    assert gt[0, 2] > 640  # cut by the right edge
+    fd = FaceDetector("face", threads=1)
+    found = {}
+    for pad in ("off", "reflect"):
+        det = TiledDetector(fd, "auto", pad=pad).detect(frame)
+        found[pad] = bool(len(det)) and float(iou_matrix(gt, det.xyxy).max()) >= 0.3
+    assert found == {"off": False, "reflect": True}
