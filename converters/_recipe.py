@@ -33,6 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EdgeSDKError, InputError, ModelError
+from ._distill import DistillConfig
+from ._finetune import FinetuneConfig
+from ._prune import PruneConfig
 
 log = logging.getLogger(__name__)
 
@@ -82,44 +85,23 @@ class ReportSection:
 
 
 @dataclass
-class FinetuneStep:
-    epochs_frozen: int = 1
-    epochs: int = 2
-    lr: float = 1e-3
-    fine_lr: float = 1e-4
-    warmup_epochs: float = 0.0
-    unfreeze_from: str | None = None
-    patience: int | None = 2
-    label_smoothing: float = 0.0
+class FinetuneStep(FinetuneConfig):
+    """[[steps]] kind = "finetune": FinetuneConfig plus the new head's dropout."""
+
     dropout: float = 0.2
 
 
-@dataclass
-class PruneStep:
-    sparsity: float = 0.5
-    epochs: int = 2
-    lr: float = 1e-4
-    structured: str | None = None
-    skip: list[str] = field(default_factory=lambda: ["first_conv", "head"])
-    end_fraction: float = 0.7
-    frequency: int = 100
-    sparsity_of: str = "all"
-    initial_sparsity: float = 0.0
+PruneStep = PruneConfig
 
 
-@dataclass
-class DistillStep:
+@dataclass(kw_only=True)
+class DistillStep(DistillConfig):
+    """[[steps]] kind = "distill": DistillConfig plus who teaches whom."""
+
     teacher: str
     student: str = "mobilenet_v2"
     student_alpha: float = 0.35
     student_weights: str | None = None
-    alpha: float = 0.1
-    temperature: float = 4.0
-    epochs: int = 3
-    lr: float = 2e-3
-    augment: bool = False
-    cache_teacher: bool = True
-    patience: int | None = None
 
 
 @dataclass
@@ -211,7 +193,10 @@ def _build(cls, data, where: str, file: str):
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise InputError(f"{file}: {where}: missing key {f.name!r}")
     kw = {k: (float(v) if hints[k] in (float, float | None) and isinstance(v, int) else v) for k, v in data.items()}
-    return cls(**kw)
+    try:
+        return cls(**kw)
+    except InputError as exc:  # a settings class's own validation (e.g. sparsity out of range)
+        raise InputError(f"{file}: {where}: {exc}") from None
 
 
 def _is_keras_path(s: str) -> bool:
@@ -302,14 +287,6 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
             raise InputError(f"{f}: {where}: calibration must be mse or minmax, got {settings.calibration!r}")
         if kind == "quantize" and settings.io not in ("float", "int8", "uint8"):
             raise InputError(f"{f}: {where}: io must be float, int8 or uint8, got {settings.io!r}")
-        if kind == "prune":
-            from ._prune import PruneConfig
-
-            try:
-                PruneConfig(**{k: getattr(settings, k) for k in ("sparsity", "initial_sparsity", "end_fraction",
-                                                                  "structured", "sparsity_of")})
-            except InputError as exc:
-                raise InputError(f"{f}: {where}: {exc}") from None
         recipe.steps.append(Step(kind, name, inp, settings))
         seen.append(name)
     _check_order(recipe, f)
@@ -541,7 +518,7 @@ class _Runner:
         return str(path)
 
     def _run_finetune(self, i, step, sdir):
-        from ._finetune import FinetuneConfig, finetune, replace_head
+        from ._finetune import finetune, replace_head
 
         s = step.settings
         model, src = self.load_input(step, i)
@@ -549,15 +526,13 @@ class _Runner:
         with self.strategy.scope():
             model = replace_head(model, len(self.data.classes), input_size=size, dropout=s.dropout)
         tr, va = self.datasets((size, size))
-        cfg = FinetuneConfig(**{k: getattr(s, k) for k in ("epochs_frozen", "epochs", "lr", "fine_lr", "warmup_epochs",
-                                                           "unfreeze_from", "patience", "label_smoothing")})
-        model, info = finetune(model, tr, va, cfg, sdir / "train", strategy=self.strategy)
+        model, info = finetune(model, tr, va, s, sdir / "train", strategy=self.strategy)
         row = self.measure(step.name, "finetune", model=model, info=info)
         return {"model": self._save(model, sdir), "row": row, "sparse": self.sparse.get(src, False)}
 
     def _run_prune(self, i, step, sdir):
         from ._finetune import compile_classifier
-        from ._prune import PruneConfig, apply_pruning, pruning_callbacks, strip
+        from ._prune import apply_pruning, pruning_callbacks, strip
         from ._training import fit
 
         s = step.settings
@@ -566,7 +541,7 @@ class _Runner:
         size = self.size(model)
         tr, va = self.datasets(size)
         steps = int(tr.cardinality().numpy())
-        cfg = PruneConfig(**dataclasses.asdict(s))
+        cfg = s
         with self.strategy.scope():
             pruned, plan = apply_pruning(model, cfg, steps * s.epochs)
             compile_classifier(pruned, s.lr)
@@ -580,7 +555,7 @@ class _Runner:
 
     def _run_distill(self, i, step, sdir):
         from ._arch import ARCHITECTURES, build_architecture
-        from ._distill import DistillConfig, distill
+        from ._distill import distill
         from ._finetune import replace_head
         from ._load import load_keras
 
@@ -607,9 +582,7 @@ class _Runner:
                 layer.trainable = True
                 if type(layer).__name__ == "BatchNormalization" and s.student in ARCHITECTURES:
                     layer.momentum = min(layer.momentum, 0.9)
-        cfg = DistillConfig(alpha=s.alpha, temperature=s.temperature, epochs=s.epochs, lr=s.lr, augment=s.augment,
-                            cache_teacher=s.cache_teacher, patience=s.patience)
-        student, info = distill(student, teacher, self.data, (size, size), self.spec, cfg, sdir / "train",
+        student, info = distill(student, teacher, self.data, (size, size), self.spec, s, sdir / "train",
                                 batch_size=self.r.data.batch_size, seed=self.r.data.seed, strategy=self.strategy)
         row = self.measure(step.name, "distill", model=student, info=info)
         return {"model": self._save(student, sdir), "row": row, "sparse": False}

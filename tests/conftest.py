@@ -43,3 +43,21 @@ def ssd_model() -> Path:
 @pytest.fixture(scope="session")
 def grace_hopper() -> Path:
     return _need(IMAGES / "grace_hopper.bmp")
+
+
+@pytest.fixture(scope="session")
+def cifar_small(tmp_path_factory):
+    """30 images per class of the 10 CIFAR classes (symlinks), for the training and recipe tests."""
+    from _tiny import cifar_subset
+
+    return cifar_subset(tmp_path_factory.mktemp("cifar") / "train", 30)
+
+
+@pytest.fixture(scope="session")
+def tiny_h5(tmp_path_factory):
+    """A tiny conv net for 32x32 CIFAR images, saved as .h5."""
+    from _tiny import tiny_net
+
+    path = tmp_path_factory.mktemp("model") / "tiny.h5"
+    tiny_net().save(path)
+    return path

@@ -330,7 +330,7 @@ def test_multi_worker_strategy_two_cpu_workers(tmp_path):
     procs = []
     for i in range(2):
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
-        procs.append(subprocess.Popen([sys.executable, str(script), "x", "x", str(Path(__file__).parent)], env=env,
+        procs.append(subprocess.Popen([sys.executable, str(script), "x", "x", str(Path(__file__).parents[1])], env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=240) for p in procs]
     for p, (o, e) in zip(procs, outs):

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-CIFAR = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "cifar10" / "train"
+from _paths import TESTDATA
+
+CIFAR = TESTDATA / "cifar10" / "train"
 
 
 def cifar_subset(root: Path, per_class: int, classes: list[str] | None = None) -> Path:
