@@ -10,8 +10,6 @@ The device needs python3 with numpy and ai-edge-litert or tflite-runtime; it doe
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import shlex
 import tarfile
@@ -95,7 +93,7 @@ def bench_remote(
     Returns the agent's document (``machine``, ``results``), rows tagged with ``host``. Raises RemoteError
     (one line) when the host cannot run it at all."""
     from edgesdk.deploy._errors import SSHError
-    from edgesdk.deploy._ssh import SSHOptions, run
+    from edgesdk.deploy._ssh import SSHOptions, last_json_line, run
     from edgesdk.deploy._target import parse_target
 
     target = parse_target(host)
@@ -106,14 +104,7 @@ def bench_remote(
         done = run(target, opts, cmd, timeout=timeout, feed=lambda stdin: agent_tar(stdin, models))
     except SSHError as exc:
         raise RemoteError(f"{host}: {exc}") from None
-    answer = None
-    for line in reversed(done.stdout.strip().splitlines()):
-        if line.startswith("{"):
-            try:
-                answer = json.loads(line)
-            except ValueError:
-                pass
-            break
+    answer = last_json_line(done.stdout)
     if answer is None:
         err = [ln.strip() for ln in done.stderr.splitlines() if ln.strip() and not ln.startswith("INFO:")]
         if NO_PYTHON_MARK in done.stderr or done.returncode == 127:

@@ -65,7 +65,6 @@ def main() -> None:
     from edgesdk.converters import (ConvertOptions, convert, convert_tflite, load_images, load_keras,
                                     measure_latency, scan_images)
     from edgesdk.converters._biascorrect import bias_correct
-    from edgesdk.converters._data import resize
     from edgesdk.converters._load import LoadedModel
 
     t0 = time.perf_counter()

@@ -14,7 +14,6 @@ without them the run is full scale (45,000 training images, 5,000 held out).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import platform
@@ -47,7 +46,7 @@ def main(argv=None) -> int:
     ap.add_argument("--latency-runs", type=int, default=30)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from edgesdk.converters._recipe import Step, load_recipe, render_steps_md, run_recipe
+    from edgesdk.converters._recipe import load_recipe, render_steps_md, run_recipe
 
     work = Path(args.work)
     t0 = time.time()
@@ -62,7 +61,6 @@ def main(argv=None) -> int:
             s.settings.epochs = args.qat_epochs
     rep1 = run_recipe(r1, work / "mnv2", work_dir=work / "mnv2.work", overwrite=True)
     teacher = work / "mnv2.work/finetune/model.h5"
-    teacher_int8 = work / "mnv2.work/quantize/model_int8.tflite"
     reports = {"mnv2": rep1}
     for label, alpha in (("distilled", None), ("labels_only", 1.0)):
         r2 = _set(load_recipe(REPO / "recipes/cifar10_distill_mnv2_035.toml"), args)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgeSDKError, InputError, ModelError
+from ..errors import InputError, ModelError
 from ._distill import DistillConfig
 from ._finetune import FinetuneConfig
 from ._prune import PruneConfig

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from _paths import IMAGES, MODELS, REPO, SHARED, TESTDATA  # noqa: F401  (re-exported for fixtures below)
+from _paths import IMAGES, MODELS, TESTDATA
 
 
 def _need(path: Path) -> Path:

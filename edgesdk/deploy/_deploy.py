@@ -15,7 +15,7 @@ from typing import IO
 from ..bundle import MANIFEST_NAME, Bundle, load_bundle, sha256_file
 from ._errors import DeployError
 from ._service import HealthCheck, check_service_name
-from ._ssh import SSHOptions, run
+from ._ssh import SSHOptions, last_json_line, run
 from ._target import Target
 
 log = logging.getLogger(__name__)
@@ -58,16 +58,7 @@ def call_agent(target: Target, ssh: SSHOptions, command: str, *args: str, feed=N
     remote = " ".join([shlex.quote(python), "-c", shlex.quote(agent_source()), command,
                        *(shlex.quote(str(a)) for a in args)])
     done = run(target, ssh, remote, timeout=timeout, feed=feed)
-    answer = None
-    for line in reversed(done.stdout.strip().splitlines()):
-        if line.startswith("{"):
-            import json
-
-            try:
-                answer = json.loads(line)
-            except ValueError:
-                pass
-            break
+    answer = last_json_line(done.stdout)
     if answer is None:
         err = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
         if done.returncode == 127 or (err and "not found" in err[-1] and python in err[-1]):

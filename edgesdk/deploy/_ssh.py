@@ -157,3 +157,16 @@ def run(target: Target, opts: SSHOptions, remote_command: str, *, timeout: float
     if fed_error is not None and code == 0:
         raise SSHError(f"upload to {target.destination} broke off ({fed_error})")
     return Completed(code, stdout, stderr)
+
+
+def last_json_line(stdout: str) -> dict | None:
+    """The JSON object a remote script printed last (its answer), or None when the last '{' line is not JSON."""
+    import json
+
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from _paths import MODELS, REPO
 from edgesdk.cli import main
 from edgesdk.converters import INSTALL_HINT, compile_model, parse_compiler_log
 from edgesdk.testing import fake_edgetpu_compiler

@@ -124,8 +124,8 @@ def test_real_edgetpu(models_dir, grace_hopper):  # pragma: no cover - needs har
 def test_bundle_loads_with_its_input_spec(tmp_path, models_dir, grace_hopper):
     from edgesdk.bundle import make_bundle
 
-    b = make_bundle(models_dir / "mobilenet_v2_1.0_224_quant.tflite", tmp_path / "b.tar.gz",
-                    labels=models_dir / "imagenet_labels.txt")
+    make_bundle(models_dir / "mobilenet_v2_1.0_224_quant.tflite", tmp_path / "b.tar.gz",
+                labels=models_dir / "imagenet_labels.txt")
     model = load(tmp_path / "b.tar.gz")
     assert model.bundle is not None and model.task == "classify"
     assert model.classify(read_image(grace_hopper)).label(0) == "military uniform"
