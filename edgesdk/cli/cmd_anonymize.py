@@ -117,7 +117,9 @@ def register(subparsers) -> None:
                    help="small faces: auto (tiles sized to the frame, spread over --sweep frames in videos, plus a "
                         "crop around each small face found), off, or RxC (every tile on every frame)")
     p.add_argument("--sweep", type=_positive_int, default=4, metavar="N",
-                   help="with --tiles auto on a video or camera, search every tile once per N frames")
+                   help="with --tiles auto on a video or camera, search every tile once per N frames (a face small "
+                        "enough that only tiles find it may show for up to N-1 frames after it appears; 1: every "
+                        "tile on every frame)")
     p.add_argument("--hold-frames", type=_nonneg_int, default=5, metavar="N",
                    help="keep masking a face for N frames after the detector loses it")
     p.add_argument("--events", metavar="FILE", help="write JSONL events (frame, timestamp, boxes, scores; no pixels)")
@@ -267,6 +269,7 @@ def run(args) -> int:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+        detector.close()
     report = _report(args, source, detector, mode, summary, sinks)
     if args.json:
         print_json({**report, "ok": True})

@@ -18,7 +18,7 @@ __all__ = ["Detector", "SSDDetector", "MultiDetector", "build_detectors", "STILL
 # Face tiles, in multiples of the model input: 1.75 (224 px for BlazeFace short range) finds faces from 35 px
 # (20 px in the input) in a video at a cost the frame rate allows; photos get 1.25 (160 px: from 25 px) because
 # the borderline faces of that size (one of the 18 dlib faces scores 0.4-0.5 at 20 px) are then found too.
-VIDEO_TILE_FACTOR = 1.75
+VIDEO_TILE_FACTOR = 2.0
 STILL_TILE_FACTOR = 1.25
 
 
@@ -105,6 +105,12 @@ class MultiDetector:
             if hasattr(d, "reset"):
                 d.reset()
 
+    def close(self) -> None:
+        """Stop worker threads (tiled face detectors)."""
+        for d in self.detectors:
+            if hasattr(d, "close"):
+                d.close()
+
     def detect(self, image: np.ndarray) -> Detections:
         parts = []
         for i, d in enumerate(self.detectors):
@@ -134,6 +140,10 @@ class _FaceAdapter:
         if hasattr(self.inner, "reset"):
             self.inner.reset()
 
+    def close(self) -> None:
+        if hasattr(self.inner, "close"):
+            self.inner.close()
+
     def detect(self, image: np.ndarray) -> Detections:
         return self.inner.detect(image)
 
@@ -141,7 +151,7 @@ class _FaceAdapter:
 def build_detectors(
     specs: Sequence[str] | None, *, classes: Sequence[Sequence[str]] | None = None, threshold: float | None = None,
     tiles: str | tuple[int, int] = "auto", device: str = "cpu", threads: int | None = None, sweep_frames: int = 1,
-    still: bool = False,
+    still: bool = False, workers: int | None = None,
 ) -> MultiDetector:
     """``face`` | ``face-full`` | a bundle/.tflite path, each once or more -> MultiDetector.
 
@@ -150,7 +160,11 @@ def build_detectors(
     sweep_frames: spread the face tiles over this many frames (video); 1 = all tiles every frame.
     still: the frames are unrelated photos: every tile on every frame, and finer tiles (``STILL_TILE_FACTOR``
         x the model input instead of ``VIDEO_TILE_FACTOR``), since time matters less than in a stream.
+    workers: face-model interpreters sharing each frame's tiles in parallel threads (default: 2 on a machine
+        with 2 or more CPUs, else 1).
     """
+    import os
+
     from ..faces import FACE_MODELS, FaceDetector, TiledDetector
 
     specs = list(specs or ["face"])
@@ -165,8 +179,12 @@ def build_detectors(
     for spec in specs:
         if spec in FACE_MODELS:
             fd = FaceDetector(spec, device=device, threads=threads, threshold=threshold)
+            n = workers if workers is not None else (2 if (os.cpu_count() or 1) >= 2 else 1)
+            extra = [FaceDetector(spec, device=device, threads=threads, threshold=threshold) for _ in range(max(0, n - 1))]
+            if tiles == "off":
+                extra = []  # one pass per frame: nothing to share
             tiler = TiledDetector(fd, tiles, sweep_frames=1 if still else sweep_frames,
-                                  tile_factor=STILL_TILE_FACTOR if still else VIDEO_TILE_FACTOR)
+                                  tile_factor=STILL_TILE_FACTOR if still else VIDEO_TILE_FACTOR, workers=extra)
             dets.append(_FaceAdapter(tiler, spec))
         else:
             p = Path(spec)

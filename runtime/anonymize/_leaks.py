@@ -40,9 +40,14 @@ class LeakReport:
                 "leaked_boxes": [[i, [round(v, 1) for v in b], round(s, 3)] for i, b, s in self.leaked_boxes[:20]]}
 
 
-def thorough_face_detector(model: str = "face", threshold: float | None = None, threads: int | None = None) -> TiledDetector:
-    """BlazeFace with every tile on every frame: slow, for checking."""
-    return TiledDetector(FaceDetector(model, threshold=threshold, threads=threads), "auto", sweep_frames=1)
+def thorough_face_detector(model: str = "face", threshold: float | None = None, threads: int | None = None,
+                           tile_factor: float | None = None) -> TiledDetector:
+    """BlazeFace with every tile on every frame (the video tile layout unless ``tile_factor`` is given): slow,
+    for checking."""
+    from ._detectors import VIDEO_TILE_FACTOR
+
+    return TiledDetector(FaceDetector(model, threshold=threshold, threads=threads), "auto", sweep_frames=1,
+                         tile_factor=VIDEO_TILE_FACTOR if tile_factor is None else tile_factor)
 
 
 def count_leaks(

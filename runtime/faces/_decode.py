@@ -128,15 +128,25 @@ def decode_blazeface(
 ) -> Detections:
     """BlazeFace raw outputs -> normalized Detections (boxes and 6 keypoints in [0, 1] of the model input),
     class_id 0. Scores are sigmoid(clip(logit)); boxes under ``threshold`` are dropped before weighted NMS."""
-    scores = sigmoid_scores(raw_scores, score_clip)
-    if len(scores) != len(anchors):
-        raise ValueError(f"{len(scores)} scores but {len(anchors)} anchors")
-    keep = np.flatnonzero(scores >= threshold)
+    logits = np.asarray(raw_scores).reshape(-1)
+    if len(logits) != len(anchors):
+        raise ValueError(f"{len(logits)} scores but {len(anchors)} anchors")
+    # threshold on the logits (sigmoid is monotonic), with a little slack for rounding; exact check below
+    if 0.0 < threshold < 1.0:
+        cut = float(np.log(threshold / (1.0 - threshold))) - 1e-3
+        if score_clip is not None:
+            cut = min(cut, score_clip)
+        cand = np.flatnonzero(logits >= cut)
+    else:
+        cand = np.arange(len(logits))
+    scores_c = sigmoid_scores(logits[cand], score_clip)
+    ok = scores_c >= threshold
+    keep, scores_c = cand[ok], scores_c[ok]
     if keep.size == 0:
         return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
                           np.zeros((0, NUM_KEYPOINTS, 2), np.float32), normalized=True)
     raw = np.asarray(raw_boxes, np.float32)
     raw = raw.reshape(-1, raw.shape[-1])
     xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep], scale)
-    b, s, k = weighted_nms(xyxy, scores[keep], kps, iou_threshold, max_detections)
+    b, s, k = weighted_nms(xyxy, scores_c, kps, iou_threshold, max_detections)
     return Detections(b, s, np.zeros(len(b), np.int32), k, normalized=True)

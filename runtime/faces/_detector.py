@@ -157,5 +157,13 @@ class FaceDetector:
         )
         return tf.to_source(det)
 
+    def detect_input(self, image: np.ndarray, threshold: float | None = None) -> Detections:
+        """Faces in an image that already has the model's input size: normalized Detections ([0, 1] of the
+        input), not clipped; no letterbox transform (the tiled detector maps them to the frame in one step)."""
+        raw, _ = self.model.invoke_image(image)
+        return decode_blazeface(raw[self._boxes_i], raw[self._scores_i], self.anchors, scale=self.scale,
+                                threshold=self.threshold if threshold is None else threshold,
+                                iou_threshold=self.iou_threshold)
+
     def __repr__(self) -> str:
         return f"FaceDetector({self.name}, threshold={self.threshold})"

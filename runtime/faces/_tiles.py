@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -197,8 +197,11 @@ class TiledDetector:
       frame is already small).
     sweep_frames: > 1 spreads the auto tiles over that many frames (a rolling sweep: every tile is searched once
       per ``sweep_frames`` frames); 1 runs them all on every frame (what still images get).
-    Faces found below the full pass's reliable size are followed with a crop around them (3 x their size, at
-      least the model input) on every following frame, for ``roi_hold`` frames after the last hit.
+    Faces found below the full pass's reliable size, or not found by the full pass, are followed with a crop
+      around them (3 x their size, at least the model input) on every following frame, for ``roi_hold`` frames
+      after the last hit.
+    workers: more detectors like ``detector`` (each with its own interpreter) that share each frame's tiles
+      and crops in threads: on a multi-core CPU the tiles of one frame run in parallel.
     min_face: the smallest face (model-input pixels) the detector finds reliably (default: the detector's
       ``config.min_face``, else 20). pad: ``reflect`` (default), ``replicate``, ``constant`` (black) or ``off``
       (no margin: tiles stay inside the frame, the full pass is letterboxed with black).
@@ -209,6 +212,7 @@ class TiledDetector:
     def __init__(
         self, detector: _Detector, tiles: str | tuple[int, int] = "auto", *, min_face: float | None = None,
         tile_factor: float = 1.75, sweep_frames: int = 1, roi_hold: int = 5, max_rois: int = 8, pad: str = "reflect",
+        workers: Sequence[_Detector] = (),
     ) -> None:
         self.detector = detector
         self.tiles = parse_tiles(tiles) if isinstance(tiles, str) else tuple(tiles)
@@ -222,6 +226,8 @@ class TiledDetector:
         self.roi_hold = roi_hold
         self.max_rois = max_rois
         self.pad = pad
+        self._detectors = [detector, *workers]
+        self._pool = None
         self._border = PAD_MODES.get(pad, cv2.BORDER_CONSTANT)
         self._plans: dict[tuple[int, int], TilePlan] = {}
         self._rois: list[list] = []  # [box (4,), age]
@@ -286,8 +292,8 @@ class TiledDetector:
 
     def _update_rois(self, det: Detections, full: Detections, plan: TilePlan) -> None:
         if len(det):
-            # follow what the full pass may miss next frame: faces below its reliable size, and any face it
-            # did not find this frame
+            # follow faces below the full pass's reliable size, and any face it did not find this frame (a tile
+            # or a crop did): it may well miss it on the next one
             wh = det.xyxy[:, 2:] - det.xyxy[:, :2]
             follow = wh.max(axis=1) < plan.full_min_face
             if len(full):
@@ -306,32 +312,61 @@ class TiledDetector:
                     kept.append([box, age + 1])
         self._rois = kept
 
-    def _run(self, image: np.ndarray, rect) -> Detections:
+    def _run(self, detector, image: np.ndarray, rect) -> Detections:
         if self.pad == "off":
             x1, y1, x2, y2 = rect
             h, w = image.shape[:2]
             x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
-            self.invokes += 1
-            return self.detector.detect(image[y1:y2, x1:x2]).scale(1.0, 1.0, float(x1), float(y1))
-        inp, (sx, sy, ox, oy) = padded_input(image, rect, self.detector.input_size, self._border)
-        self.invokes += 1
-        d = self.detector.detect(inp)
+            return detector.detect(image[y1:y2, x1:x2]).scale(1.0, 1.0, float(x1), float(y1))
+        mw, mh = self.detector.input_size
+        inp, (sx, sy, ox, oy) = padded_input(image, rect, (mw, mh), self._border)
+        fast = getattr(detector, "detect_input", None)
+        if fast is not None:  # normalized to the input -> frame pixels in one step
+            d = fast(inp)
+            if not len(d):
+                return Detections.empty()
+            d = d.scale(mw / sx, mh / sy, ox, oy)
+            return Detections(d.xyxy, d.score, d.class_id, d.keypoints, normalized=False)
+        d = detector.detect(inp)
         return d.scale(1.0 / sx, 1.0 / sy, ox, oy) if len(d) else d
+
+    def _run_all(self, image: np.ndarray, rects: list) -> list[Detections]:
+        """Every rect through a detector; with workers, the rects are shared out (each worker has its own
+        interpreter; the model's invoke releases the GIL, so they run in parallel)."""
+        n = len(self._detectors)
+        if n == 1 or len(rects) < 2:
+            return [self._run(self.detector, image, r) for r in rects]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(n - 1, thread_name_prefix="tiles")
+        futures = [self._pool.submit(self._run_many, self._detectors[k], image, rects[k::n]) for k in range(1, n)]
+        mine = self._run_many(self.detector, image, rects[0::n])
+        return mine + [d for f in futures for d in f.result()]
+
+    def _run_many(self, detector, image: np.ndarray, rects: list) -> list[Detections]:
+        return [self._run(detector, image, r) for r in rects]
+
+    def close(self) -> None:
+        """Stop the worker threads (if any)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def detect(self, image: np.ndarray) -> Detections:
         h, w = image.shape[:2]
         plan = self.plan(w, h)
         self.last_tiled = False
-        parts = [self._run(image, plan.full)]
+        rects = [plan.full]
         if self.tiles != "off":
-            crops = [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]
-            crops += self._roi_crops(plan)
+            rects += [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]
+            rects += self._roi_crops(plan)
             self._frames += 1
-            for rect in crops:
-                parts.append(self._run(image, rect))
-            if crops:
+            if len(rects) > 1:
                 self.last_tiled = True
                 self.tiled_frames += 1
+        self.invokes += len(rects)
+        parts = self._run_all(image, rects)
         det = merge_detections(parts)
         if len(det) and self.pad != "off":
             b = det.xyxy
