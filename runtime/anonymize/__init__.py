@@ -1,7 +1,7 @@
 """Anonymization on the device: strategies (blur, pixelate, solid, mask), the IoU tracker that holds masks
 over detector misses, and the threaded fail-closed pipeline behind ``edgesdk anonymize``."""
 
-from ._leaks import LeakReport, count_leaks, face_coverage, thorough_face_detector
+from ._leaks import LeakReport, count_leaks, face_coverage, leak_detections, leak_report, thorough_face_detector
 from ._detectors import STILL_TILE_FACTOR, VIDEO_TILE_FACTOR, MultiDetector, SSDDetector, build_detectors
 from ._pipeline import AnonymizePipeline, Renderer, RunSummary
 from ._strategies import MODES, Anonymizer, Blur, EllipseMask, Pixelate, Solid, make_anonymizer
@@ -27,6 +27,8 @@ __all__ = [
     "build_detectors",
     "count_leaks",
     "face_coverage",
+    "leak_detections",
+    "leak_report",
     "make_anonymizer",
     "thorough_face_detector",
 ]

@@ -17,9 +17,10 @@ from typing import Iterable
 
 import numpy as np
 
+from ...results import Detections
 from ..faces import FaceDetector, TiledDetector, iou_matrix
 
-__all__ = ["LeakReport", "count_leaks", "face_coverage", "thorough_face_detector"]
+__all__ = ["LeakReport", "count_leaks", "face_coverage", "leak_detections", "leak_report", "thorough_face_detector"]
 
 
 @dataclass
@@ -50,6 +51,49 @@ def thorough_face_detector(model: str = "face", threshold: float | None = None, 
                          tile_factor=VIDEO_TILE_FACTOR if tile_factor is None else tile_factor)
 
 
+def leak_detections(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]], *, reference: TiledDetector | None = None,
+    probe: TiledDetector | None = None,
+) -> list[tuple[Detections, Detections]]:
+    """(input faces, output detections) per frame pair: the expensive half of ``count_leaks``, to evaluate
+    several definitions (``leak_report``) from one pass."""
+    reference = reference or thorough_face_detector()
+    probe = probe or thorough_face_detector(threshold=0.3)
+    out = []
+    for src, anon in pairs:
+        reference.reset()
+        probe.reset()
+        f = reference.detect(src)
+        out.append((f, probe.detect(anon) if len(f) else Detections.empty()))
+    return out
+
+
+def leak_report(found: list[tuple[Detections, Detections]], *, match_iou: float = 0.3, confirm: bool = False,
+                min_score: float = 0.0) -> LeakReport:
+    """LeakReport from ``leak_detections``: input faces (reference score >= ``min_score``; with ``confirm``,
+    also found in an adjacent frame) that the probe finds again in the output (IoU >= ``match_iou``)."""
+    faces = [f[f.score >= min_score] if len(f) else f for f, _ in found]
+    rep = LeakReport(frames=len(found))
+    for i, (f, (_, g)) in enumerate(zip(faces, found)):
+        if not len(f):
+            continue
+        keep = np.ones(len(f), bool)
+        if confirm:
+            keep[:] = False
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(faces) and len(faces[j]):
+                    keep |= iou_matrix(f.xyxy, faces[j].xyxy).max(axis=1) >= 0.3
+        rep.input_faces += int(keep.sum())
+        if not len(g):
+            continue
+        lk = (iou_matrix(f.xyxy, g.xyxy).max(axis=1) >= match_iou) & keep
+        if lk.any():
+            rep.leaked_faces += int(lk.sum())
+            rep.leaked_frames.append(i)
+            rep.leaked_boxes += [(i, f.xyxy[k].tolist(), float(f.score[k])) for k in np.flatnonzero(lk)]
+    return rep
+
+
 def count_leaks(
     pairs: Iterable[tuple[np.ndarray, np.ndarray]], *, reference: TiledDetector | None = None,
     probe: TiledDetector | None = None, match_iou: float = 0.3, confirm: bool = False,
@@ -57,36 +101,7 @@ def count_leaks(
     """pairs: (input frame, anonymized frame). reference finds the input's faces (default: thorough BlazeFace
     at its default threshold); probe searches the output (default: thorough BlazeFace at threshold 0.3).
     confirm: count an input face only when the reference finds it in an adjacent frame too (see the module)."""
-    reference = reference or thorough_face_detector()
-    probe = probe or thorough_face_detector(threshold=0.3)
-    faces: list = []
-    leaked: list[np.ndarray] = []
-    for src, out in pairs:
-        reference.reset()
-        probe.reset()
-        f = reference.detect(src)
-        faces.append(f)
-        hit = np.zeros(len(f), bool)
-        if len(f):
-            found = probe.detect(out)
-            if len(found):
-                hit = iou_matrix(f.xyxy, found.xyxy).max(axis=1) >= match_iou
-        leaked.append(hit)
-    rep = LeakReport(frames=len(faces))
-    for i, (f, hit) in enumerate(zip(faces, leaked)):
-        keep = np.ones(len(f), bool)
-        if confirm and len(f):
-            keep[:] = False
-            for j in (i - 1, i + 1):
-                if 0 <= j < len(faces) and len(faces[j]):
-                    keep |= iou_matrix(f.xyxy, faces[j].xyxy).max(axis=1) >= 0.3
-        rep.input_faces += int(keep.sum())
-        lk = hit & keep
-        if lk.any():
-            rep.leaked_faces += int(lk.sum())
-            rep.leaked_frames.append(i)
-            rep.leaked_boxes += [(i, f.xyxy[k].tolist(), float(f.score[k])) for k in np.flatnonzero(lk)]
-    return rep
+    return leak_report(leak_detections(pairs, reference=reference, probe=probe), match_iou=match_iou, confirm=confirm)
 
 
 def face_coverage(masked: np.ndarray, faces: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:

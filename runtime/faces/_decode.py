@@ -39,27 +39,27 @@ def decode_boxes(
     if raw.shape[1] < 4 + 2 * num_keypoints:
         raise ValueError(f"boxes have {raw.shape[1]} values, need {4 + 2 * num_keypoints}")
     sx, sy = float(scale[0]), float(scale[1])
-    aw, ah = a[:, 2], a[:, 3]
-    xc = raw[:, 0] / sx * aw + a[:, 0]
-    yc = raw[:, 1] / sy * ah + a[:, 1]
-    w = raw[:, 2] / sx * aw
-    h = raw[:, 3] / sy * ah
-    xyxy = np.stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2], axis=1)
-    kp = raw[:, 4:4 + 2 * num_keypoints].reshape(-1, num_keypoints, 2)
-    kx = kp[:, :, 0] / sx * aw[:, None] + a[:, 0:1]
-    ky = kp[:, :, 1] / sy * ah[:, None] + a[:, 1:2]
-    return xyxy.astype(np.float32), np.stack([kx, ky], axis=2).astype(np.float32)
+    # every value is offset / input size * anchor size + anchor centre (x and y interleaved after the box)
+    mul = np.empty((len(a), 2), np.float32)
+    mul[:, 0] = a[:, 2] / sx
+    mul[:, 1] = a[:, 3] / sy
+    centre = raw[:, 0:2] * mul + a[:, 0:2]
+    half = raw[:, 2:4] * mul / 2
+    xyxy = np.concatenate([centre - half, centre + half], axis=1).astype(np.float32, copy=False)
+    kp = raw[:, 4:4 + 2 * num_keypoints].reshape(-1, num_keypoints, 2) * mul[:, None, :] + a[:, None, 0:2]
+    return xyxy, kp.astype(np.float32, copy=False)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(n, m) intersection over union of xyxy boxes."""
     a = np.asarray(a, np.float32).reshape(-1, 4)
     b = np.asarray(b, np.float32).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    # plain ufuncs (no np.prod / np.clip wrappers): this runs for every tile of every frame
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(iw, 0) * np.maximum(ih, 0)
+    area_a = np.maximum(a[:, 2] - a[:, 0], 0) * np.maximum(a[:, 3] - a[:, 1], 0)
+    area_b = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
 
@@ -77,20 +77,22 @@ def weighted_nms(
     boxes, scores = xyxy[order], score[order]
     kps = None if keypoints is None else np.asarray(keypoints, np.float32)[order]
     out_b, out_s, out_k = [], [], []
-    remaining = np.arange(len(boxes))
-    while remaining.size:
-        best = remaining[0]
-        ious = iou_matrix(boxes[best:best + 1], boxes[remaining])[0]
-        cand = remaining[ious > iou_threshold]
+    over = iou_matrix(boxes, boxes) > iou_threshold  # all pairs once (n is small after the score threshold)
+    alive = np.ones(len(boxes), bool)
+    for best in range(len(boxes)):
+        if not alive[best]:
+            continue
+        cand = np.flatnonzero(over[best] & alive)
         if cand.size == 0:  # degenerate (zero-area) box: keep it alone
-            cand = remaining[:1]
+            cand = np.array([best])
         w = scores[cand][:, None]
         total = float(w.sum())
         out_b.append((boxes[cand] * w).sum(0) / total)
         out_s.append(scores[best])
         if kps is not None:
             out_k.append((kps[cand] * w[:, :, None]).sum(0) / total)
-        remaining = remaining[~np.isin(remaining, cand)]
+        alive[cand] = False
+        alive[best] = False
         if max_detections is not None and len(out_b) >= max_detections:
             break
     if not out_b:

@@ -33,6 +33,7 @@ __all__ = ["TiledDetector", "TilePlan", "tile_plan", "merge_detections", "parse_
 
 PAD_MODES = {"reflect": cv2.BORDER_REFLECT_101, "replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
 MIN_INSIDE = 0.1  # boxes with less of their area inside the frame are mirror images: dropped
+_EMPTY = Detections.empty()
 
 
 class _Detector(Protocol):
@@ -324,9 +325,11 @@ class TiledDetector:
         if fast is not None:  # normalized to the input -> frame pixels in one step
             d = fast(inp)
             if not len(d):
-                return Detections.empty()
-            d = d.scale(mw / sx, mh / sy, ox, oy)
-            return Detections(d.xyxy, d.score, d.class_id, d.keypoints, normalized=False)
+                return _EMPTY
+            kx, ky = mw / sx, mh / sy
+            xyxy = d.xyxy * np.array([kx, ky, kx, ky], np.float32) + np.array([ox, oy, ox, oy], np.float32)
+            kp = None if d.keypoints is None else d.keypoints * np.array([kx, ky], np.float32) + np.array([ox, oy], np.float32)
+            return Detections(xyxy, d.score, d.class_id, kp, normalized=False)
         d = detector.detect(inp)
         return d.scale(1.0 / sx, 1.0 / sy, ox, oy) if len(d) else d
 
