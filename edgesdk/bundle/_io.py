@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -165,6 +171,7 @@ def write_bundle(
             raise BundleError(f"{out} exists and is not empty (use an empty or new folder)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a bundle is read by services running as other users
     try:
         table = {}
         for name, src in files.items():

@@ -27,6 +27,7 @@ def test_write_and_load_roundtrip(tmp_path):
     assert again.labels == ["cat", "dog"]
     assert again.manifest.input.range == (0.0, 1.0)
     assert again.manifest.input.std == (255.0,)
+    assert b.root.stat().st_mode & 0o755 == 0o755  # readable by other users (e.g. a service account)
 
 
 def test_checksum_mismatch_and_missing_file(tmp_path):
