@@ -42,13 +42,14 @@ class LeakReport:
 
 
 def thorough_face_detector(model: str = "face", threshold: float | None = None, threads: int | None = None,
-                           tile_factor: float | None = None) -> TiledDetector:
+                           tile_factor: float | None = None, pad: str = "off") -> TiledDetector:
     """BlazeFace with every tile on every frame (the video tile layout unless ``tile_factor`` is given): slow,
-    for checking."""
+    for checking. No reflected margin by default: a reflection makes a symmetric blob of whatever touches the
+    frame's edge, blurred or not, and the probe would report such blobs in the output as faces."""
     from ._detectors import VIDEO_TILE_FACTOR
 
     return TiledDetector(FaceDetector(model, threshold=threshold, threads=threads), "auto", sweep_frames=1,
-                         tile_factor=VIDEO_TILE_FACTOR if tile_factor is None else tile_factor)
+                         tile_factor=VIDEO_TILE_FACTOR if tile_factor is None else tile_factor, pad=pad)
 
 
 def leak_detections(

@@ -1,15 +1,16 @@
 """Tiled detection for small faces: the full frame plus overlapping tiles, detections merged.
 
-A face of 37 px in a 500 px photo is 9 px in BlazeFace's 128 px input, below what it finds; in a tile of 256 px
-it is 18 px and is found. How the tiles are laid out follows from one measured number, the smallest face the model
+A face of 37 px in a 500 px photo is 9 px in BlazeFace's 128 px input, below what it finds; in a tile of 160 px
+it is 30 px and is found. How the tiles are laid out follows from one measured number, the smallest face the model
 finds reliably (``min_face``, in model-input pixels; short range: 20 px, 95 % of the 18 dlib faces and 100 % of
 larger photo faces, measured with ``benchmarks/anonymize_fps.py --sizes``):
 
 - The full-frame pass sees the frame scaled to the model input by its long side ``L``, so it finds faces from
   ``f0 = min_face * L / input`` frame pixels up. Every smaller face must lie *wholly* inside at least one tile
   (BlazeFace misses faces cut by the border of its input): neighbouring tiles overlap by at least ``f0``.
-- Tiles are ``tile_factor`` x the model input (default 2: faces from ``2 * min_face`` = 40 px up). When ``f0`` is
-  more than half a tile (big frames), a level of bigger tiles is added in between, with the same rule.
+- Tiles are ``tile_factor`` x the model input, so they find faces from ``tile_factor * min_face`` frame pixels
+  (``edgesdk anonymize`` uses 2.0 on video, 40 px, and 1.25 on photos, 25 px). When ``f0`` is more than half a
+  tile (big frames), a level of bigger tiles is added in between, with the same rule.
 - Faces cut by the frame's edge are found far better when the frame is extended by a reflection of itself (the
   visible half of a face mirrors into a whole face): the tiles are laid over the frame padded by ``f0 / 2`` on
   every side (``BORDER_REFLECT_101``), the full-frame pass fills its square input by reflection instead of

@@ -203,3 +203,14 @@ def test_fake_camera_reopens_after_drop():
     got = [f.index for f in cam]
     cam.close()
     assert len(got) >= 15 and cam.reopens >= 1
+
+
+def test_face_found_once_is_held_for_exactly_hold_frames():
+    """Found on frame 0 only (like a face found at frame 85 and lost from 86 on): masked on frames 0-5 with
+    --hold-frames 5, and no longer on frame 6."""
+    frames = [np.full((60, 80, 3), 255, np.uint8) for _ in range(8)]
+    sink = _Mem()
+    AnonymizePipeline(_ListSource(frames), _BoxDetector([20, 20, 40, 40], miss=set(range(1, 8))), Solid(), [sink],
+                      hold_frames=5).run()
+    masked = [bool(np.all(f[22:38, 22:38] == 0)) for f in sink.frames]
+    assert masked == [True] * 6 + [False] * 2
