@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_json, print_json, progress
+from ._common import add_json, non_negative_int, positive_int, print_json, progress, unit_float
 
 ORDER = 40
 
@@ -38,36 +38,6 @@ def _tiles(text: str):
         return parse_tiles(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
-    return v
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
-    return v
-
-
-def _unit_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a value between 0 and 1, got {v}")
-    return v
 
 
 def _scale(text: str) -> float:
@@ -108,29 +78,29 @@ def register(subparsers) -> None:
                         "or one for all (default: every class)")
     p.add_argument("--mode", choices=("blur", "pixelate", "solid", "mask"), default="blur",
                    help="blur (kernel scaled to the box), pixelate (mosaic), solid (black box), mask (black ellipse)")
-    p.add_argument("--feather", type=_nonneg_int, default=0, metavar="PX",
+    p.add_argument("--feather", type=non_negative_int, default=0, metavar="PX",
                    help="soft edge width in pixels, kept inside the --mask-scale margin")
-    p.add_argument("--threshold", type=_unit_float, default=None, metavar="T",
+    p.add_argument("--threshold", type=unit_float, default=None, metavar="T",
                    help="detection score threshold (default: the model's: 0.5 face, 0.6 face-full, 0.5 bundles)")
     p.add_argument("--mask-scale", type=_scale, default=1.3, metavar="S", help="enlarge each box by S before masking")
     p.add_argument("--tiles", type=_tiles, default="auto", metavar="auto|off|RxC",
                    help="small faces: auto (tiles sized to the frame, spread over --sweep frames in videos, plus a "
                         "crop around each small face found), off, or RxC (every tile on every frame)")
-    p.add_argument("--sweep", type=_positive_int, default=4, metavar="N",
+    p.add_argument("--sweep", type=positive_int, default=4, metavar="N",
                    help="with --tiles auto on a video or camera, search every tile once per N frames (a face small "
                         "enough that only tiles find it may show for up to N-1 frames after it appears; 1: every "
                         "tile on every frame)")
-    p.add_argument("--hold-frames", type=_nonneg_int, default=5, metavar="N",
+    p.add_argument("--hold-frames", type=non_negative_int, default=5, metavar="N",
                    help="keep masking a face for N frames after the detector loses it")
     p.add_argument("--events", metavar="FILE", help="write JSONL events (frame, timestamp, boxes, scores; no pixels)")
     p.add_argument("--serve", type=_hostport, metavar="HOST:PORT",
                    help="serve an MJPEG page of the anonymized stream (e.g. 127.0.0.1:8080; loopback unless told)")
     p.add_argument("--show", action="store_true", help="show the anonymized frames in a window (needs a display)")
-    p.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                    help="stop after N frames (demo: 150 unless given)")
     p.add_argument("--device", default="cpu", metavar="cpu|edgetpu",
                    help="where detector bundles run; edgetpu uses a bundle's Edge TPU model (BlazeFace stays on the CPU)")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="CPU threads per model (default: 1 for faces, so the pipeline stages get the other cores)")
     add_json(p)
     p.set_defaults(func=run)
