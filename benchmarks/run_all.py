@@ -22,10 +22,9 @@ MODELS = TESTDATA / "models"
 BLAZEFACE = ("face_detection_short_range.tflite", "face_detection_full_range.tflite")
 
 NOTES = (
-    "This machine's 2 cores were shared with other work (other developers' builds and tests) while this ran: the "
-    "absolute numbers carry that load (see the load average above), the ratios between models much less, since "
-    "every model was hit alike by the interleaving.",
-    "2 threads is often no faster than 1 here for that reason: the second core was rarely free.",
+    "This machine's 2 cores can be shared with other work: the absolute numbers carry whatever load there was (the "
+    "load average at the start is above), the ratios between models much less, since every model was hit alike by "
+    "the interleaving.",
     "Accuracy: top-1/top-5 on the 500 images of `imagenet-500` (one per class for 500 of the 1000 classes), the "
     "same files for every model. It is not ImageNet's validation set, so it is not comparable with published "
     "figures (MobileNet v2 quant: about 70 % top-1 there); it compares the models with each other. BlazeFace, SSD "
