@@ -8,10 +8,9 @@ import logging
 import os
 from pathlib import Path
 
-import numpy as np
 
 from ...errors import InputError
-from ._live import LiveSource
+from ._live import CaptureReader, LiveSource
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +32,6 @@ def parse_camera(spec: str | int) -> tuple[int, str] | None:
 def list_cameras() -> list[str]:
     """V4L2 capture device nodes present on this machine, e.g. ['/dev/video0']."""
     return sorted(glob.glob("/dev/video[0-9]*"), key=lambda p: int(p[len("/dev/video"):]))
-
-
-class _CvReader:
-    def __init__(self, cap) -> None:
-        self.cap = cap
-
-    def read(self) -> np.ndarray | None:
-        ok, frame = self.cap.read()
-        return frame if ok else None
-
-    def close(self) -> None:
-        self.cap.release()
 
 
 class CameraSource(LiveSource):
@@ -95,4 +82,4 @@ class CameraSource(LiveSource):
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         got = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(got) if got and 0 < got < 1000 else (fps or 30.0)
-        return _CvReader(cap)
+        return CaptureReader(cap)

@@ -17,7 +17,21 @@ from ._base import BaseSource, Frame
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Reader", "LatestFrameGrabber", "LiveSource"]
+__all__ = ["CaptureReader", "Reader", "LatestFrameGrabber", "LiveSource"]
+
+
+class CaptureReader:
+    """Adapts a cv2.VideoCapture to the reader interface the grabber uses: read() -> frame | None, close()."""
+
+    def __init__(self, cap) -> None:
+        self.cap = cap
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self.cap.read()
+        return frame if ok else None
+
+    def close(self) -> None:
+        self.cap.release()
 
 
 class Reader(Protocol):

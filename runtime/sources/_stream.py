@@ -7,10 +7,9 @@ import logging
 import os
 import re
 
-import numpy as np
 
 from ...errors import InputError
-from ._live import LiveSource
+from ._live import CaptureReader, LiveSource
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +24,6 @@ def is_url(spec: str) -> bool:
 
 def _redact(url: str) -> str:
     return re.sub(r"//[^/@]*@", "//***@", url)
-
-
-class _Reader:
-    def __init__(self, cap) -> None:
-        self.cap = cap
-
-    def read(self) -> np.ndarray | None:
-        ok, frame = self.cap.read()
-        return frame if ok else None
-
-    def close(self) -> None:
-        self.cap.release()
 
 
 class StreamSource(LiveSource):
@@ -68,4 +55,4 @@ class StreamSource(LiveSource):
             raise InputError(f"cannot open stream {self.name} (unreachable, wrong URL or unsupported format)")
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 0 < fps < 1000 else None
-        return _Reader(cap)
+        return CaptureReader(cap)
