@@ -52,16 +52,6 @@ VIDEOS = SHARED / "testdata" / "videos"
 CLIPS = ["again.mkv", "face-demographics-walking.gif", "one-by-one-person-detection.mp4"]
 
 
-def _frames(path: Path):
-    cap = cv2.VideoCapture(str(path))
-    while True:
-        ok, im = cap.read()
-        if not ok:
-            break
-        yield im
-    cap.release()
-
-
 def _load() -> tuple[float, float, float]:
     try:
         return tuple(round(v, 2) for v in os.getloadavg())  # type: ignore[return-value]
@@ -141,7 +131,9 @@ def stage_costs(clip: Path, reps: int = 3) -> dict:
 
 def encode_costs(clip: Path) -> dict:
     """ms per frame to encode the clip's frames with each codec OpenCV offers here."""
-    frames = list(_frames(clip))
+    from edgesdk.runtime.sources import video_frames
+
+    frames = list(video_frames(clip))
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for ext, codec in ((".mp4", "mp4v"), (".avi", "MJPG"), (".mkv", "XVID")):
@@ -223,8 +215,9 @@ def run_clip(clip: Path, tiles: str, workers: int | None, repeat: int, out_path:
 
 def leaks(clip: Path, output: Path) -> dict:
     from edgesdk.runtime.anonymize import leak_detections, leak_report
+    from edgesdk.runtime.sources import video_frames
 
-    found = leak_detections(zip(_frames(clip), _frames(output)))
+    found = leak_detections(zip(video_frames(clip), video_frames(output)))
     return {
         "raw": leak_report(found, match_iou=0.5).to_dict(),
         "raw_iou_0.3": leak_report(found, match_iou=0.3).to_dict(),

@@ -9,7 +9,7 @@ from ._live import LatestFrameGrabber, LiveSource
 from ._open import DEMO_FRAMES, default_source, open_source
 from ._picamera import PiCameraSource
 from ._stream import StreamSource, is_url
-from ._video import VIDEO_EXTENSIONS, VideoFileSource
+from ._video import VIDEO_EXTENSIONS, VideoFileSource, video_frames
 
 __all__ = [
     "BaseSource",
@@ -27,6 +27,7 @@ __all__ = [
     "StreamSource",
     "VIDEO_EXTENSIONS",
     "VideoFileSource",
+    "video_frames",
     "default_source",
     "demo_photo",
     "is_url",

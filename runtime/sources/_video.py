@@ -12,7 +12,7 @@ from ._base import BaseSource, Frame
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VideoFileSource", "VIDEO_EXTENSIONS"]
+__all__ = ["VideoFileSource", "VIDEO_EXTENSIONS", "video_frames"]
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mkv", ".avi", ".mov", ".webm", ".gif", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".mjpeg", ".mjpg", ".h264"}
 
@@ -90,3 +90,10 @@ class VideoFileSource(BaseSource):
             self._cap.release()
             self._cap = None
         super().close()
+
+
+def video_frames(path: str | os.PathLike):
+    """Every decodable frame of a video file, (H, W, 3) uint8 BGR, in order; the file is closed at the end."""
+    with VideoFileSource(path) as src:
+        for frame in src:
+            yield frame.image

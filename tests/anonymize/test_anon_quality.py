@@ -4,7 +4,6 @@ in the anonymized again.mkv."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,7 +14,7 @@ from _paths import IMAGES, TESTDATA
 from edgesdk.runtime.anonymize import (
     AnonymizePipeline, Blur, build_detectors, count_leaks, face_coverage, thorough_face_detector,
 )
-from edgesdk.runtime.sources import DemoSource, ImageFolderSource, ImageSource, VideoFileSource
+from edgesdk.runtime.sources import DemoSource, ImageFolderSource, ImageSource, VideoFileSource, video_frames
 
 FACES = TESTDATA / "faces"
 VIDEOS = TESTDATA / "videos"
@@ -133,16 +132,6 @@ def test_kite_and_cold_runs_and_masks_what_it_finds():
     assert np.array_equal(sink.frames[0][untouched], before[untouched])
 
 
-def _frames(path: Path):
-    cap = cv2.VideoCapture(str(path))
-    while True:
-        ok, im = cap.read()
-        if not ok:
-            break
-        yield im
-    cap.release()
-
-
 def test_no_leak_on_again_mkv():
     """The person's face is never left for a detector to find in the output.
 
@@ -156,7 +145,7 @@ def test_no_leak_on_again_mkv():
         pytest.skip("test data not available")
     _, sink = _default_run(VideoFileSource(clip))
     assert len(sink.frames) == 77
-    rep = count_leaks(zip(_frames(clip), sink.frames), reference=thorough_face_detector(threshold=0.9), match_iou=0.5)
+    rep = count_leaks(zip(video_frames(clip), sink.frames), reference=thorough_face_detector(threshold=0.9), match_iou=0.5)
     assert rep.input_faces == 77  # the face, found in every input frame, and nothing else at this score
     assert rep.leaked_faces == 0, rep.to_dict()
 
