@@ -130,6 +130,18 @@ class AnonymizePipeline:
                 continue
         return False
 
+    @staticmethod
+    def _items(q: queue.Queue, abort: threading.Event):
+        """Items from ``q`` until the end marker, or until ``abort`` is set."""
+        while not abort.is_set():
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            yield item
+
     def _capture(self, q: queue.Queue, stop: threading.Event, abort: threading.Event, s: RunSummary) -> None:
         it = iter(self.source)
         try:
@@ -164,14 +176,7 @@ class AnonymizePipeline:
         errors = 0
         tiled = getattr(self.detector, "detectors", [self.detector])
         independent = bool(getattr(self.source, "independent", False))
-        while not abort.is_set():
-            try:
-                item = qin.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if item is _END:
-                break
-            image, ts, index = item
+        for image, ts, index in self._items(qin, abort):
             t0 = time.perf_counter()
             blanked = False
             if independent:
@@ -203,14 +208,7 @@ class AnonymizePipeline:
         self._put(qout, _END, abort)
 
     def _render(self, qin: queue.Queue, qout: queue.Queue, abort: threading.Event, s: RunSummary) -> None:
-        while not abort.is_set():
-            try:
-                item = qin.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if item is _END:
-                break
-            image, ts, index, boxes, ids, held, blanked = item
+        for image, ts, index, boxes, ids, held, blanked in self._items(qin, abort):
             t0 = time.perf_counter()
             if blanked:
                 image[...] = 0
