@@ -3,6 +3,7 @@ and a PNG plot (matplotlib, headless Agg backend)."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -311,17 +312,9 @@ def plot(doc: dict, path: str | Path) -> None:
         ax2.grid(alpha=0.3)
     fig.suptitle(settings_line(doc), fontsize=8)
     fig.tight_layout()
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".png", dir=p.parent if str(p.parent) else ".")
-    os.close(fd)
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=110)
-        _publish(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        fig.savefig(buf, format="png", dpi=110)
     finally:
         plt.close(fig)
+    write_atomic(path, buf.getvalue())
