@@ -5,6 +5,8 @@ loss = alpha * CE(labels, student) + (1 - alpha) * T^2 * KL(softmax(teacher / T)
 With ``alpha = 0`` the labels are not used, so unlabelled images work (soft targets only). When the teacher is
 frozen and augmentation is off, the teacher runs once per training image before the first epoch and its logits
 are cached (a teacher pass per image, not per epoch); with augmentation the teacher sees each augmented batch.
+Teacher and student may take different input sizes (a 160 px teacher, a 96 px student): the teacher sees each
+image decoded at its own size (cached), or the student's batch resized to it (teacher run in the training step).
 Teachers and students that end in a softmax give their logits through :func:`_finetune.logits_model`, or as
 log-probabilities (the same softmax up to a constant) when the softmax is fused into the last Dense layer.
 """
@@ -68,13 +70,19 @@ def teacher_logits(teacher, ds) -> np.ndarray:
     return out
 
 
-def make_distiller(student, teacher, cfg: DistillConfig, classes: int):
+def make_distiller(student, teacher, cfg: DistillConfig, classes: int, teacher_size: tuple[int, int] | None = None):
     """A Keras model that trains ``student``: its ``train_step`` takes batches ``(x, (labels, teacher_logits))``
-    (teacher logits cached) or ``(x, labels)`` (teacher run on the batch); labels < 0 mean "no label"."""
+    (teacher logits cached) or ``(x, labels)`` (teacher run on the batch, resized to ``teacher_size`` (h, w) px
+    when given and different); labels < 0 mean "no label"."""
     tf = import_tf()
     tf_keras = import_tf_keras()
     s_logits = _logit_fn(student)
-    t_logits = _logit_fn(teacher) if teacher is not None else None
+    t_fn = _logit_fn(teacher) if teacher is not None else None
+
+    def t_logits(x, training=False):
+        if teacher_size is not None and tuple(x.shape[1:3]) != tuple(teacher_size):
+            x = tf.image.resize(x, teacher_size)
+        return t_fn(x, training=training)
     T, alpha = float(cfg.temperature), float(cfg.alpha)
 
     class Distiller(tf_keras.Model):
@@ -139,9 +147,10 @@ def make_distiller(student, teacher, cfg: DistillConfig, classes: int):
 
 def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, cfg: DistillConfig,
             work_dir: str | os.PathLike, *, batch_size: int = 32, seed: int = 0, strategy=None,
-            callbacks=()) -> tuple[object, dict]:
-    """Train ``student`` from ``teacher`` on ``data`` (labelled or not). Returns the student (best validation
-    accuracy when there is a validation split) and a summary with ``teacher_images`` (images the teacher ran on)."""
+            callbacks=(), teacher_size: tuple[int, int] | None = None) -> tuple[object, dict]:
+    """Train ``student`` (input ``size`` (h, w) px) from ``teacher`` (input ``teacher_size``, default ``size``) on
+    ``data`` (labelled or not). Returns the student (best validation accuracy when there is a validation split) and
+    a summary with ``teacher_images`` (images the teacher ran on)."""
     tf = import_tf()
     tf_keras = import_tf_keras()
     from ._data import ImageSet, tf_dataset
@@ -166,12 +175,13 @@ def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, c
     if cfg.alpha == 1.0:  # labels only: the teacher's term has weight 0, it never runs
         t_cache = np.zeros((n, classes), np.float32)
     elif cached:
-        cache_file = wd / "teacher_logits.npy"
+        th, tw = teacher_size or size
+        cache_file = wd / f"teacher_logits_{th}x{tw}.npy"
         if cache_file.is_file() and np.load(cache_file, mmap_mode="r").shape == (n, classes):
             t_cache = np.load(cache_file)
             log.info("teacher logits loaded from %s", cache_file)
         else:
-            plain = tf_dataset(indexed, size, spec, batch_size=batch_size, cache=False)
+            plain = tf_dataset(indexed, teacher_size or size, spec, batch_size=batch_size, cache=False)
             t_cache = teacher_logits(teacher, plain)
             teacher_images = n
             np.save(cache_file, t_cache)
@@ -186,7 +196,7 @@ def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, c
     steps = int(ds.cardinality().numpy())
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        model = make_distiller(student, None if cached else teacher, cfg, classes)
+        model = make_distiller(student, None if cached else teacher, cfg, classes, teacher_size=teacher_size)
         model.compile(optimizer=tf_keras.optimizers.Adam(cosine_schedule(cfg.lr, steps * cfg.epochs)))
         model(tf.zeros((1, *size, 3)))  # build it, so its best weights can be saved and loaded as HDF5
 
@@ -199,6 +209,7 @@ def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, c
     info = {"epochs_run": res.epochs_run, "resumed_from": res.resumed_from, "seconds_per_epoch": res.seconds_per_epoch,
             "best_val_accuracy": res.best, "teacher_cached": cached, "teacher_images": teacher_images,
             "train_images": n, "alpha": cfg.alpha, "temperature": cfg.temperature,
+            "student_size": list(size), "teacher_size": list(teacher_size or size),
             "csv": str(res.csv), "png": str(res.png)}
     return student, info
 

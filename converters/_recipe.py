@@ -102,6 +102,12 @@ class DistillStep(DistillConfig):
     student: str = "mobilenet_v2"
     student_alpha: float = 0.35
     student_weights: str | None = None
+    student_size: int | None = None  # a built-in student's input side in px (default: the teacher's)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.student_size is not None and self.student_size < 32:
+            raise InputError(f"distill student_size must be at least 32 (px), got {self.student_size}")
 
 
 @dataclass
@@ -568,14 +574,16 @@ class _Runner:
                 teacher = load_keras(self.r.resolve(s.teacher)).model
             teacher.trainable = False
             self.check_classes(teacher, f"teacher {s.teacher}")
-            size = self.size(teacher)[0]
+            t_size = self.size(teacher)
             if s.student in ARCHITECTURES:
+                size = s.student_size or t_size[0]
                 w = s.student_weights if s.student_weights in (None, "imagenet") else self.r.resolve(s.student_weights)
                 built, _ = build_architecture(s.student, alpha=s.student_alpha, input_size=size, classes=n, weights=w)
                 student = replace_head(built.model, n, input_size=size)
             else:
                 student = load_keras(self.r.resolve(s.student)).model
                 self.check_classes(student, f"student {s.student}")
+                size = self.size(student)[0]
             # a student trained from scratch learns its batch norms too; Keras' MobileNet momentum 0.999 leaves the
             # moving statistics near their initial values for the first thousand steps (validation at chance level)
             for layer in student.layers:
@@ -583,7 +591,8 @@ class _Runner:
                 if type(layer).__name__ == "BatchNormalization" and s.student in ARCHITECTURES:
                     layer.momentum = min(layer.momentum, 0.9)
         student, info = distill(student, teacher, self.data, (size, size), self.spec, s, sdir / "train",
-                                batch_size=self.r.data.batch_size, seed=self.r.data.seed, strategy=self.strategy)
+                                batch_size=self.r.data.batch_size, seed=self.r.data.seed, strategy=self.strategy,
+                                teacher_size=t_size)
         row = self.measure(step.name, "distill", model=student, info=info)
         return {"model": self._save(student, sdir), "row": row, "sparse": False}
 

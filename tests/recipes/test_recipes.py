@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edgesdk.cli import main
@@ -62,6 +63,8 @@ BAD_RECIPES = [
     ("input missing", '[[steps]]\nkind = "finetune"\n[[steps]]\nkind = "quantize"\ninput = "prune"\n',
      "input 'prune' is not the output of an earlier step"),
     ("teacher file missing", '[[steps]]\nkind = "distill"\nteacher = "nope/teacher.h5"\n', "teacher model not found"),
+    ("student too small", '[[steps]]\nkind = "finetune"\nname = "ft"\n[[steps]]\nkind = "distill"\nteacher = "ft"\n'
+     'student_size = 8\n', "student_size must be at least 32"),
     ("unknown kind", '[[steps]]\nkind = "cluster"\n', "kind must be one of"),
     ("no steps", "", "no \\[\\[steps\\]\\]"),
     ("bad strategy", '[distribute]\nstrategy = "tpu"\n' + STEPS_OK, "strategy must be one of"),
@@ -168,13 +171,33 @@ def test_recipe_end_to_end_and_rerun_skips_finished_steps(tmp_path, capsys, cifa
     assert b.labels[:2] == ["airplane", "automobile"] and (out / "report.md").read_text().count("| prune |") == 1
     assert (out / "curves" / "finetune" / "full_curves.png").is_file()
     m = load(out)
-    assert m.inputs[0].dtype.name == "uint8" if hasattr(m.inputs[0].dtype, "name") else True
+    assert m.image_input.dtype == np.uint8  # io = "uint8"
     # a rerun with the same work folder reuses every finished step
     out2 = tmp_path / "out2"
     from edgesdk.converters._recipe import run_recipe
 
     rep2 = run_recipe(r, out2, work_dir=tmp_path / "out.work")
     assert [row["top1"] for row in rep2["steps"]] == [row["top1"] for row in report["steps"]]
+
+
+def test_recipe_distills_into_a_student_of_its_own_size(tmp_path, capsys, cifar_small, tiny_h5):
+    """The teacher (a recipe step, 32 px) teaches a built-in MobileNetV2 0.35 at student_size 40 px; the bundle's
+    model is the 40 px student."""
+    from edgesdk.runtime import load
+
+    steps = ('[[steps]]\nkind = "finetune"\nname = "teacher"\nepochs_frozen = 1\nepochs = 0\n\n'
+             '[[steps]]\nkind = "distill"\nteacher = "teacher"\nstudent = "mobilenet_v2"\nstudent_alpha = 0.35\n'
+             'student_size = 40\nepochs = 1\n\n[[steps]]\nkind = "quantize"\nio = "uint8"\ncalib_images = 16\n')
+    out = tmp_path / "out"
+    code = main(["convert", "--recipe", str(_recipe(tmp_path, tiny_h5, cifar_small, steps)), "-o", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-2000:]
+    rows = {row["step"]: row for row in json.loads(captured.out)["steps"]}
+    assert list(rows) == ["teacher", "distill", "quantize"]
+    info = json.loads((tmp_path / "out.work" / "distill" / "step.json").read_text())["row"]["details"]
+    assert info["student_size"] == [40, 40] and info["teacher_size"] == [32, 32] and info["teacher_cached"]
+    m = load(out)
+    assert m.input_size == (40, 40) and m.image_input.dtype == np.uint8
 
 
 def test_recipe_with_model_and_recipe_is_an_error(tmp_path, capsys, cifar_small, tiny_h5):

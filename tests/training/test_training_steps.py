@@ -166,9 +166,11 @@ def _counting_teacher(tiny):
     class Count(k.layers.Layer):
         def build(self, shape):
             self.seen = self.add_weight(name="seen", shape=(), initializer="zeros", trainable=False, dtype="float32")
+            self.side = self.add_weight(name="side", shape=(), initializer="zeros", trainable=False, dtype="float32")
 
         def call(self, x):
             self.seen.assign_add(tf.cast(tf.shape(x)[0], tf.float32))
+            self.side.assign(tf.cast(tf.shape(x)[1], tf.float32))  # the image side the teacher was given (px)
             return x
 
     m = replace_head(tiny, 10)
@@ -198,6 +200,25 @@ def test_distill_teacher_cached_once_per_image(tiny, data, augment, tmp_path):
     curves = read_curves(tmp_path / "train" / "curves.csv")
     assert curves["loss"][-1] < curves["loss"][0]
     assert {"kd_loss", "ce_loss", "val_accuracy"} <= set(curves)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_distill_student_smaller_than_teacher(tiny, data, augment, tmp_path):
+    """A 24 px student learns from a 32 px teacher: the teacher always sees 32 px images (cached or per batch)."""
+    from edgesdk.converters._distill import DistillConfig, distill
+    from edgesdk.converters._finetune import replace_head
+    from edgesdk.converters._training import read_curves
+    from _tiny import tiny_net
+
+    teacher, counter = _counting_teacher(tiny)
+    student = replace_head(tiny_net(size=24, name="small_student"), 10, input_size=24)
+    cfg = DistillConfig(alpha=0.5, temperature=3.0, epochs=2, lr=3e-3, augment=augment)
+    _, info = distill(student, teacher, data, (24, 24), SPEC, cfg, tmp_path, batch_size=32, teacher_size=(32, 32))
+    assert float(counter.side.numpy()) == 32
+    assert float(counter.seen.numpy()) == len(data.train) * (2 if augment else 1)
+    assert info["student_size"] == [24, 24] and info["teacher_size"] == [32, 32]
+    assert tuple(student.inputs[0].shape[1:3]) == (24, 24)
+    assert read_curves(tmp_path / "train" / "curves.csv")["loss"][-1] < read_curves(tmp_path / "train" / "curves.csv")["loss"][0]
 
 
 def test_distill_unlabelled_soft_targets_only(tiny, cifar_small, tmp_path):
