@@ -10,7 +10,107 @@ from ._load import LoadedModel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["qat_train"]
+__all__ = ["depthwise_per_channel", "init_ranges", "prepare_for_qat", "qat_train"]
+
+
+_PATCHED = False
+
+
+def depthwise_per_channel() -> None:
+    """Make tfmot fake-quantize DepthwiseConv2D kernels per channel, as TFLite stores them.
+
+    tfmot 0.8 builds a depthwise kernel's (kh, kw, C, 1) ranges over its last axis, of size 1: one range for all C
+    channels. Before batch-norm folding those channels differ by orders of magnitude (measured here: after the first
+    MobileNetV2 depthwise layer the fake-quant output was off by 21% on average), so QAT trained against an error the
+    int8 model does not have. This gives such kernels one range per channel (axis 2). Idempotent."""
+    global _PATCHED
+    if _PATCHED:
+        return
+    import tensorflow as tf
+    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import default_8bit_quantizers as dq
+
+    def _is_dw(shape) -> bool:
+        return shape is not None and len(shape) == 4 and shape[-1] == 1 and (shape[2] or 1) > 1
+
+    build = dq.Default8BitConvWeightsQuantizer.build
+
+    def build_dw(self, tensor_shape, name, layer):
+        shape = list(tensor_shape)
+        if _is_dw(shape):
+            shape = [shape[0], shape[1], 1, shape[2]]
+        return build(self, tf.TensorShape(shape), name, layer)
+
+    last_value = quant_ops.LastValueQuantize
+
+    def last_value_dw(inputs, min_var, max_var, *args, per_channel=False, **kwargs):
+        shape = inputs.shape
+        if per_channel and _is_dw(shape) and min_var.shape.rank == 1 and min_var.shape[0] == shape[2]:
+            t = tf.transpose(inputs, [0, 1, 3, 2])
+            return tf.transpose(last_value(t, min_var, max_var, *args, per_channel=True, **kwargs), [0, 1, 3, 2])
+        return last_value(inputs, min_var, max_var, *args, per_channel=per_channel, **kwargs)
+
+    dq.Default8BitConvWeightsQuantizer.build = build_dw
+    quant_ops.LastValueQuantize = last_value_dw
+    _PATCHED = True
+
+
+def prepare_for_qat(model) -> None:
+    """Make ``model`` ready for tfmot: per-channel depthwise fake-quant, and every layer trainable.
+
+    A batch norm left frozen (``trainable = False``, as fine-tuning leaves a pretrained trunk) converts badly after
+    QAT: measured on the pruned CIFAR-10 MobileNetV2, the int8 file scored 44% with frozen batch norms and 71% with
+    trainable ones, for the same untrained quantization-aware model at 86% (300 held-out images)."""
+    depthwise_per_channel()
+    for layer in model.layers:
+        layer.trainable = True
+
+
+def init_ranges(qmodel, batches, *, decay: float = 0.9) -> int:
+    """Set the activation ranges of a fresh quantization-aware model from data before training.
+
+    tfmot starts every activation range at [-6, 6] and moves it by an EMA with a fixed decay of 0.999, so for the
+    first thousands of steps a pretrained network's larger activations (MobileNetV2's linear bottlenecks reach ~40)
+    are clipped: measured here, a fine-tuned MobileNetV2 at 88% top-1 scored 10% right after ``quantize_model`` and
+    ended one QAT epoch at 82% (55% as int8). Here the first batch sets each range outright and later ones average
+    with ``decay`` (tfmot 0.8 hard-codes its decay, so its ``MovingAvgQuantize`` is wrapped for these calls only).
+    ``batches`` yields float image arrays (N, H, W, C) as the model takes them. Returns the range updates made."""
+    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
+
+    orig = quant_ops.MovingAvgQuantize
+    state = {"decay": 0.0, "calls": 0}
+
+    def with_decay(*args, **kwargs):
+        if kwargs.get("is_training", True):
+            state["calls"] += 1
+        kwargs["ema_decay"] = state["decay"]
+        return orig(*args, **kwargs)
+
+    # the quantizers update only in training mode, but batch norms and dropout must act as in inference meanwhile
+    # (ranges of the outputs the int8 model will see; moving statistics untouched)
+    held = []
+    for layer in qmodel.layers:
+        inner = getattr(layer, "layer", layer)
+        kind = type(inner).__name__
+        if kind.startswith("BatchNormalization"):
+            held.append((inner, "trainable", inner.trainable))
+            inner.trainable = False
+        elif kind.startswith("Dropout") or kind.startswith("SpatialDropout"):
+            held.append((inner, "rate", inner.rate))
+            inner.rate = 0.0
+    n = 0
+    quant_ops.MovingAvgQuantize = with_decay
+    try:
+        for i, x in enumerate(batches):
+            state["decay"] = 0.0 if i == 0 else decay
+            qmodel(x, training=True)
+            n += 1
+    finally:
+        quant_ops.MovingAvgQuantize = orig
+        for obj, attr, value in held:
+            setattr(obj, attr, value)
+    log.info("QAT: activation ranges set from %d batches (%d range updates)", n, state["calls"])
+    return state["calls"]
 
 
 def qat_train(loaded: LoadedModel, train_ds, val_ds=None, *, epochs: int = 1, learning_rate: float = 1e-4,
@@ -24,11 +124,13 @@ def qat_train(loaded: LoadedModel, train_ds, val_ds=None, *, epochs: int = 1, le
         raise InputError(f"--epochs must be at least 1, got {epochs}")
     tf_keras = import_tf_keras()
     tfmot = import_tfmot()
+    prepare_for_qat(loaded.model)
     try:
         qmodel = tfmot.quantization.keras.quantize_model(loaded.model)
     except Exception as exc:  # noqa: BLE001 - tfmot rejects nested/subclassed models and some layers
         msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"tfmot cannot make {loaded.model.name} quantization-aware: {msg}") from None
+    init_ranges(qmodel, (x for x, _y in train_ds.take(8)))
     qmodel.compile(optimizer=tf_keras.optimizers.Adam(learning_rate),
                    loss=tf_keras.losses.SparseCategoricalCrossentropy(),
                    metrics=["accuracy"])

@@ -599,6 +599,7 @@ class _Runner:
     def _run_qat(self, i, step, sdir):
         from ._finetune import compile_classifier
         from ._prune import pqat_model
+        from ._qat import init_ranges, prepare_for_qat
         from ._training import fit
 
         s = step.settings
@@ -606,6 +607,7 @@ class _Runner:
         self.check_classes(model, f"the model of {step.name}")
         sparse = self.sparse.get(src, False) if src else False
         tfmot = __import__("edgesdk.converters._env", fromlist=["import_tfmot"]).import_tfmot()
+        prepare_for_qat(model)
         with self.strategy.scope():
             if sparse:
                 qmodel = pqat_model(model)  # pruning-preserving QAT: the zeros stay zero
@@ -615,6 +617,8 @@ class _Runner:
                 except Exception as exc:  # noqa: BLE001
                     raise ModelError(f"tfmot cannot make the model quantization-aware: {str(exc).splitlines()[0][:200]}") from None
             compile_classifier(qmodel, s.lr)
+        calib = self.calib(self.size(model), 256)
+        init_ranges(qmodel, (calib[j:j + 32] for j in range(0, len(calib), 32)))
         tr, va = self.datasets(self.size(model))
         from ._prune import keep_sparsity
 

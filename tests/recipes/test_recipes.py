@@ -144,7 +144,7 @@ def test_example_recipes_validate():
     if not (REPO.parent / "shared" / "testdata" / "models").is_dir():
         pytest.skip("../shared/testdata is absent")
     a = load_recipe(REPO / "recipes" / "cifar10_mobilenet_v2_edgetpu.toml")
-    assert [s.kind for s in a.steps] == ["finetune", "prune", "qat", "quantize", "edgetpu"]
+    assert [s.kind for s in a.steps] == ["finetune", "prune", "quantize", "edgetpu"]
     b = load_recipe(REPO / "recipes" / "cifar10_distill_mnv2_035.toml")
     assert [s.kind for s in b.steps] == ["finetune", "distill", "quantize"]
     assert b.steps[1].settings.teacher == "teacher" and b.steps[1].settings.student_alpha == 0.35

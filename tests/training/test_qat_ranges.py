@@ -1,0 +1,74 @@
+"""QAT starts faithful: activation ranges set from data (tfmot starts them at [-6, 6]) and depthwise kernels
+fake-quantized per channel (tfmot gives a (kh, kw, C, 1) kernel one range), on a small net whose linear bottleneck
+reaches ~40 and whose depthwise channels differ by 1000x, like a pretrained MobileNetV2's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow_model_optimization")
+
+
+def _net():
+    from edgesdk.converters._env import import_tf_keras
+
+    k = import_tf_keras()
+    L = k.layers
+    inp = k.Input((24, 24, 3))
+    x = L.Conv2D(16, 3, padding="same", name="c1")(inp)
+    x = L.BatchNormalization(name="bn1")(x)
+    x = L.ReLU(6.0, name="r1")(x)
+    x = L.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(x)
+    x = L.BatchNormalization(name="bn_dw")(x)
+    x = L.ReLU(6.0, name="r_dw")(x)
+    x = L.Conv2D(32, 1, use_bias=False, name="project")(x)
+    x = L.BatchNormalization(name="bn_project")(x)  # linear bottleneck: no activation
+    x = L.GlobalAveragePooling2D()(x)
+    out = L.Dense(10, name="logits")(x)
+    m = k.Model(inp, out)
+    rng = np.random.default_rng(0)
+    dw = m.get_layer("dw")
+    w = dw.get_weights()[0]
+    dw.set_weights([w * (10.0 ** -(np.arange(16) / 5.0))[None, None, :, None]])  # channel scales 1 .. 1e-3
+    bn = m.get_layer("bn_dw")
+    g, b, mean, var = bn.get_weights()
+    bn.set_weights([g, b, mean, (var * (10.0 ** -(np.arange(16) / 2.5))).astype(np.float32)])  # undo it
+    bnp = m.get_layer("bn_project")
+    g, b, mean, var = bnp.get_weights()
+    bnp.set_weights([g * 40.0, b, mean, var])  # outputs far beyond tfmot's initial [-6, 6]
+    x = rng.uniform(-1, 1, (64, 24, 24, 3)).astype(np.float32)
+    return m, x
+
+
+def _rel(a, b) -> float:
+    return float(np.abs(np.asarray(a) - np.asarray(b)).mean() / (np.abs(np.asarray(b)).mean() + 1e-9))
+
+
+def _inner(k, model, name):
+    return k.Model(model.inputs, model.get_layer(name).output)
+
+
+def test_qat_ranges_and_depthwise_channels_follow_the_float_model():
+    from edgesdk.converters._env import import_tf_keras, import_tfmot
+    from edgesdk.converters._qat import init_ranges, prepare_for_qat
+
+    k, tfmot = import_tf_keras(), import_tfmot()
+    m, x = _net()
+    ref = np.asarray(m(x, training=False))
+    prepare_for_qat(m)
+    q = tfmot.quantization.keras.quantize_model(m)
+    dw = q.get_layer("quant_dw")
+    ranges = [v for v in dw.weights if v.name.endswith(("_min:0", "_max:0")) and "depthwise_kernel" in v.name]
+    assert ranges and all(tuple(v.shape) == (16,) for v in ranges), [(v.name, v.shape) for v in ranges]
+    before = _rel(q(x, training=False), ref)  # tfmot's own start: ranges [-6, 6]
+    updates = init_ranges(q, [x[:32], x[32:]])
+    after = _rel(q(x, training=False), ref)
+    assert updates > 0
+    assert before > 0.3, before
+    assert after < 0.05, after
+    # the per-channel depthwise: its block's output follows the float net's (per-tensor loses the small channels)
+    fq = np.asarray(_inner(k, q, "quant_r_dw")(x, training=False))
+    ff = np.asarray(_inner(k, m, "r_dw")(x, training=False))
+    small = slice(8, 16)
+    assert _rel(fq[..., small], ff[..., small]) < 0.1
