@@ -3,10 +3,11 @@
     nice -n 19 .venv/bin/python -m edgesdk.benchmarks.recipes_cifar10 --limit 200 --eval-limit 100 \
         --finetune-epochs 1,1 --prune-epochs 1 --qat-epochs 1 --distill-epochs 3 -o benchmarks/results/recipes
 
-Runs recipes/cifar10_mobilenet_v2_edgetpu.toml (fine-tune, prune 50%, int8, Edge TPU), the same with PQAT added, then the distillation
-of its fine-tuned model into MobileNetV2 0.35 (recipes/cifar10_distill_mnv2_035.toml, teacher reused) and the same
-student trained on labels alone (alpha = 1) for the same epochs, and writes results.json and results.md with every
-step's held-out top-1, size, gzip size, sparsity, latency and seconds per epoch, and each target as measured.
+Runs recipes/cifar10_mobilenet_v2_edgetpu.toml (fine-tune, prune 50%, int8, Edge TPU), the same with PQAT added,
+then the distillation of its fine-tuned model into MobileNetV2 0.35 (recipes/cifar10_distill_mnv2_035.toml,
+teacher reused) and the same student trained on labels alone (alpha = 1) for the same epochs, and writes
+results.json and results.md with every step's held-out top-1, size, gzip size, sparsity, latency and seconds per
+epoch, and each target as measured.
 ``--limit`` (training images per class) and ``--eval-limit`` (held-out images per class) make a subset run;
 without them the run is full scale (42,750 training, 2,250 validation, 5,000 held-out images). The full run:
 
