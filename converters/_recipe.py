@@ -493,16 +493,34 @@ class _Runner:
         return load_images(imgs.paths, size, self.spec)
 
     # steps ---------------------------------------------------------------------------------------------------------
+    def fingerprint(self, step: Step) -> str:
+        """A hash of what the step's output depends on: the model and data sections, this step's kind, name, input
+        and settings, and (chained) every earlier step's. A work folder's step is reused only when it matches."""
+        import hashlib
+
+        what = {"model": dataclasses.asdict(self.r.model), "data": dataclasses.asdict(self.r.data),
+                "kind": step.kind, "name": step.name, "input": step.input,
+                "settings": dataclasses.asdict(step.settings), "before": getattr(self, "_chain", "")}
+        self._chain = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+        return self._chain
+
     def run_step(self, i: int, step: Step):
         sdir = self.work / step.name
         done = sdir / "step.json"
-        if done.is_file():
+        fp = self.fingerprint(step)
+        fp_file = sdir / "fingerprint"
+        if fp_file.is_file() and fp_file.read_text().strip() != fp:
+            # the recipe changed since this step (or an earlier one) ran here: its output and checkpoints are stale
+            log.info("step %s: the recipe changed since it ran in %s; running it again", step.name, sdir)
+            shutil.rmtree(sdir)
+        if done.is_file():  # finished with these settings (or recorded before fingerprints existed)
             rec = json.loads(done.read_text())
             log.info("step %s already done (%s): reusing its output", step.name, done)
             self._register(step, rec)
             self.rows.append(rec["row"])
             return
         sdir.mkdir(parents=True, exist_ok=True)
+        fp_file.write_text(fp + "\n")
         t0 = time.perf_counter()
         rec = getattr(self, f"_run_{step.kind}")(i, step, sdir)
         rec["row"]["seconds"] = time.perf_counter() - t0

@@ -178,6 +178,12 @@ def test_recipe_end_to_end_and_rerun_skips_finished_steps(tmp_path, capsys, cifa
 
     rep2 = run_recipe(r, out2, work_dir=tmp_path / "out.work")
     assert [row["top1"] for row in rep2["steps"]] == [row["top1"] for row in report["steps"]]
+    # a changed setting runs that step (and the ones after it) again; the earlier ones are still reused
+    r.write_text(r.read_text().replace("sparsity = 0.5", "sparsity = 0.7"))
+    rep3 = run_recipe(r, tmp_path / "out3", work_dir=tmp_path / "out.work")
+    rows3 = {row["step"]: row for row in rep3["steps"]}
+    assert rows3["finetune"]["top1"] == rows["finetune"]["top1"] and rows3["finetune"]["seconds"] == rows["finetune"]["seconds"]
+    assert rows3["prune"]["sparsity_all"] >= 0.69 and rows3["quantize"]["sparsity_conv"] > 0.6
 
 
 def test_recipe_distills_into_a_student_of_its_own_size(tmp_path, capsys, cifar_small, tiny_h5):
