@@ -13,8 +13,8 @@ Validation (``load_recipe``) rejects unknown keys, wrong types, missing files, a
 that is not an earlier step's output, and impossible orders: training steps (finetune, prune, distill, qat) come
 before the int8 export (quantize, edgetpu); nothing trains after QAT; fine-tuning after pruning would undo the
 sparsity. ``run_recipe`` runs the steps in a work folder (each step resumable; finished steps are skipped on a
-rerun) and writes the bundle with ``report.json``/``report.md``: accuracy on the held-out split, size, gzip size,
-sparsity and CPU latency after every step, in one table.
+rerun while the recipe still matches them) and writes the bundle with ``report.json``/``report.md``: accuracy on
+the held-out split, size, gzip size, sparsity and CPU latency after every step, in one table.
 """
 
 from __future__ import annotations
