@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="training images per class (default: all)")
     ap.add_argument("--eval-limit", type=int, default=None, help="held-out images per class (default: all)")
     ap.add_argument("--finetune-epochs", default="1,2", help="head-only,full epochs")
-    ap.add_argument("--prune-epochs", type=int, default=2)
+    ap.add_argument("--prune-epochs", type=int, default=3)
     ap.add_argument("--qat-epochs", type=int, default=1)
     ap.add_argument("--distill-epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=None)
