@@ -78,9 +78,10 @@ def make_distiller(student, teacher, cfg: DistillConfig, classes: int, teacher_s
     tf_keras = import_tf_keras()
     s_logits = _logit_fn(student)
     t_fn = _logit_fn(teacher) if teacher is not None else None
+    teacher_size = None if teacher_size is None else tuple(teacher_size)
 
     def t_logits(x, training=False):
-        if teacher_size is not None and tuple(x.shape[1:3]) != tuple(teacher_size):
+        if teacher_size is not None and tuple(x.shape[1:3]) != teacher_size:
             x = tf.image.resize(x, teacher_size)
         return t_fn(x, training=training)
     T, alpha = float(cfg.temperature), float(cfg.alpha)
@@ -155,6 +156,7 @@ def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, c
     tf_keras = import_tf_keras()
     from ._data import ImageSet, tf_dataset
 
+    teacher_size = tuple(teacher_size or size)
     classes = int(student.outputs[0].shape[-1])
     t_classes = int(teacher.outputs[0].shape[-1])
     if t_classes != classes:
@@ -175,13 +177,12 @@ def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, c
     if cfg.alpha == 1.0:  # labels only: the teacher's term has weight 0, it never runs
         t_cache = np.zeros((n, classes), np.float32)
     elif cached:
-        th, tw = teacher_size or size
-        cache_file = wd / f"teacher_logits_{th}x{tw}.npy"
+        cache_file = wd / f"teacher_logits_{teacher_size[0]}x{teacher_size[1]}.npy"
         if cache_file.is_file() and np.load(cache_file, mmap_mode="r").shape == (n, classes):
             t_cache = np.load(cache_file)
             log.info("teacher logits loaded from %s", cache_file)
         else:
-            plain = tf_dataset(indexed, teacher_size or size, spec, batch_size=batch_size, cache=False)
+            plain = tf_dataset(indexed, teacher_size, spec, batch_size=batch_size, cache=False)
             t_cache = teacher_logits(teacher, plain)
             teacher_images = n
             np.save(cache_file, t_cache)
@@ -209,7 +210,7 @@ def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, c
     info = {"epochs_run": res.epochs_run, "resumed_from": res.resumed_from, "seconds_per_epoch": res.seconds_per_epoch,
             "best_val_accuracy": res.best, "teacher_cached": cached, "teacher_images": teacher_images,
             "train_images": n, "alpha": cfg.alpha, "temperature": cfg.temperature,
-            "student_size": list(size), "teacher_size": list(teacher_size or size),
+            "student_size": list(size), "teacher_size": list(teacher_size),
             "csv": str(res.csv), "png": str(res.png)}
     return student, info
 

@@ -359,6 +359,7 @@ class _Runner:
         self.sparse: dict[str, bool] = {}
         self.qat: dict[str, bool] = {}
         self.warnings: list[str] = []
+        self._chain = ""  # fingerprint of the last step run or reused (see run_step)
 
     # data, model -------------------------------------------------------------------------------------------------
     def prepare(self):
@@ -493,21 +494,21 @@ class _Runner:
         return load_images(imgs.paths, size, self.spec)
 
     # steps ---------------------------------------------------------------------------------------------------------
-    def fingerprint(self, step: Step) -> str:
+    def fingerprint(self, step: Step, before: str) -> str:
         """A hash of what the step's output depends on: the model and data sections, this step's kind, name, input
-        and settings, and (chained) every earlier step's. A work folder's step is reused only when it matches."""
+        and settings, and ``before`` (the previous step's fingerprint, so a change anywhere earlier shows too)."""
         import hashlib
 
         what = {"model": dataclasses.asdict(self.r.model), "data": dataclasses.asdict(self.r.data),
                 "kind": step.kind, "name": step.name, "input": step.input,
-                "settings": dataclasses.asdict(step.settings), "before": getattr(self, "_chain", "")}
-        self._chain = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
-        return self._chain
+                "settings": dataclasses.asdict(step.settings), "before": before}
+        return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
     def run_step(self, i: int, step: Step):
+        """Run step ``i``, or reuse its finished output in the work folder while the recipe still matches it."""
         sdir = self.work / step.name
         done = sdir / "step.json"
-        fp = self.fingerprint(step)
+        fp = self._chain = self.fingerprint(step, self._chain)
         fp_file = sdir / "fingerprint"
         if fp_file.is_file() and fp_file.read_text().strip() != fp:
             # the recipe changed since this step (or an earlier one) ran here: its output and checkpoints are stale
@@ -616,28 +617,21 @@ class _Runner:
 
     def _run_qat(self, i, step, sdir):
         from ._finetune import compile_classifier
-        from ._prune import pqat_model
-        from ._qat import init_ranges, prepare_for_qat
+        from ._qat import init_ranges, quantization_aware
         from ._training import fit
 
         s = step.settings
         model, src = self.load_input(step, i)
         self.check_classes(model, f"the model of {step.name}")
         sparse = self.sparse.get(src, False) if src else False
-        tfmot = __import__("edgesdk.converters._env", fromlist=["import_tfmot"]).import_tfmot()
-        prepare_for_qat(model)
         with self.strategy.scope():
-            if sparse:
-                qmodel = pqat_model(model)  # pruning-preserving QAT: the zeros stay zero
-            else:
-                try:
-                    qmodel = tfmot.quantization.keras.quantize_model(model)
-                except Exception as exc:  # noqa: BLE001
-                    raise ModelError(f"tfmot cannot make the model quantization-aware: {str(exc).splitlines()[0][:200]}") from None
+            # on a pruned model tfmot's pruning-preserving scheme (PQAT): the zeros stay zero
+            qmodel = quantization_aware(model, preserve_sparsity=sparse)
             compile_classifier(qmodel, s.lr)
-        calib = self.calib(self.size(model), 256)
+        size = self.size(model)
+        calib = self.calib(size, 256)
         init_ranges(qmodel, (calib[j:j + 32] for j in range(0, len(calib), 32)))
-        tr, va = self.datasets(self.size(model))
+        tr, va = self.datasets(size)
         from ._prune import keep_sparsity
 
         res = fit(qmodel, tr, va, epochs=s.epochs, work_dir=sdir / "train", name=f"qat/{step.name}", save_best=False,

@@ -8,7 +8,6 @@ import logging
 import os
 from pathlib import Path
 
-
 from ...errors import InputError
 from ._live import CaptureReader, LiveSource
 

@@ -7,7 +7,6 @@ import logging
 import os
 import re
 
-
 from ...errors import InputError
 from ._live import CaptureReader, LiveSource
 
