@@ -96,6 +96,10 @@ def convert_tflite(
         raise InputError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
     tf = import_tf()
     name = getattr(loaded.model, "name", "model")
+    if any(getattr(layer, "_weight_vars", None) for layer in getattr(loaded.model, "layers", ())):
+        from ._qat import floor_weight_ranges  # a quantization-aware model: no zero weight ranges (see there)
+
+        floor_weight_ranges(loaded.model)
     t0 = time.perf_counter()
     conv = _converter(tf, loaded)
     result = ConvertResult(b"", mode, io)

@@ -72,3 +72,63 @@ def test_qat_ranges_and_depthwise_channels_follow_the_float_model():
     ff = np.asarray(_inner(k, m, "r_dw")(x, training=False))
     small = slice(8, 16)
     assert _rel(fq[..., small], ff[..., small]) < 0.1
+
+
+def _net_with_dead_channels():
+    """Conv -> BN -> ReLU6 whose first 4 output channels have only zero weights (as pruning leaves them) but a
+    batch-norm shift of 3: those channels output the constant 3, which the int8 model must keep."""
+    from edgesdk.converters._env import import_tf_keras
+
+    k = import_tf_keras()
+    L = k.layers
+    inp = k.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, padding="same", use_bias=False, name="c1")(inp)
+    x = L.BatchNormalization(name="bn1")(x)
+    x = L.ReLU(6.0, name="r1")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    out = L.Dense(4, name="logits")(x)
+    m = k.Model(inp, out)
+    c1 = m.get_layer("c1")
+    w = c1.get_weights()[0]
+    w[..., :4] = 0.0
+    c1.set_weights([w])
+    bn = m.get_layer("bn1")
+    g, b, mean, var = bn.get_weights()
+    bn.set_weights([g, np.full_like(b, 3.0), mean, var])
+    dense = m.get_layer("logits")
+    kw, kb = dense.get_weights()
+    kw[:4] = 1.0  # the logits lean on the constant channels
+    dense.set_weights([kw, kb])
+    x = np.random.default_rng(1).uniform(-1, 1, (32, 16, 16, 3)).astype(np.float32)
+    return m, x
+
+
+def test_all_zero_weight_channels_keep_their_bias_in_the_int8_file():
+    from ai_edge_litert.interpreter import Interpreter
+    from edgesdk.converters._load import LoadedModel
+    from edgesdk.converters._qat import (
+        floor_weight_ranges,
+        init_ranges,
+        quantization_aware,
+    )
+    from edgesdk.converters._quantize import convert_tflite
+
+    m, x = _net_with_dead_channels()
+    q = quantization_aware(m)
+    init_ranges(q, [x[:16], x[16:]])
+    ref = np.asarray(q(x, training=False))
+    c1 = q.get_layer("quant_c1")
+    lo = next(v for v in c1.weights if v.name.endswith("kernel_min:0"))
+    assert np.all(lo.numpy()[:4] == 0.0)  # tfmot's range of an all-zero channel: [0, 0]
+    res = convert_tflite(LoadedModel(q, "tf_keras", "test"), "int8", calib=x, io="float")  # floors the ranges
+    assert np.all(lo.numpy()[:4] < 0.0) and floor_weight_ranges(q) == 0  # widened once, idempotent
+    assert _rel(q(x, training=False), ref) < 1e-6  # zero weights: the Keras model is unchanged
+    it = Interpreter(model_content=res.tflite)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+    out = []
+    for xi in x:
+        it.set_tensor(i, xi[None])
+        it.invoke()
+        out.append(it.get_tensor(o)[0])
+    assert _rel(out, ref) < 0.05, _rel(out, ref)  # without the floor: the 4 channels' biases saturate int32
