@@ -58,11 +58,14 @@ def depthwise_per_channel() -> None:
 
 
 def prepare_for_qat(model) -> None:
-    """Make ``model`` ready for tfmot: per-channel depthwise fake-quant, and every layer trainable (batch norms
-    included, as tfmot's QAT examples train them; fine-tuning leaves a pretrained trunk's batch norms frozen)."""
+    """Make ``model`` ready for tfmot: per-channel depthwise fake-quant, every layer trainable except the batch
+    norms, which stay frozen (inference mode: moving statistics, no update), as a converged model was trained.
+
+    Measured on the 50%-pruned CIFAR-10 MobileNetV2 (float 87.8% on 500 held-out images), one PQAT epoch over
+    3,000 training images at lr 1e-5: frozen batch norms 89.4% (int8 89.8%), trainable ones 87.8% (int8 87.6%)."""
     depthwise_per_channel()
     for layer in model.layers:
-        layer.trainable = True
+        layer.trainable = not type(layer).__name__.startswith("BatchNormalization")
 
 
 def quantization_aware(model, *, preserve_sparsity: bool = False):
@@ -86,8 +89,8 @@ def init_ranges(qmodel, batches, *, decay: float = 0.9) -> int:
     tfmot starts every activation range at [-6, 6] and moves it by an EMA with a fixed decay of 0.999, so for the
     first thousands of steps a pretrained network's larger activations (MobileNetV2's linear bottlenecks reach ~40)
     are clipped: measured here, a fine-tuned MobileNetV2 at 88% top-1 scored 10% right after ``quantize_model`` and
-    ended one QAT epoch at 83% (56% as int8) on the held-out split. Here the first batch sets each range outright and later ones average
-    with ``decay`` (tfmot 0.8 hard-codes its decay, so its ``MovingAvgQuantize`` is wrapped for these calls only).
+    ended one QAT epoch at 83% on the held-out split. Here the first batch sets each range outright and later ones
+    average with ``decay`` (tfmot 0.8 hard-codes its decay, so its ``MovingAvgQuantize`` is wrapped for these calls only).
     ``batches`` yields float image arrays (N, H, W, C) as the model takes them. Returns the range updates made."""
     from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 

@@ -132,3 +132,24 @@ def test_all_zero_weight_channels_keep_their_bias_in_the_int8_file():
         it.invoke()
         out.append(it.get_tensor(o)[0])
     assert _rel(out, ref) < 0.05, _rel(out, ref)  # without the floor: the 4 channels' biases saturate int32
+
+
+def test_qat_trains_the_weights_with_batch_norms_frozen():
+    from edgesdk.converters._env import import_tf_keras
+    from edgesdk.converters._qat import quantization_aware
+
+    k = import_tf_keras()
+    m, x = _net()
+    for layer in m.layers:
+        layer.trainable = False  # as a fine-tuned trunk may come
+    q = quantization_aware(m)
+    inner = [getattr(la, "layer", la) for la in q.layers]
+    bns = [b for b in inner if type(b).__name__.startswith("BatchNormalization")]
+    assert bns and not any(b.trainable for b in bns)
+    before = {b.name: np.array(b.moving_mean) for b in bns}
+    kernel = np.array(q.get_layer("quant_project").weights[0])
+    q.compile(optimizer=k.optimizers.SGD(0.1), loss=k.losses.SparseCategoricalCrossentropy(from_logits=True))
+    q.fit(x, np.arange(len(x)) % 10, batch_size=32, epochs=1, verbose=0)
+    assert not np.allclose(np.array(q.get_layer("quant_project").weights[0]), kernel)  # the convs learn
+    for b in bns:  # the batch norms keep their statistics (inference mode)
+        assert np.array_equal(np.array(b.moving_mean), before[b.name]), b.name
