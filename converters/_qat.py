@@ -90,7 +90,8 @@ def init_ranges(qmodel, batches, *, decay: float = 0.9) -> int:
     first thousands of steps a pretrained network's larger activations (MobileNetV2's linear bottlenecks reach ~40)
     are clipped: measured here, a fine-tuned MobileNetV2 at 88% top-1 scored 10% right after ``quantize_model`` and
     ended one QAT epoch at 83% on the held-out split. Here the first batch sets each range outright and later ones
-    average with ``decay`` (tfmot 0.8 hard-codes its decay, so its ``MovingAvgQuantize`` is wrapped for these calls only).
+    average with ``decay`` (tfmot 0.8 hard-codes its decay, so its ``MovingAvgQuantize`` is wrapped for these calls
+    only).
     ``batches`` yields float image arrays (N, H, W, C) as the model takes them. Returns the range updates made."""
     from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 
