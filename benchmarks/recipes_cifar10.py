@@ -165,11 +165,14 @@ def main(argv=None) -> int:
          f"{q8['gzip_bytes']} / {dense_int8['bytes']} = {q8['gzip_bytes'] / dense_int8['bytes']:.3f}x"
          if dense_int8 else "not measured",
          bool(dense_int8) and q8["gzip_bytes"] <= 0.65 * dense_int8["bytes"]),
-        ("QAT int8 within 0.5 point of its float model", f"int8 {q8q['top1'] * 100:.2f}% vs float (pruned, before "
-         f"QAT) {pr['top1'] * 100:.2f}%; the QAT model itself {qat['top1'] * 100:.2f}%",
-         abs(q8q["top1"] - pr["top1"]) <= 0.005),
+        ("QAT int8 within 0.5 point of its float model (loses at most 0.5 point)",
+         f"int8 {q8q['top1'] * 100:.2f}% vs the pruned float model before QAT {pr['top1'] * 100:.2f}% "
+         f"({(q8q['top1'] - pr['top1']) * 100:+.2f}) and vs the QAT model itself {qat['top1'] * 100:.2f}% "
+         f"({(q8q['top1'] - qat['top1']) * 100:+.2f})",
+         q8q["top1"] >= max(pr["top1"], qat["top1"]) - 0.005),
         ("(for reference) post-training int8 of the pruned model within 0.5 point of it",
-         f"int8 {q8['top1'] * 100:.2f}% vs float {pr['top1'] * 100:.2f}%", abs(q8["top1"] - pr["top1"]) <= 0.005),
+         f"int8 {q8['top1'] * 100:.2f}% vs float {pr['top1'] * 100:.2f}% ({(q8['top1'] - pr['top1']) * 100:+.2f})",
+         q8["top1"] >= pr["top1"] - 0.005),
         ("distilled 0.35 beats labels-only by >= 1 point", f"{d['top1'] * 100:.2f}% vs {lo['top1'] * 100:.2f}%",
          d["top1"] - lo["top1"] >= 0.01),
         ("distilled int8 <= 0.3x teacher int8", f"{dq['bytes']} / {dense_int8['bytes'] if dense_int8 else '?'}"
@@ -205,6 +208,9 @@ def main(argv=None) -> int:
     md += [f"| {t} | {m} | {'yes' if ok else 'no'} |" for t, m, ok in targets]
     if not full:
         md += ["", "This was a subset run: a target met or missed here says nothing about the full-scale result."]
+    if (out / "notes.md").is_file():
+        md += ["", "Notes written by hand on the committed run (concurrency, readings of the targets, diagnoses): "
+               "[notes.md](notes.md)."]
     (out / "results.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
