@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from ..errors import InputError, ModelError
 from ._env import import_tf, import_tf_keras, import_tfmot
 from ._load import LoadedModel
@@ -92,7 +94,8 @@ def init_ranges(qmodel, batches, *, decay: float = 0.9) -> int:
     ended one QAT epoch at 83% on the held-out split. Here the first batch sets each range outright and later ones
     average with ``decay`` (tfmot 0.8 hard-codes its decay, so its ``MovingAvgQuantize`` is wrapped for these calls
     only).
-    ``batches`` yields float image arrays (N, H, W, C) as the model takes them. Returns the range updates made."""
+    ``batches`` yields float image arrays (N, H, W, C) as the model takes them; ``qmodel`` comes from
+    :func:`quantization_aware` (batch norms frozen). Returns the range updates made."""
     from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 
     orig = quant_ops.MovingAvgQuantize
@@ -104,17 +107,13 @@ def init_ranges(qmodel, batches, *, decay: float = 0.9) -> int:
         kwargs["ema_decay"] = state["decay"]
         return orig(*args, **kwargs)
 
-    # the quantizers update only in training mode, but batch norms and dropout must act as in inference meanwhile
-    # (ranges of the outputs the int8 model will see; moving statistics untouched)
+    # the quantizers update only in training mode, but dropout must act as in inference meanwhile (the ranges of
+    # the outputs the int8 model will see); batch norms are frozen already (prepare_for_qat)
     held = []
     for layer in qmodel.layers:
         inner = getattr(layer, "layer", layer)
-        kind = type(inner).__name__
-        if kind.startswith("BatchNormalization"):
-            held.append((inner, "trainable", inner.trainable))
-            inner.trainable = False
-        elif kind.startswith("Dropout") or kind.startswith("SpatialDropout"):
-            held.append((inner, "rate", inner.rate))
+        if type(inner).__name__.startswith(("Dropout", "SpatialDropout")):
+            held.append((inner, inner.rate))
             inner.rate = 0.0
     n = 0
     quant_ops.MovingAvgQuantize = with_decay
@@ -125,8 +124,8 @@ def init_ranges(qmodel, batches, *, decay: float = 0.9) -> int:
             n += 1
     finally:
         quant_ops.MovingAvgQuantize = orig
-        for obj, attr, value in held:
-            setattr(obj, attr, value)
+        for layer, rate in held:
+            layer.rate = rate
     log.info("QAT: activation ranges set from %d batches (%d range updates)", n, state["calls"])
     return state["calls"]
 
@@ -141,12 +140,11 @@ def floor_weight_ranges(qmodel, *, rel: float = 1e-3) -> int:
     quantized with input scale x weight scale, overflows int32 and saturates: the channel outputs a wrong
     constant. Measured on that pruned model (untrained QAT wrap, 200 held-out images): Keras 86%, int8 46%; with
     the floor, int8 86%. A zero channel's weights quantize to 0 at any scale, so the Keras model is unchanged;
-    a channel below the floor (tiny but non-zero) is quantized on the floored range. Post-training conversion
-    guards against the overflow itself. Called after QAT and by ``convert_tflite`` before converting a QAT model."""
-    import numpy as np
-
+    a channel below the floor (tiny but non-zero) is quantized on the floored range. Post-training int8 of the same
+    model has equally tiny scales on those channels but no saturated bias. ``convert_tflite`` calls this before
+    converting (it changes the model's range variables in place; a no-op on a model that is not QAT)."""
     changed = 0
-    for layer in qmodel.layers:
+    for layer in getattr(qmodel, "layers", ()):
         for _w, _quantizer, qvars in getattr(layer, "_weight_vars", []):
             if not isinstance(qvars, dict) or "min_var" not in qvars or "max_var" not in qvars:
                 continue
@@ -185,7 +183,6 @@ def qat_train(loaded: LoadedModel, train_ds, val_ds=None, *, epochs: int = 1, le
     if on_epoch is not None:
         callbacks.append(tf_keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: on_epoch(e, logs)))
     hist = qmodel.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, callbacks=callbacks)
-    floor_weight_ranges(qmodel)
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     log.info("QAT finished: %s", {k: v[-1] for k, v in history.items()})
     return LoadedModel(model=qmodel, flavor="tf_keras", source=loaded.source), history

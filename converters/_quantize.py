@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import InputError, ModelError
 from ._env import import_tf
 from ._load import LoadedModel
+from ._qat import floor_weight_ranges
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,7 @@ def convert_tflite(
         raise InputError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
     tf = import_tf()
     name = getattr(loaded.model, "name", "model")
-    if any(getattr(layer, "_weight_vars", None) for layer in getattr(loaded.model, "layers", ())):
-        from ._qat import floor_weight_ranges  # a quantization-aware model: no zero weight ranges (see there)
-
-        floor_weight_ranges(loaded.model)
+    floor_weight_ranges(loaded.model)  # a quantization-aware model: no zero weight ranges (see there)
     t0 = time.perf_counter()
     conv = _converter(tf, loaded)
     result = ConvertResult(b"", mode, io)

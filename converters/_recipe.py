@@ -617,7 +617,7 @@ class _Runner:
 
     def _run_qat(self, i, step, sdir):
         from ._finetune import compile_classifier
-        from ._qat import floor_weight_ranges, init_ranges, quantization_aware
+        from ._qat import init_ranges, quantization_aware
         from ._training import fit
 
         s = step.settings
@@ -636,7 +636,6 @@ class _Runner:
 
         res = fit(qmodel, tr, va, epochs=s.epochs, work_dir=sdir / "train", name=f"qat/{step.name}", save_best=False,
                   callbacks=[keep_sparsity(qmodel)] if sparse else [])
-        floor_weight_ranges(qmodel)
         info = {"epochs_run": res.epochs_run, "seconds_per_epoch": res.seconds_per_epoch, "pqat": sparse,
                 "csv": str(res.csv), "png": str(res.png)}
         row = self.measure(step.name, "qat", model=qmodel, info=info)
