@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -31,6 +31,15 @@ class FrameMeta:
     held: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # box kept from an earlier frame
     blanked: bool = False  # the detector failed: the whole frame was blanked (fail closed)
     labels: Sequence[str] = ()
+    # Stream contract shared by every job (detect, anonymize, segment) and every sink:
+    # events: this frame's track records, each a JSON-ready dict in the --events format
+    #   {"type": "new"|"end"|"enter"|"leave"|"cross", "frame", "time", "track_id", "label", "zone" | "line", "direction"}
+    # counts: the current counts, "<label>" -> tracks in view, "<zone>/<label>" -> tracks inside the zone,
+    #   "<line>/<label>/<direction>" -> crossings so far
+    # source_name: the file the frame came from (image folders, several inputs), else None
+    events: tuple[dict, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+    source_name: str | None = None
 
 
 @runtime_checkable
