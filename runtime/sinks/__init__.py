@@ -1,10 +1,12 @@
 """Sinks behind one small protocol (``Sink``): video file, image folder or file, JSONL events, an MJPEG HTTP
-server and an on-screen window."""
+server (with a live page), MQTT and an on-screen window."""
 
 from ._base import FrameMeta, Sink, SinkError
 from ._events import EventsSink
 from ._images import IMAGE_OUT_EXTENSIONS, ImageFileSink, ImageFolderSink
 from ._mjpeg import MjpegServer, parse_hostport
+from ._mqtt import DEFAULT_QUEUE_SIZE as MQTT_QUEUE_SIZE
+from ._mqtt import MqttSink, MqttStats, MqttTarget, parse_mqtt_url, read_password_file
 from ._video import VIDEO_FOURCC, VideoSink
 from ._window import WindowSink, display_available
 
@@ -15,6 +17,10 @@ __all__ = [
     "ImageFileSink",
     "ImageFolderSink",
     "MjpegServer",
+    "MQTT_QUEUE_SIZE",
+    "MqttSink",
+    "MqttStats",
+    "MqttTarget",
     "Sink",
     "SinkError",
     "VIDEO_FOURCC",
@@ -22,4 +28,6 @@ __all__ = [
     "WindowSink",
     "display_available",
     "parse_hostport",
+    "parse_mqtt_url",
+    "read_password_file",
 ]
