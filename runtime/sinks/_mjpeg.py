@@ -1,10 +1,18 @@
-"""MJPEG over HTTP: a small HTML page at ``/``, the stream at ``/stream.mjpg``, the latest frame at
-``/snapshot.jpg``. Standard library server (ThreadingHTTPServer), bound to 127.0.0.1 unless told otherwise.
-Only anonymized frames ever reach it."""
+"""MJPEG over HTTP with a live page. Standard library server (ThreadingHTTPServer), bound to 127.0.0.1 unless
+told otherwise (a warning names any other address). Paths:
+
+- ``/``: the live page (``_live_page.py``): the stream, the current counts and the last 20 events;
+- ``/stream.mjpg``: the annotated (or anonymized) frames as multipart JPEG;
+- ``/events``: server-sent events, one ``data:`` JSON message ``{"frame", "time", "counts", "events"}``
+  whenever the counts change or new track records arrive (``events``: the last 20, newest first);
+- ``/state.json``: the same JSON once; ``/snapshot.jpg``: the latest frame.
+
+Only frames given to ``write`` ever reach it (for anonymize: anonymized frames)."""
 
 from __future__ import annotations
 
-import html
+import collections
+import json
 import logging
 import threading
 import time
@@ -15,6 +23,8 @@ import numpy as np
 
 from ...results import Detections
 from ._base import FrameMeta, SinkError
+from ._json import json_default
+from ._live_page import render_page
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +32,8 @@ __all__ = ["MjpegServer", "parse_hostport"]
 
 BOUNDARY = "edgesdkframe"
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{margin:0;background:#111;color:#ddd;font:14px sans-serif;text-align:center}}
-img{{max-width:100vw;max-height:92vh;display:block;margin:0 auto}}p{{margin:.5em}}</style></head>
-<body><img src="/stream.mjpg" alt="anonymized stream"><p>{title} &middot; faces anonymized on the device &middot;
-<a href="/snapshot.jpg" style="color:#9cf">snapshot</a></p></body></html>
-"""
+LAST_EVENTS = 20  # track records kept for the page
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def parse_hostport(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
@@ -53,12 +57,19 @@ class _Server(ThreadingHTTPServer):
 
 
 class MjpegServer:
-    """Serve anonymized frames as MJPEG. ``address`` is the bound (host, port) (port 0 picks a free one).
-    JPEGs are encoded only while a client is watching, at most ``max_fps`` per second."""
+    """Serve frames as MJPEG with a live page of counts and events. ``address`` is the bound (host, port)
+    (port 0 picks a free one); a port in use raises SinkError here, before any frame is processed.
+    JPEGs are encoded only while a client is watching, at most ``max_fps`` per second. ``caption`` is a line
+    under the stream (anonymize: "faces anonymized on the device")."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, *, title: str = "edgesdk anonymize",
-                 quality: int = 80, max_fps: float = 30.0) -> None:
+                 quality: int = 80, max_fps: float = 30.0, caption: str = "") -> None:
         self.title = title
+        self._page = render_page(title, caption)
+        self._events: collections.deque[dict] = collections.deque(maxlen=LAST_EVENTS)
+        self._counts: dict[str, int] = {}
+        self._state = json.dumps({"frame": None, "time": None, "counts": {}, "events": []}).encode()
+        self._state_seq = 0
         self.quality = quality
         self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
         self._cond = threading.Condition()
@@ -74,17 +85,18 @@ class MjpegServer:
             self._server = _Server((host, port), handler)
         except OSError as exc:
             raise SinkError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-        self.address = self._server.server_address[:2]
-        self.name = f"mjpeg:http://{self.address[0]}:{self.address[1]}/"
+        self.address = (str(self._server.server_address[0]), int(self._server.server_address[1]))
+        self.name = f"mjpeg:{self.url}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="mjpeg-server", daemon=True)
         self._thread.start()
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning("serving the stream on %s: reachable from the network", host)
+        if host not in LOOPBACK:
+            log.warning("serving the stream on %s: reachable from the network", host or "every interface")
 
     @property
     def url(self) -> str:
-        return f"http://{self.address[0]}:{self.address[1]}/"
+        host = f"[{self.address[0]}]" if ":" in self.address[0] else self.address[0]
+        return f"http://{host}:{self.address[1]}/"
 
     def _encode(self, frame: np.ndarray) -> bytes:
         import cv2
@@ -96,6 +108,8 @@ class MjpegServer:
 
     def write(self, frame: np.ndarray, detections: Detections | None = None, meta: FrameMeta | None = None) -> None:
         now = time.monotonic()
+        if meta is not None and (meta.events or meta.counts != self._counts):
+            self._update_state(meta)
         with self._cond:
             self._frame = frame.copy()
             watching = self._clients > 0
@@ -106,6 +120,24 @@ class MjpegServer:
                 self._jpeg = jpeg
                 self._seq += 1
                 self._cond.notify_all()
+
+    def _update_state(self, meta: FrameMeta) -> None:
+        """New track records or changed counts: a new state for the page's server-sent events."""
+        self._counts = dict(meta.counts)
+        for event in meta.events:
+            self._events.appendleft(dict(event))
+        state = {"frame": int(meta.index), "time": round(float(meta.timestamp), 3), "counts": self._counts,
+                 "events": list(self._events)}
+        data = json.dumps(state, separators=(",", ":"), default=json_default).encode()
+        with self._cond:
+            self._state = data
+            self._state_seq += 1
+            self._cond.notify_all()
+
+    def state(self) -> dict:
+        """What the page shows now: {"frame", "time", "counts", "events"}."""
+        with self._cond:
+            return json.loads(self._state)
 
     def snapshot(self) -> bytes | None:
         with self._cond:
@@ -142,7 +174,13 @@ class MjpegServer:
             def do_GET(self):  # noqa: N802
                 path = self.path.split("?", 1)[0]
                 if path in ("/", "/index.html"):
-                    self._send(HTTPStatus.OK, "text/html; charset=utf-8", PAGE.format(title=html.escape(sink.title)).encode())
+                    self._send(HTTPStatus.OK, "text/html; charset=utf-8", sink._page)
+                elif path == "/state.json":
+                    with sink._cond:
+                        state = sink._state
+                    self._send(HTTPStatus.OK, "application/json", state)
+                elif path == "/events":
+                    self._events()
                 elif path == "/snapshot.jpg":
                     jpeg = sink.snapshot()
                     if jpeg is None:
@@ -153,6 +191,28 @@ class MjpegServer:
                     self._stream()
                 else:
                     self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found\n")
+
+            def _events(self) -> None:
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                seen = -1
+                try:
+                    self.wfile.write(b"retry: 2000\n\n")
+                    while True:
+                        with sink._cond:
+                            sink._cond.wait_for(lambda: sink._closed or sink._state_seq != seen, timeout=15.0)
+                            if sink._closed:
+                                break
+                            fresh = sink._state_seq != seen
+                            data, seen = sink._state, sink._state_seq
+                        # a comment line every 15 s keeps proxies from closing an idle stream
+                        self.wfile.write(b"data: " + data + b"\n\n" if fresh else b": keepalive\n\n")
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                    pass
 
             def _stream(self) -> None:
                 self.send_response(HTTPStatus.OK)
@@ -183,3 +243,4 @@ class MjpegServer:
                         sink._clients -= 1
 
         return Handler
+

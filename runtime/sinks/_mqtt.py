@@ -36,6 +36,7 @@ import numpy as np
 from ...errors import InputError
 from ...results import Detections
 from ._base import FrameMeta, SinkError
+from ._json import json_default
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ class MqttSink:
             raise SinkError(f"{self.name} is closed")
         events_topic = self.target.topic("events")
         for event in meta.events:
-            self._publish(events_topic, json.dumps(event, separators=(",", ":"), default=_json_default))
+            self._publish(events_topic, json.dumps(event, separators=(",", ":"), default=json_default))
         self._publish_counts(meta.counts)
 
     def _publish_counts(self, counts: Mapping[str, int]) -> None:
@@ -326,10 +327,3 @@ class MqttSink:
         s = self.stats()
         log.info("MQTT: %d messages sent, %d undelivered, %d dropped (queue bound %d)", s.sent, s.queued, s.dropped, s.queue_size)
 
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
