@@ -2,5 +2,6 @@
 
 from .classify import decode_classification, softmax
 from .ssd import decode_ssd, ssd_output_order
+from .yolo import YoloHead, decode_yolo
 
-__all__ = ["decode_classification", "decode_ssd", "softmax", "ssd_output_order"]
+__all__ = ["YoloHead", "decode_classification", "decode_ssd", "decode_yolo", "softmax", "ssd_output_order"]

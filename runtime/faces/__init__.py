@@ -2,7 +2,7 @@
 and a tiled mode for small faces."""
 
 from ._anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
-from ._decode import decode_blazeface, decode_boxes, iou_matrix, nms, sigmoid_scores, weighted_nms
+from ._decode import class_nms, decode_blazeface, decode_boxes, iou_matrix, nms, sigmoid_scores, weighted_nms
 from ._detector import FACE_MODELS, BlazeFaceConfig, FaceDetector, face_model_path
 from ._tiles import TiledDetector, TilePlan, merge_detections, padded_input, parse_tiles, tile_plan
 
@@ -15,6 +15,7 @@ __all__ = [
     "SHORT_RANGE_ANCHORS",
     "TilePlan",
     "TiledDetector",
+    "class_nms",
     "decode_blazeface",
     "decode_boxes",
     "face_model_path",

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...results import Detections
 
-__all__ = ["sigmoid_scores", "decode_boxes", "iou_matrix", "weighted_nms", "nms", "decode_blazeface"]
+__all__ = ["sigmoid_scores", "decode_boxes", "iou_matrix", "weighted_nms", "nms", "class_nms", "decode_blazeface"]
 
 NUM_KEYPOINTS = 6
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
@@ -115,6 +115,19 @@ def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float = 0.3) -> np.n
         ious = iou_matrix(xyxy[i:i + 1], xyxy[order[1:]])[0]
         order = order[1:][ious <= iou_threshold]
     return np.asarray(keep, np.int64)
+
+
+def class_nms(xyxy: np.ndarray, score: np.ndarray, class_id: np.ndarray, iou_threshold: float = 0.45,
+              max_detections: int | None = None) -> np.ndarray:
+    """Class-aware greedy NMS: boxes suppress only boxes of their own class. Returns the kept indices, best
+    first. (Each class is shifted to its own region of the plane and :func:`nms` runs once.)"""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    if len(xyxy) == 0:
+        return np.zeros(0, np.int64)
+    span = float(np.abs(xyxy).max()) * 2 + 1
+    shifted = xyxy + (np.asarray(class_id, np.float32).reshape(-1, 1) * span)
+    keep = nms(shifted, score, iou_threshold)
+    return keep if max_detections is None else keep[:max_detections]
 
 
 def decode_blazeface(
