@@ -140,9 +140,12 @@ def decode_blazeface(
     iou_threshold: float = 0.3,
     score_clip: float | None = 100.0,
     max_detections: int | None = None,
+    num_keypoints: int = NUM_KEYPOINTS,
 ) -> Detections:
-    """BlazeFace raw outputs -> normalized Detections (boxes and 6 keypoints in [0, 1] of the model input),
-    class_id 0. Scores are sigmoid(clip(logit)); boxes under ``threshold`` are dropped before weighted NMS."""
+    """BlazeFace raw outputs -> normalized Detections (boxes and ``num_keypoints`` keypoints in [0, 1] of the
+    model input), class_id 0. Scores are sigmoid(clip(logit)); boxes under ``threshold`` are dropped before
+    weighted NMS. Any MediaPipe SSD detector with this output layout decodes here (the person detector: 4
+    keypoints, see ``decoders.mediapipe``)."""
     logits = np.asarray(raw_scores).reshape(-1)
     if len(logits) != len(anchors):
         raise ValueError(f"{len(logits)} scores but {len(anchors)} anchors")
@@ -159,9 +162,9 @@ def decode_blazeface(
     keep, scores_c = cand[ok], scores_c[ok]
     if keep.size == 0:
         return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
-                          np.zeros((0, NUM_KEYPOINTS, 2), np.float32), normalized=True)
+                          np.zeros((0, num_keypoints, 2), np.float32), normalized=True)
     raw = np.asarray(raw_boxes, np.float32)
     raw = raw.reshape(-1, raw.shape[-1])
-    xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep], scale)
+    xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep], scale, num_keypoints)
     b, s, k = weighted_nms(xyxy, scores_c, kps, iou_threshold, max_detections)
     return Detections(b, s, np.zeros(len(b), np.int32), k, normalized=True)

@@ -8,11 +8,13 @@ distribution's file list as a fallback.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -39,6 +41,9 @@ class BlazeFaceConfig:
     # larger photo faces, scaled to that size (benchmarks/anonymize_fps.py --sizes); TiledDetector lays out its
     # tiles from it
     min_face: float = 20.0
+    num_keypoints: int = 6
+    # raw boxes, raw scores, anchors, scale=, threshold=, iou_threshold= -> normalized Detections
+    decoder: Callable[..., Detections] = decode_blazeface
 
     @property
     def input_size(self) -> int:
@@ -105,10 +110,15 @@ class FaceDetector:
         threshold: float | None = None,
         iou_threshold: float | None = None,
         anchors: AnchorOptions | None = None,
+        config: BlazeFaceConfig | None = None,
     ) -> None:
         from .. import load
 
-        if isinstance(model, str) and model in FACE_MODELS:
+        if config is not None:  # another MediaPipe SSD detector (the person detector): its file and decoder
+            path = Path(model)
+            cfg = config
+            self.name = path.stem
+        elif isinstance(model, str) and model in FACE_MODELS:
             cfg = FACE_MODELS[model]
             path = face_model_path(model)
             self.name = model
@@ -119,7 +129,7 @@ class FaceDetector:
             cfg = BlazeFaceConfig(path.name, anchors, 0.5)
             self.name = path.stem
         if anchors is not None:
-            cfg = BlazeFaceConfig(cfg.file, anchors, cfg.threshold, cfg.iou_threshold, cfg.min_face)
+            cfg = dataclasses.replace(cfg, anchors=anchors)
         if device != "cpu":
             # BlazeFace is a float model: nothing of it maps to the Edge TPU.
             log.warning("%s is a float model and runs on the CPU (device %r ignored for faces)", cfg.file, device)
@@ -137,10 +147,11 @@ class FaceDetector:
 
     def _output_order(self) -> tuple[int, int]:
         outs = self.model.outputs
-        boxes = [i for i, o in enumerate(outs) if len(o.shape) == 3 and o.shape[-1] >= 16]
+        need = 4 + 2 * self.config.num_keypoints
+        boxes = [i for i, o in enumerate(outs) if len(o.shape) == 3 and o.shape[-1] >= need]
         scores = [i for i, o in enumerate(outs) if len(o.shape) == 3 and o.shape[-1] == 1]
         if len(boxes) != 1 or len(scores) != 1:
-            raise ModelError(f"{self.model.path.name}: outputs {[o.shape for o in outs]} are not BlazeFace's (boxes, scores)")
+            raise ModelError(f"{self.model.path.name}: outputs {[o.shape for o in outs]} are not a MediaPipe detector's (boxes, scores)")
         return boxes[0], scores[0]
 
     @property
@@ -151,7 +162,7 @@ class FaceDetector:
     def detect(self, image: np.ndarray, threshold: float | None = None) -> Detections:
         """Faces in a BGR uint8 image, boxes and keypoints in its pixels."""
         raw, tf = self.model.invoke_image(image)
-        det = decode_blazeface(
+        det = self.config.decoder(
             raw[self._boxes_i], raw[self._scores_i], self.anchors, scale=self.scale,
             threshold=self.threshold if threshold is None else threshold, iou_threshold=self.iou_threshold,
         )
@@ -161,7 +172,7 @@ class FaceDetector:
         """Faces in an image that already has the model's input size: normalized Detections ([0, 1] of the
         input), not clipped; no letterbox transform (the tiled detector maps them to the frame in one step)."""
         raw, _ = self.model.invoke_image(image)
-        return decode_blazeface(raw[self._boxes_i], raw[self._scores_i], self.anchors, scale=self.scale,
+        return self.config.decoder(raw[self._boxes_i], raw[self._scores_i], self.anchors, scale=self.scale,
                                 threshold=self.threshold if threshold is None else threshold,
                                 iou_threshold=self.iou_threshold)
 
