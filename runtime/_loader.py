@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bundle import Bundle, InputSpec, OutputSpec, is_bundle, load_bundle, read_labels
-from ..errors import DelegateError, EdgeSDKError, ModelError
+from ..bundle import Bundle, InputSpec, OutputSpec, infer_task, is_bundle, load_bundle, read_labels, recognize_model
+from ..errors import BundleError, DelegateError, EdgeSDKError, ModelError
 from ..tflite import check_tflite_file, is_edgetpu_compiled, read_model
 from ._backends import get_backend
 from ._edgetpu import make_delegate, parse_device
@@ -95,13 +95,23 @@ def load(
         raise ModelError(f"{path.name}: the interpreter rejected the model: {msg}") from None
     labels: list[str] = bundle.labels if bundle else _find_labels(path, interp)
     m = bundle.manifest if bundle else None
-    spec = input_spec or (m.input if m else _infer_input_spec(interp))
-    out_spec = m.output if m else OutputSpec(decoder="logits")
+    # a bare .tflite: its decoder (and how its family is fed) recognised once from its tensors, when unambiguous
+    choice = None if m else recognize_model(info)
+    spec = input_spec or (m.input if m else choice.input if choice and choice.input else _infer_input_spec(interp))
+    out_spec = m.output if m else choice.output if choice else OutputSpec(decoder="logits")
     return Model(
         interp, path=path, backend=be, device=kind if dev_option is None else dev_option, delegate=delegate,
         threads=threads, input_spec=spec, output_spec=out_spec, labels=labels, bundle=bundle,
-        task=m.task if m else None,
+        task=m.task if m else choice.task if choice else _guess_task(info),
     )
+
+
+def _guess_task(info) -> str | None:
+    """classify / segment / detect from the outputs of a model nothing else describes (None if unclear)."""
+    try:
+        return infer_task(info)
+    except BundleError:
+        return None
 
 
 def _cpu_twin(path: Path, bundle: Bundle | None) -> str | None:

@@ -14,7 +14,8 @@ from ..results import Classifications, Detections
 from ._backends import Backend
 from ._preprocess import Preprocessor, Transform
 from ._tensors import TensorSpec
-from .decoders import decode_classification, decode_ssd, ssd_output_order
+from .decoders import decode_classification
+from .decoders.detect import DetectionDecoder, detection_decoder
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Model:
         self.outputs = [TensorSpec.from_details(d) for d in interpreter.get_output_details()]
         self._image_input = self._find_image_input()
         self._pre: Preprocessor | None = None
+        self._detector: DetectionDecoder | None = None
         # Inputs other than the image (e.g. an LSTM's state) are fed zeros: the real value 0.
         self._others = {
             t.index: t.quantize(np.zeros(t.shape, np.float32)) for i, t in enumerate(self.inputs) if i != self._image_input
@@ -136,14 +138,24 @@ class Model:
             labels=self.labels, threshold=threshold,
         )
 
+    @property
+    def detection_decoder(self) -> DetectionDecoder:
+        """The decoder ``detect`` uses: the one the bundle's manifest names (or the loader recognised for a bare
+        .tflite), built once. Raises ModelError when the model is not a detector or its outputs do not fit."""
+        if self._detector is None:
+            try:
+                self._detector = detection_decoder(self.output_spec, self.outputs, self.input_size)
+            except ValueError as exc:
+                task = f"a {self.task} model" if self.task else "not a detection model"
+                raise ModelError(f"{self.path.name} is {task}: {exc}; `detect` needs a detection model") from None
+        return self._detector
+
     def detect(self, image: np.ndarray, threshold: float = 0.5) -> Detections:
-        """Boxes in the image's pixel coordinates from an SSD post-process model."""
+        """Boxes in the image's pixel coordinates, decoded by :attr:`detection_decoder` (SSD post-process,
+        YOLO v5 / v8, BlazeFace, MediaPipe person)."""
+        decoder = self.detection_decoder
         raw, tf = self.invoke_image(image)
-        try:
-            b, c, s, n = ssd_output_order([o.name for o in self.outputs], [r.shape for r in raw])
-        except ValueError as exc:
-            raise ModelError(f"{self.path.name}: {exc}; `detect` needs a detection model") from None
-        det = decode_ssd(raw[b], raw[c], raw[s], raw[n], threshold)
+        det = decoder(raw, threshold)
         if self.output_spec.label_offset:
             det = type(det)(det.xyxy, det.score, det.class_id + self.output_spec.label_offset, det.keypoints, det.normalized)
         return tf.to_source(det)

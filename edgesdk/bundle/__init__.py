@@ -4,12 +4,17 @@ A folder or .tar.gz holding ``manifest.json``, ``model.tflite`` (optionally ``mo
 ``labels.txt`` and the sha256 of every file.
 """
 
+from ._decoders import ANCHOR_PRESETS, DETECT_DECODERS, DecoderChoice, describe_decoder, recognize_decoder, recognize_model
 from ._io import Bundle, is_bundle, load_bundle, pack, read_labels, safe_extract, sha256_file, verify, write_bundle
 from ._make import default_input_spec, infer_task, make_bundle
 from ._manifest import MANIFEST_NAME, SCHEMA, TASKS, InputSpec, Manifest, OutputSpec
 
 __all__ = [
+    "ANCHOR_PRESETS",
     "Bundle",
+    "DETECT_DECODERS",
+    "DecoderChoice",
+    "describe_decoder",
     "InputSpec",
     "MANIFEST_NAME",
     "Manifest",
@@ -23,6 +28,8 @@ __all__ = [
     "make_bundle",
     "pack",
     "read_labels",
+    "recognize_decoder",
+    "recognize_model",
     "safe_extract",
     "sha256_file",
     "verify",

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ..errors import BundleError
+from ._decoders import recognize_model, with_recognized_decoder
 from ._io import Bundle, pack, write_bundle
 from ._manifest import InputSpec, Manifest, OutputSpec
 
@@ -14,7 +15,11 @@ log = logging.getLogger(__name__)
 
 
 def infer_task(info) -> str:
-    """classify / detect / segment from a ModelInfo's outputs and ops (face must be said explicitly)."""
+    """classify / detect / segment from a ModelInfo's outputs and ops (face must be said explicitly, except for
+    the BlazeFace layouts that ``recognize_model`` knows)."""
+    choice = recognize_model(info)
+    if choice is not None:
+        return choice.task
     if "TFLite_Detection_PostProcess" in info.custom_ops:
         return "detect"
     outs = info.outputs
@@ -88,6 +93,7 @@ def make_bundle(
         name=name or src.stem,
         source={"model": src.name, "sha256_of": "model.tflite"},
     )
+    manifest = with_recognized_decoder(manifest, info, keep_input=bool(input_spec or input_range))
     target = Path(out)
     if target.name.endswith((".tar.gz", ".tgz")):
         import tempfile

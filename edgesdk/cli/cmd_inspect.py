@@ -65,12 +65,14 @@ def _bundle_summary(b) -> dict:
 
 def inspect_model(model: str) -> dict:
     """Everything `inspect --json` prints, as a dict."""
+    from ..bundle import describe_decoder
     from ..tflite import predict_edgetpu, read_model
 
     path, bundle = _open(model)
     info = read_model(path)
     out = {"model": str(path), **info.to_dict(), "edgetpu": predict_edgetpu(info).to_dict()}
     out["bundle"] = _bundle_summary(bundle) if bundle is not None else None
+    out["decoder"] = describe_decoder(info, bundle.manifest if bundle is not None else None)
     if bundle is not None and bundle.edgetpu_model_path is not None:
         tpu = read_model(bundle.edgetpu_model_path)
         out["bundle_edgetpu_model"] = {
@@ -116,6 +118,11 @@ def _tables(d: dict, show_ops: bool) -> tuple[list[str], list[tuple[str, list[st
             f"bundle    {b['root']}: task {b['task']}, {b['label_count']} labels, decoder {b['output'].get('decoder')}, "
             f"edgetpu model {b['edgetpu_model'] or 'none'}"
         )
+    dec = d.get("decoder") or {}
+    if dec.get("decoder"):
+        head.append(f"decoder   {dec['decoder']} ({dec['source']}" + (f": {dec['reason']}" if dec.get("reason") else "") + ")")
+    elif dec:
+        head.append(f"decoder   none: {dec['source']}")
     io_rows = []
     for kind in ("inputs", "outputs"):
         for t in d[kind]:

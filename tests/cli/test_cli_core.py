@@ -88,7 +88,7 @@ def test_detect_annotate_bad_outputs(capsys, tmp_path, ssd_model, images_dir, an
 
 def test_detect_on_a_classifier_fails_clearly(capsys, mobilenet_v2_quant, grace_hopper):
     code, _, err = run(capsys, "detect", mobilenet_v2_quant, grace_hopper)
-    assert code == 1 and "not the SSD post-process outputs" in err
+    assert code == 1 and "is a classify model" in err and "`detect` needs a detection model" in err
 
 
 def test_bundle_then_classify_from_bundle(capsys, tmp_path, models_dir, grace_hopper):

@@ -115,16 +115,22 @@ def test_class_nms_only_within_a_class():
 
 
 # --- small Keras models exported to TFLite in each layout, run through the runtime -------------------------------
-SIZE = 64
+SIZE = 64  # input 64x64: 8x8 + 4x4 + 2x2 = 84 candidates (v8), 3 x 84 = 252 (v5), as Ultralytics lays them out
+
+
+def _candidates(head: YoloHead) -> int:
+    from edgesdk.bundle._decoders import yolo_candidates
+
+    return yolo_candidates(SIZE, SIZE) * (3 if head is YoloHead.V5 else 1)
 
 
 def _keras_yolo(head: YoloHead):
-    """A tiny conv net whose output is (almost) the fixed tensor layout(rows()): the Dense layer's bias holds
+    """A tiny conv net whose output is (almost) the fixed tensor layout(rows(N)): the Dense layer's bias holds
     it and its small kernel makes it depend a little on the image, as a real head does."""
     from edgesdk.converters import import_tf_keras
 
     k = import_tf_keras()
-    target = layout(rows(), head)[0]
+    target = layout(rows(_candidates(head)), head)[0]
     inp = k.Input((SIZE, SIZE, 3))
     x = k.layers.Conv2D(4, 3, strides=4, activation="relu")(inp)
     x = k.layers.GlobalAveragePooling2D()(x)
@@ -157,15 +163,24 @@ def yolo_tflites(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("head", list(YoloHead))
 @pytest.mark.parametrize("io", ["float", "int8", "uint8"])
-def test_exported_models_through_the_runtime(yolo_tflites, head, io):
+def test_exported_models_through_the_runtime(yolo_tflites, head, io, tmp_path):
+    """The bare .tflite is recognised once (decoder, [0, 1] letterboxed input) and ``detect`` decodes it; a
+    bundle made from it says the same in its manifest."""
+    from edgesdk.bundle import make_bundle
     from edgesdk.runtime import load
 
     model = load(yolo_tflites[head, io], threads=1)
-    out = model.outputs[0]
-    assert out.dtype == np.dtype(np.float32 if io == "float" else io)
-    image = np.full((SIZE, SIZE, 3), 128, np.uint8)
-    raw, _ = model.invoke_image(image)
-    det = decode_yolo(raw[0], head, scale=out.scale, zero_point=out.zero_point, threshold=0.25)
-    tol = 1e-3 if io == "float" else 3 * max(out.scale, 1 / 255)
-    np.testing.assert_allclose(det.xyxy, expected_xyxy(), atol=tol)
+    assert model.output_spec.decoder == head.value and model.output_spec.params["classes"] == C
+    assert model.input_spec.resize == "letterbox" and model.input_spec.range == (0.0, 1.0)
+    assert model.outputs[0].dtype == np.dtype(np.float32 if io == "float" else io)
+    tol = 1e-3 if io == "float" else 3 * max(model.outputs[0].scale, 1 / 255)
+    # a 128x96 photo: letterboxed into 64x64 (scale 0.5, 8 px bars top and bottom); boxes come back in its pixels
+    image = np.full((96, 128, 3), 128, np.uint8)
+    det = model.detect(image, threshold=0.25)
+    want = (expected_xyxy(SIZE, SIZE) - [0, 8, 0, 8]) / 0.5
+    np.testing.assert_allclose(det.xyxy, np.clip(want, 0, [128, 96, 128, 96]), atol=tol * SIZE / 0.5)
     assert det.class_id.tolist() == [TRUTH[i][1] for i in EXPECTED]
+    bundle = make_bundle(yolo_tflites[head, io], tmp_path / "b")
+    assert bundle.manifest.task == "detect" and bundle.manifest.output.decoder == head.value
+    assert bundle.manifest.input.resize == "letterbox"
+    assert len(load(bundle, threads=1).detect(image, threshold=0.25)) == len(EXPECTED)
