@@ -193,6 +193,7 @@ class MqttSink:
         self._connected_evt = threading.Event()
         self._latest: dict[str, int] = {}  # topic -> the latest count given to write()
         self._published: dict[str, int] = {}  # topic -> the count last handed to paho
+        self._topics: dict[str, str] = {}  # counts key -> topic (built once per key)
         self._resend_counts = False  # set by the network thread after a reconnect
         self._closed = False
 
@@ -286,7 +287,12 @@ class MqttSink:
 
     def _publish_counts(self, counts: Mapping[str, int]) -> None:
         latest = {topic: 0 for topic in self._latest}  # a count that disappeared is now 0
-        latest.update({self.target.topic(key): int(v) for key, v in counts.items()})
+        topics = self._topics
+        for key, v in counts.items():
+            topic = topics.get(key)
+            if topic is None:
+                topic = topics[key] = self.target.topic(key)
+            latest[topic] = int(v)
         self._latest = latest
         self._flush_counts()
 
