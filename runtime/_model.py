@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -15,7 +15,9 @@ from ._backends import Backend
 from ._preprocess import Preprocessor, Transform
 from ._tensors import TensorSpec
 from .decoders import decode_classification
-from .decoders.detect import DetectionDecoder, detection_decoder
+
+if TYPE_CHECKING:
+    from .decoders.detect import DetectionDecoder
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,8 @@ class Model:
         """The decoder ``detect`` uses: the one the bundle's manifest names (or the loader recognised for a bare
         .tflite), built once. Raises ModelError when the model is not a detector or its outputs do not fit."""
         if self._detector is None:
+            from .decoders.detect import detection_decoder  # loaded on first use: keeps the runtime import light
+
             try:
                 self._detector = detection_decoder(self.output_spec, self.outputs, self.input_size)
             except ValueError as exc:
