@@ -106,6 +106,15 @@ def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float = 0.3) -> np.n
     """Plain greedy NMS; returns the kept indices, best first."""
     xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
     order = np.argsort(-np.asarray(score, np.float32).reshape(-1), kind="stable")
+    if order.size <= 256:  # all pairs at once (one vectorised IoU) beats one IoU row per kept box
+        over = iou_matrix(xyxy[order], xyxy[order]) > iou_threshold
+        alive = np.ones(order.size, bool)
+        kept = []
+        for i in range(order.size):
+            if alive[i]:
+                kept.append(i)
+                alive &= ~over[i]
+        return order[np.asarray(kept, np.int64)] if kept else np.zeros(0, np.int64)
     keep = []
     while order.size:
         i = order[0]

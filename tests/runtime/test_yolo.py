@@ -184,3 +184,30 @@ def test_exported_models_through_the_runtime(yolo_tflites, head, io, tmp_path):
     assert bundle.manifest.task == "detect" and bundle.manifest.output.decoder == head.value
     assert bundle.manifest.input.resize == "letterbox"
     assert len(load(bundle, threads=1).detect(image, threshold=0.25)) == len(EXPECTED)
+
+
+def _greedy_nms(xyxy, score, thr):
+    """Textbook greedy NMS, one IoU row per kept box: the reference for the vectorised ``nms``."""
+    from edgesdk.runtime.faces import iou_matrix
+
+    order = np.argsort(-np.asarray(score, np.float32), kind="stable")
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        order = order[1:][iou_matrix(xyxy[i:i + 1], xyxy[order[1:]])[0] <= thr] if order.size > 1 else order[1:]
+    return np.asarray(keep, np.int64)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 60, 256, 400])
+def test_nms_matches_the_greedy_reference(n):
+    from edgesdk.runtime.faces import nms
+
+    rng = np.random.default_rng(n)
+    for _ in range(10):
+        c = rng.uniform(0, 100, (n, 2))
+        b = np.concatenate([c, c + rng.uniform(5, 40, (n, 2))], axis=1).astype(np.float32)
+        s = rng.uniform(0, 1, n).astype(np.float32)
+        if n > 3:
+            s[1] = s[0]  # ties keep their order
+        assert nms(b, s, 0.3).tolist() == _greedy_nms(b, s, 0.3).tolist()
