@@ -228,8 +228,9 @@ class MqttSink:
         if self._refused or not ok:
             self._client.loop_stop()
             self._client.disconnect()
-            why = self._refused or f"no answer within {timeout:g} s"
-            raise SinkError(f"the MQTT broker at {t.host}:{t.port} refused the connection: {why}")
+            if self._refused:
+                raise SinkError(f"the MQTT broker at {t.host}:{t.port} refused the connection: {self._refused}")
+            raise SinkError(f"{t.host}:{t.port} did not answer as an MQTT broker within {timeout:g} s")
         log.info("MQTT: connected to %s (queue up to %d messages while offline)", t, self.queue_size)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

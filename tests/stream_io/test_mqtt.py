@@ -183,6 +183,18 @@ def test_nothing_listening():
         MqttSink(f"mqtt://127.0.0.1:{port}/x", connect_timeout=3)
 
 
+def test_silent_server_is_not_a_broker():
+    """Something listens on the port but never answers MQTT (a wrong port): an error after the timeout."""
+    import socket
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        with pytest.raises(SinkError, match=f"127.0.0.1:{port} did not answer as an MQTT broker within 1 s"):
+            MqttSink(f"mqtt://127.0.0.1:{port}/x", connect_timeout=1)
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(InputError, match="user name"):
         MqttSink("mqtt://127.0.0.1:1/x", password="p")
