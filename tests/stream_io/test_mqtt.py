@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from _mosquitto import Mosquitto, Subscriber, free_port, need_mosquitto, wait_until
+from _mosquitto import Mosquitto, Subscriber, free_port, wait_until
 from edgesdk.errors import InputError
 from edgesdk.results import Detections
 from edgesdk.runtime.sinks import MqttSink, MqttTarget, Sink, SinkError, parse_mqtt_url, read_password_file
@@ -177,7 +177,6 @@ def test_refused_wrong_password(tmp_path):
 
 
 def test_nothing_listening():
-    need_mosquitto()
     port = free_port()
     with pytest.raises(SinkError, match=f"cannot connect to the MQTT broker at 127.0.0.1:{port}: .*[Rr]efused"):
         MqttSink(f"mqtt://127.0.0.1:{port}/x", connect_timeout=3)
