@@ -67,6 +67,7 @@ def predict_tflite(model, images: ImageSet, *, threads: int | None = None, spec:
     from ..runtime import load
 
     m = load(model, threads=threads, input_spec=spec)
+    m.require_task("classify")
     c = m.inputs[m._find_image_input()].shape[-1] if hasattr(m, "_find_image_input") else 3  # noqa: SLF001
     out = []
     for p in images.paths:

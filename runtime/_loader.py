@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bundle import Bundle, InputSpec, OutputSpec, is_bundle, load_bundle, read_labels
-from ..errors import DelegateError, EdgeSDKError, ModelError
-from ..tflite import check_tflite_file, is_edgetpu_compiled, read_model
+from ..bundle import Bundle, InputSpec, OutputSpec, infer_task, is_bundle, load_bundle, read_labels
+from ..errors import BundleError, DelegateError, EdgeSDKError, ModelError
+from ..tflite import check_tflite_file, classifier_decoder, is_edgetpu_compiled, read_model
 from ._backends import get_backend
 from ._edgetpu import make_delegate, parse_device
 from ._model import Model
@@ -96,12 +96,24 @@ def load(
     labels: list[str] = bundle.labels if bundle else _find_labels(path, interp)
     m = bundle.manifest if bundle else None
     spec = input_spec or (m.input if m else _infer_input_spec(interp))
-    out_spec = m.output if m else OutputSpec(decoder="logits")
+    task = m.task if m else _guess_task(info)
+    out_spec = m.output if m else OutputSpec(decoder=classifier_decoder(info) if task == "classify" else "logits")
+    if task == "classify" and out_spec.decoder == "logits" and classifier_decoder(info) != "logits":
+        # bundles made before the decoder was read from the graph said "logits" for every classifier
+        log.info("%s ends in a softmax/sigmoid: its outputs are read as probabilities", path.name)
+        out_spec = OutputSpec(classifier_decoder(info), out_spec.label_offset, out_spec.params)
     return Model(
         interp, path=path, backend=be, device=kind if dev_option is None else dev_option, delegate=delegate,
         threads=threads, input_spec=spec, output_spec=out_spec, labels=labels, bundle=bundle,
-        task=m.task if m else None,
+        task=task,
     )
+
+
+def _guess_task(info) -> str | None:
+    try:
+        return infer_task(info)
+    except BundleError:
+        return None
 
 
 def _cpu_twin(path: Path, bundle: Bundle | None) -> str | None:

@@ -56,7 +56,7 @@ def make_bundle(
     default for the input dtype) with ``color`` order and ``resize`` policy.
     The Edge TPU twin ``<stem>_edgetpu.tflite`` next to the model is added when ``edgetpu_model`` is not given.
     """
-    from ..tflite import check_tflite_file, read_model
+    from ..tflite import check_tflite_file, classifier_decoder, read_model
 
     src = check_tflite_file(model)
     info = read_model(src)
@@ -84,7 +84,9 @@ def make_bundle(
         input=input_spec
         or (InputSpec.from_range(*input_range, color=color, resize=resize) if input_range else None)
         or default_input_spec(info, color, resize),
-        output=OutputSpec(decoder=_DECODERS[task], label_offset=label_offset),
+        output=OutputSpec(
+            decoder=classifier_decoder(info) if task == "classify" else _DECODERS[task], label_offset=label_offset
+        ),
         name=name or src.stem,
         source={"model": src.name, "sha256_of": "model.tflite"},
     )

@@ -76,7 +76,8 @@ class InputSpec:
 class OutputSpec:
     """How to read the model's outputs.
 
-    decoder: ``logits`` | ``softmax`` (classification), ``ssd`` (TFLite_Detection_PostProcess: boxes, classes,
+    decoder: ``logits`` | ``softmax`` | ``probabilities`` (classification: the output holds logits, a
+    softmax's or a sigmoid's probabilities, decided from the graph's final op), ``ssd`` (TFLite_Detection_PostProcess: boxes, classes,
     scores, count), ``blazeface`` (raw boxes and scores + anchors), ``segment`` (per-pixel class map).
     label_offset: add to a class index before looking it up in labels (e.g. -1 when index 0 is background
     and labels.txt omits it). params: decoder-specific settings (anchor options, score sigmoid, ...).
