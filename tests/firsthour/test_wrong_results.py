@@ -73,3 +73,39 @@ def test_eval_refuses_other_tasks(capsys, model, kind):
     code, out, err = run(capsys, "eval", model, "--data", MODELS.parent / "imagenet-500",
                          "--wnids", MODELS / "imagenet_wnids.txt", "--limit", "2")
     assert code == 1 and f"is a {kind} model" in err and err.strip().count("\n") == 0
+
+
+def _install(capsys, tmp_path, *extra):
+    (tmp_path / "current").mkdir(exist_ok=True)
+    return run(capsys, "service", "install", "--bundle", tmp_path / "current", "--source", "0",
+               "--unit-file", tmp_path / "u.service", "--systemctl", "true", *extra)
+
+
+def test_service_install_refuses_a_command_that_would_crash_loop(capsys, tmp_path):
+    # the README's example before the fix: anonymize -o events.jsonl fails at every start
+    code, _, err = _install(capsys, tmp_path, "--out", tmp_path / "events.jsonl")
+    assert code == 1 and "unsupported output extension .jsonl" in err and "--events" in err
+    assert err.startswith("edgesdk service: error:") and not (tmp_path / "u.service").exists()
+    code, _, err = _install(capsys, tmp_path, "--", "--mode", "smudge")
+    assert code == 1 and "invalid choice: 'smudge'" in err and not (tmp_path / "u.service").exists()
+    code, out, err = _install(capsys, tmp_path, "--", "--events", tmp_path / "events.jsonl")
+    assert code == 0 and (tmp_path / "u.service").exists(), err
+
+
+def test_readme_service_example_is_valid(capsys, tmp_path):
+    import shlex
+
+    from _paths import REPO
+
+    lines = [ln for ln in (REPO / "README.md").read_text().splitlines() if "edgesdk service install" in ln
+             and "--bundle /opt" in ln]
+    assert lines
+    for line in lines:
+        argv = shlex.split(line.split("#")[0])
+        argv = argv[argv.index("install") + 1:]
+        argv[argv.index("--bundle") + 1] = str(tmp_path / "current")
+        argv = [a.replace("/var/lib/edgesdk", str(tmp_path)) for a in argv]
+        (tmp_path / "current").mkdir(exist_ok=True)
+        code, _, err = run(capsys, "service", "install", "--unit-file", tmp_path / "u.service",
+                           "--systemctl", "true", *argv)
+        assert code == 0, err
