@@ -16,7 +16,7 @@ import numpy as np
 from ..bundle import OutputSpec, read_labels
 from ..errors import BundleError, InputError
 from ._arch import ARCHITECTURES, build_architecture
-from ._compile import op_total, predict_mapping
+from ._compile import mapping_summary, op_total, predict_mapping
 from ._data import load_images, sample, scan_images, stratified_split, tf_dataset
 from ._export import export_bundle
 from ._load import load_keras
@@ -205,7 +205,7 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
             if pred is None:
                 report["edgetpu"]["note"] = "Edge TPU prediction unavailable in this install"
             elif op_total(pred.get("cpu_ops")):
-                msg = f"{op_total(pred.get('cpu_ops'))} op(s) would run on the CPU, starting at {pred.get('first_unmapped')}"
+                msg = f"predicted mapping: {mapping_summary(pred)}"
                 warnings.append(msg)
                 if opts.edgetpu:
                     log.warning("Edge TPU: %s", msg)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._native import native_stderr
 from ..bundle import Bundle, InputSpec, OutputSpec, infer_task, is_bundle, load_bundle, read_labels
 from ..errors import BundleError, DelegateError, EdgeSDKError, ModelError
 from ..tflite import check_tflite_file, classifier_decoder, is_edgetpu_compiled, read_model
@@ -84,8 +85,9 @@ def load(
             raise
         delegates.append(delegate)
     try:
-        interp = be.Interpreter(model_path=str(path), num_threads=threads, experimental_delegates=delegates or None)
-        interp.allocate_tensors()
+        with native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate" goes to the debug log
+            interp = be.Interpreter(model_path=str(path), num_threads=threads, experimental_delegates=delegates or None)
+            interp.allocate_tensors()
     except EdgeSDKError:
         raise
     except Exception as exc:
