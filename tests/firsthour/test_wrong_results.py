@@ -109,3 +109,11 @@ def test_readme_service_example_is_valid(capsys, tmp_path):
         code, _, err = run(capsys, "service", "install", "--unit-file", tmp_path / "u.service",
                            "--systemctl", "true", *argv)
         assert code == 0, err
+
+
+def test_mapping_summary_never_says_none():
+    from edgesdk.converters import mapping_summary
+
+    pred = {"compiled": False, "mapped_ops": {"CONV_2D": 5}, "cpu_ops": {"QUANTIZE": 2}, "first_unmapped": None}
+    text = mapping_summary(pred)
+    assert "None" not in text and "2 on the CPU" in text and "QUANTIZE x2" in text
