@@ -184,3 +184,27 @@ def bounded_int(lo: int, hi: int):
 def probability(text: str) -> float:
     """argparse type: a number from 0 to 1."""
     return _number(text, float, lambda v: 0.0 <= v <= 1.0, "a value from 0 to 1")
+
+
+def add_video_args(parser: argparse.ArgumentParser) -> None:
+    """--codec, --crf, --no-audio, --encoder for commands that write a video (pass them on with video_options)."""
+    from ..runtime.sinks import ENCODERS, VIDEO_CODECS
+
+    g = parser.add_argument_group("video output")
+    g.add_argument("--codec", choices=VIDEO_CODECS, default="h264",
+                   help="video codec when writing through ffmpeg (h264 plays in every browser)")
+    g.add_argument("--crf", type=bounded_int(0, 51), default=23, metavar="0-51",
+                   help="quality for h264/hevc/vp9: lower is better and bigger (18 looks lossless)")
+    g.add_argument("--no-audio", action="store_true", help="drop the source's audio track (kept by default)")
+    g.add_argument("--encoder", choices=ENCODERS, default="auto",
+                   help="ffmpeg (H.264, audio) or opencv (MPEG-4 Part 2, no audio); auto: ffmpeg when installed")
+
+
+def video_options(args: argparse.Namespace, source: str | None = None) -> dict:
+    """VideoSink keyword arguments from add_video_args' options; ``source``: the input file whose audio to keep
+    (None for cameras and streams)."""
+    from pathlib import Path
+
+    keep_audio = source is not None and not args.no_audio and Path(source).is_file()
+    return {"codec": args.codec, "crf": args.crf, "encoder": args.encoder,
+            "audio_from": source if keep_audio else None}

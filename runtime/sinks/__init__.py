@@ -5,10 +5,11 @@ from ._base import FrameMeta, Sink, SinkError
 from ._events import EventsSink
 from ._images import IMAGE_OUT_EXTENSIONS, ImageFileSink, ImageFolderSink
 from ._mjpeg import MjpegServer, parse_hostport
-from ._video import VIDEO_FOURCC, VideoSink
+from ._video import ENCODERS, VIDEO_CODECS, VIDEO_FOURCC, VideoSink
 from ._window import WindowSink, display_available
 
 __all__ = [
+    "ENCODERS",
     "EventsSink",
     "FrameMeta",
     "IMAGE_OUT_EXTENSIONS",
@@ -17,6 +18,7 @@ __all__ = [
     "MjpegServer",
     "Sink",
     "SinkError",
+    "VIDEO_CODECS",
     "VIDEO_FOURCC",
     "VideoSink",
     "WindowSink",
