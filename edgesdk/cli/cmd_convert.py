@@ -93,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
         if "keras" in acc:
             line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
         print(line)
-    from ..converters._compile import op_total
+    from ..converters import mapping_summary
 
     pred = (report.get("edgetpu") or {}).get("predicted")
     if pred:
-        print(f"  Edge TPU (predicted): {op_total(pred.get('mapped_ops'))} ops mapped, {op_total(pred.get('cpu_ops'))} on the CPU")
+        print(f"  Edge TPU (predicted): {mapping_summary(pred)}")
     for w in report.get("warnings", []):
         print(f"  warning: {w}", file=sys.stderr)
     return 0
