@@ -6,8 +6,10 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -107,8 +109,15 @@ def progress(description: str, total: float | None, *, seconds: float | None = N
         yield _Progress(None, None)
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     if seconds:
         columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -208,3 +217,19 @@ def video_options(args: argparse.Namespace, source: str | None = None) -> dict:
     keep_audio = source is not None and not args.no_audio and Path(source).is_file()
     return {"codec": args.codec, "crf": args.crf, "encoder": args.encoder,
             "audio_from": source if keep_audio else None}
+
+
+def output_folder(path: str | os.PathLike, what: str = "output") -> Path:
+    """The one rule for output folders (bundle, convert, detect --annotate, anonymize -o DIR/): a missing
+    folder is created, parents included, as `bundle` does; a file in the way or no permission is an InputError
+    naming the folder."""
+    from ..errors import InputError
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{what} {p} is a file, not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {what} folder {p}: {(exc.strerror or 'error').lower()}") from None
+    return p

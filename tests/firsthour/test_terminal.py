@@ -129,3 +129,26 @@ def test_unexpected_errors_name_no_exception_class(capsys, tmp_path):
     err = OSError(30, "Read-only file system", str(tmp_path / ".x.png.tmp"))
     assert describe_error(err) == f"{tmp_path / 'x.png'}: read-only file system"
     assert "UnicodeDecodeError" not in describe_error(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"))
+
+
+def test_doctor_lists_each_backend_once_and_the_face_models(capsys):
+    import json
+
+    assert main(["doctor", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    names = d["camera"]["opencv_video_backends"]
+    assert len(names) == len(set(names))
+    assert set(d["faces"]) == {"face", "face-full"}
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("FFMPEG") == 1 and "BlazeFace models" in out
+
+
+def test_output_folder_rule(tmp_path):
+    from edgesdk.cli._common import output_folder
+    from edgesdk.errors import InputError
+
+    assert output_folder(tmp_path / "a" / "b").is_dir()
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        output_folder(tmp_path / "f")
