@@ -59,8 +59,10 @@ def read_document(path: str | Path) -> dict:
         doc = json.loads(p.read_text())
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{p} is not a benchmark JSON ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {p}: {(exc.strerror or 'error').lower()}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise InputError(f"{p} is not a benchmark JSON (not valid JSON text)") from None
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if not isinstance(schema, str) or not schema.startswith("edgesdk.bench/"):
         raise InputError(f"{p} is not an `edgesdk bench --json` file (schema {schema!r})")

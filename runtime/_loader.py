@@ -91,7 +91,7 @@ def load(
     except EdgeSDKError:
         raise
     except Exception as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else "no reason given"
         if "edgetpu-custom-op" in str(exc):
             raise ModelError(f"{path.name} was compiled for the Edge TPU; install libedgetpu or use the CPU model") from None
         raise ModelError(f"{path.name}: the interpreter rejected the model: {msg}") from None

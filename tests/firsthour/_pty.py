@@ -15,13 +15,13 @@ EDGESDK = Path(sys.executable).with_name("edgesdk")
 
 
 def run_on_pty(argv: list[str], columns: int, rows: int = 50, env: dict | None = None, timeout: float = 300,
-               cwd: str | None = None) -> tuple[int, str]:
+               cwd: str | None = None, exe: list[str] | None = None) -> tuple[int, str]:
     """(exit code, everything written to the terminal: stdout and stderr, with \\r\\n as the tty writes it)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     full_env = {**os.environ, "COLUMNS": str(columns), "LINES": str(rows), "TERM": "xterm-256color", **(env or {})}
     full_env.pop("NO_COLOR", None) if env is None or "NO_COLOR" not in env else None
-    p = subprocess.Popen([str(EDGESDK), *argv], stdin=slave, stdout=slave, stderr=slave, env=full_env, cwd=cwd,
+    p = subprocess.Popen([*(exe or [str(EDGESDK)]), *argv], stdin=slave, stdout=slave, stderr=slave, env=full_env, cwd=cwd,
                          close_fds=True)
     os.close(slave)
     chunks = []

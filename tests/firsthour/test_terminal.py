@@ -152,3 +152,22 @@ def test_output_folder_rule(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(InputError, match="is a file"):
         output_folder(tmp_path / "f")
+
+
+def test_warning_prints_above_the_bar_not_inside_it():
+    code = (
+        "import logging, sys, time\n"
+        "logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(message)s', stream=sys.stderr)\n"
+        "from edgesdk.cli._common import progress\n"
+        "with progress('working', 4) as bar:\n"
+        "    for i in range(4):\n"
+        "        time.sleep(0.15)\n"
+        "        if i == 2:\n"
+        "            logging.getLogger('edgesdk.x').warning('half way')\n"
+        "        bar.advance()\n"
+    )
+    rc, text = run_on_pty(["-c", code], 100, exe=[sys.executable])
+    assert rc == 0
+    clean = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    line = next(ln for ln in re.split(r"[\r\n]", clean) if "half way" in ln)
+    assert line.startswith("WARNING edgesdk.x: half way"), repr(line)
