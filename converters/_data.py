@@ -141,7 +141,7 @@ def read_image(path: Path, channels: int = 3, *, convert: bool = False) -> np.nd
 
     data = np.fromfile(path, np.uint8) if path.is_file() else None
     if data is not None and is_cut(path):
-        raise InputError(f"{path} is truncated (the file ends before the image does)")
+        raise InputError(f"{path} is not a readable image: truncated (the file ends before the image does)")
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
     if img is None:
         raise InputError(f"{path} is not a readable image")
@@ -252,12 +252,14 @@ def is_cut(path: Path) -> bool:
 
 
 def check_skipped(skipped: list[Path], total: int, what: str, max_fraction: float = 0.05) -> None:
-    """Warn naming the skipped files; InputError when more than max(2, max_fraction * total) were skipped."""
+    """Warn naming the skipped files; InputError when more than max(2, max_fraction * total) were skipped,
+    or all of them."""
     if not skipped:
         return
     names = ", ".join(p.name for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-    if len(skipped) > max(2, int(max_fraction * total)):
-        raise InputError(f"{len(skipped)} of {total} {what} images are unreadable or truncated ({names}): fix the folder")
+    if len(skipped) > max(2, int(max_fraction * total)) or len(skipped) >= total:
+        raise InputError(f"{len(skipped)} of {total} {what} images could not be read (not a readable image, or "
+                         f"truncated: {names})")
     log.warning("skipped %d unreadable %s image(s): %s", len(skipped), what, names)
 
 

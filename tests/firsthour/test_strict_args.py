@@ -89,7 +89,7 @@ def test_eval_skips_and_counts_unreadable_images(capsys, tmp_path):
     assert res["n"] == 40 and len(res["skipped"]) == 2
     d = _imagenet_with_bad(tmp_path, 10)
     code, out, err = run(capsys, "eval", MOBILENET, "--data", d)
-    assert code == 1 and "10 of 50 evaluation images are unreadable" in err
+    assert code == 1 and "10 of 50 evaluation images could not be read" in err
 
 
 def test_eval_finds_wnids_beside_the_model(capsys, tmp_path):
