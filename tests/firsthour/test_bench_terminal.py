@@ -56,3 +56,10 @@ def test_bench_numbers_are_bounded(capsys, caplog):
     out, err = capsys.readouterr()
     assert code == 0 and "capped at the" in caplog.text
     assert json.loads(out)["settings"]["threads"] == [os.cpu_count()]
+
+
+def test_bench_seconds_has_a_time_based_bar():
+    code, text = run_on_pty(["bench", str(V1), "--seconds", "1", "--warmup", "0", "--no-memory"], 100)
+    assert code == 0, text
+    clean = ANSI.sub("", text)
+    assert "of ~1 s" in clean and "/?" not in clean
