@@ -94,16 +94,19 @@ def make_bundle(
         name=name or src.stem,
         source={"model": src.name, "sha256_of": "model.tflite"},
     )
-    if target.name.endswith((".tar.gz", ".tgz")):
-        import tempfile
+    try:
+        if target.name.endswith((".tar.gz", ".tgz")):
+            import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="edgesdk-bundle-") as tmp:
-            b = write_bundle(Path(tmp) / "bundle", manifest, files)
-            pack(b.root, target)
-        from ._io import load_bundle
+            with tempfile.TemporaryDirectory(prefix="edgesdk-bundle-") as tmp:
+                b = write_bundle(Path(tmp) / "bundle", manifest, files)
+                pack(b.root, target)
+            from ._io import load_bundle
 
-        return load_bundle(target)
-    return write_bundle(target, manifest, files)
+            return load_bundle(target)
+        return write_bundle(target, manifest, files)
+    except OSError as exc:  # name the user's output, not our temporary folder
+        raise BundleError(f"cannot write {target}: {(exc.strerror or 'error').lower()}") from None
 
 
 _ARCHIVES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".tflite", ".json"}

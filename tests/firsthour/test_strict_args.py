@@ -143,3 +143,14 @@ def test_inspect_tar_gz_and_post_process_shapes(capsys, tmp_path):
     assert d["bundle"]["root"] == str(tmp_path / "b.tar.gz")
     with tarfile.open(tmp_path / "b.tar.gz") as t:
         assert "model.tflite" in [Path(n).name for n in t.getnames()]
+
+
+def test_messages_name_the_users_file_not_ours(capsys, tmp_path):
+    binary = tmp_path / "labels.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    code, _, err = run(capsys, "classify", MOBILENET, IMAGES / "face.jpg", "--labels", binary)
+    assert code == 1 and f"labels file {binary} is not UTF-8 text" in err
+    code, _, err = run(capsys, "bundle", MOBILENET, "-o", tmp_path / "b", "--labels", binary)
+    assert code == 1 and "not UTF-8 text" in err and "Error" not in err
+    code, _, err = run(capsys, "bundle", MOBILENET, "-o", "/proc/edgesdk-test")
+    assert code == 1 and "cannot write /proc/edgesdk-test" in err and ".tmp" not in err
