@@ -29,7 +29,7 @@ DEFAULT_VIDEO = HERE.parent.parent / "shared" / "testdata" / "videos" / "one-by-
 
 def frames_of(path: Path, n: int) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
-    out = []
+    out: list[np.ndarray] = []
     while len(out) < n:
         ok, f = cap.read()
         if not ok:
@@ -81,7 +81,7 @@ def main() -> int:
         writers["pyav (h264)"] = with_pyav
     except ImportError:
         print("PyAV not installed: not measured", file=sys.stderr)
-    rows = []
+    rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, fn in writers.items():
             out = Path(tmp) / f"{len(rows)}.mp4"
@@ -96,7 +96,7 @@ def main() -> int:
     h, w = frames[0].shape[:2]
     print(f"{len(frames)} frames {w}x{h}, {os.cpu_count()} cores")
     for r in rows:
-        print(f"  {r['writer']:<22} {r['fps']:>7} fps  cpu {r['cpu_s']:>5} s  {r['bytes'] / 1e6:6.2f} MB  {r['codec']}")
+        print(f"  {r['writer']:<22} {r['fps']:>7} fps  cpu {r['cpu_s']:>5} s  {int(r['bytes']) / 1e6:6.2f} MB  {r['codec']}")
     print(json.dumps(rows))
     return 0
 

@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class VideoSink:
         self.codecs = (fourcc,) if fourcc else VIDEO_FOURCC[ext]
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self.reserve = reserve_bytes
-        self._writer = None
+        self._writer: Any = None  # FfmpegWriter or cv2.VideoWriter
         self.codec: str | None = None
         self.size: tuple[int, int] | None = None
         self.frames = 0

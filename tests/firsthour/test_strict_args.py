@@ -75,7 +75,7 @@ def _imagenet_with_bad(tmp_path: Path, n_bad: int) -> Path:
     d.mkdir()
     for f in sorted(IMAGENET.iterdir())[:40]:
         (d / f.name).symlink_to(f)
-    for i, f in enumerate(sorted(IMAGENET.iterdir())[40:40 + n_bad]):
+    for f in sorted(IMAGENET.iterdir())[40:40 + n_bad]:
         (d / f.name).write_bytes(f.read_bytes()[:2000])  # truncated
     shutil.copy(MODELS / "imagenet_wnids.txt", d / "imagenet_wnids.txt")
     return d
