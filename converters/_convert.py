@@ -70,12 +70,11 @@ def _check_out_dir(out: Path, overwrite: bool) -> None:
         raise BundleError(f"cannot write {out}: {parent}: {(exc.strerror or 'not writable').lower()}") from None
 
 
-def _decoder(model) -> str:
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    act = getattr(last, "activation", None)
-    if getattr(act, "__name__", "") == "softmax" or type(last).__name__ == "Softmax":
-        return "softmax"
-    return "logits"
+def _decoder(tflite: Path) -> str:
+    """The bundle's classifier decoder, read from the converted graph (as `edgesdk bundle` does)."""
+    from ..tflite import classifier_decoder, read_model
+
+    return classifier_decoder(read_model(tflite))
 
 
 def _phase(progress, description: str):
@@ -238,7 +237,7 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
         versions = _versions()
         report["versions"] = {**versions, "python": platform.python_version()}
         export_bundle(
-            out, model_path, input_spec=spec, output=OutputSpec(decoder=_decoder(loaded.model)), report=report,
+            out, model_path, input_spec=spec, output=OutputSpec(decoder=_decoder(model_path)), report=report,
             labels=labels, task="classify", name=report["name"],
             source={"model": name, "quantize": opts.quantize, "io": io, "calibration": result.calibration},
             versions=versions, overwrite=opts.overwrite,
