@@ -69,14 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    from .._native import quiet_env
+
+    words = sys.argv[1:] if argv is None else argv
+    quiet_env(verbose=any(w in ("-v", "--verbose") for w in words))  # before anything imports TensorFlow or OpenCV
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on bad usage
     verbose = getattr(args, "verbose", False)
     quiet = getattr(args, "quiet", False) and not verbose
-    from .._native import quiet_env
     from ._common import set_quiet
 
-    quiet_env(verbose)  # before any command imports TensorFlow or OpenCV
     set_quiet(quiet)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING,
