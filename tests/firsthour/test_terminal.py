@@ -171,3 +171,12 @@ def test_warning_prints_above_the_bar_not_inside_it():
     clean = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
     line = next(ln for ln in re.split(r"[\r\n]", clean) if "half way" in ln)
     assert line.startswith("WARNING edgesdk.x: half way"), repr(line)
+
+
+def test_cli_reads_a_truncated_mp4_without_decoder_chatter(tmp_path):
+    clip = TESTDATA / "videos" / "one-by-one-person-detection.mp4"
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(clip.read_bytes()[:120_000])
+    p = cli("anonymize", cut, "-o", tmp_path / "out.mp4")
+    assert p.returncode == 0, p.stderr
+    assert not re.search(r"\[(h264|mov,mp4)[^\]]*@ 0x|\[ ?WARN:", p.stderr), p.stderr
