@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from typing import Iterator
 
 __all__ = ["NOISE", "is_noise", "native_stderr", "quiet_env"]
@@ -29,6 +30,9 @@ NOISE = re.compile(
     r"|absl::InitializeLog|computation placer already registered|Unable to register cu(DNN|FFT|BLAS) factory)"
     r"|\[ ?WARN:\d+@|\[(h264|hevc|mov,mp4|mpeg4|aac) @ 0x)"
 )
+
+
+_LOCK = threading.RLock()  # fd 2 is process-wide: one redirect at a time (models loading in several threads)
 
 
 def is_noise(line: str) -> bool:
@@ -60,6 +64,11 @@ def native_stderr() -> Iterator[None]:
     if fd != 2 or logging.getLogger("edgesdk").isEnabledFor(logging.DEBUG):
         yield
         return
+    with _LOCK:
+        yield from _redirected()
+
+
+def _redirected() -> Iterator[None]:
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as tmp:

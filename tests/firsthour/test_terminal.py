@@ -180,3 +180,21 @@ def test_cli_reads_a_truncated_mp4_without_decoder_chatter(tmp_path):
     p = cli("anonymize", cut, "-o", tmp_path / "out.mp4")
     assert p.returncode == 0, p.stderr
     assert not re.search(r"\[(h264|mov,mp4)[^\]]*@ 0x|\[ ?WARN:", p.stderr), p.stderr
+
+
+def test_native_redirect_is_safe_across_threads():
+    code = (
+        "import os, sys, threading, time\n"
+        "from edgesdk._native import native_stderr\n"
+        "def work(i):\n"
+        "    with native_stderr():\n"
+        "        os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n')\n"
+        "        time.sleep(0.05 * (i % 3))\n"
+        "        os.write(2, b'real problem %d\\n' % i)\n"
+        "ts = [threading.Thread(target=work, args=(i,)) for i in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "os.write(2, b'after\\n')\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    lines = p.stderr.splitlines()
+    assert sorted(lines) == sorted([f"real problem {i}" for i in range(8)] + ["after"]), p.stderr
