@@ -10,7 +10,7 @@ import numpy as np
 
 from edgesdk.errors import EdgeSDKError
 
-from ._latency import DEFAULT_WARMUP, one_line
+from ._latency import DEFAULT_RUNS, DEFAULT_WARMUP, one_line
 from ._machine import machine_facts
 from ._report import make_document
 
@@ -56,6 +56,8 @@ def benchmark(
     from ._local import bench_local, model_file, synthetic_frame, unique_names
 
     threads = list(threads or [os.cpu_count() or 1])
+    if runs is None and seconds is None:
+        runs = DEFAULT_RUNS  # recorded in the document, so reports say how many runs
     models = [str(m) for m in models]
     names = list(names) if names else unique_names(models)
     run_local = (not remotes) if local is None else local

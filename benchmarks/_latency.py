@@ -114,7 +114,7 @@ def one_line(exc: BaseException) -> str:
     """An exception as one line for a table cell or stderr."""
     text = str(exc).strip()
     first = text.splitlines()[0].strip() if text else ""
-    return first or type(exc).__name__
+    return first or "failed without a message"
 
 
 def file_facts(path: str | Path) -> dict:

@@ -13,6 +13,8 @@ from typing import IO, Sequence
 
 from edgesdk.errors import InputError
 
+from ._latency import DEFAULT_RUNS
+
 SCHEMA = "edgesdk.bench/1"
 
 INTERLEAVE_NOTE = (
@@ -57,8 +59,10 @@ def read_document(path: str | Path) -> dict:
         doc = json.loads(p.read_text())
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{p} is not a benchmark JSON ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {p}: {(exc.strerror or 'error').lower()}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise InputError(f"{p} is not a benchmark JSON (not valid JSON text)") from None
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if not isinstance(schema, str) or not schema.startswith("edgesdk.bench/"):
         raise InputError(f"{p} is not an `edgesdk bench --json` file (schema {schema!r})")
@@ -186,12 +190,50 @@ def plain_table(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def print_table(doc: dict, file: IO[str], rich: bool | None = None) -> None:
-    """Rich table when ``file`` is a terminal (or rich=True), plain aligned text otherwise."""
+def narrow_table(doc: dict, width: int = 80) -> str:
+    """The table as one block per row for terminals narrower than the table: a title line (host, model,
+    threads) then ``name value`` pairs wrapped to ``width`` columns (model names wrap too)."""
+    import textwrap
+
+    header, cells, failed = table_rows(doc)
+    first = 3 if header[0] == "host" else 2
+    out: list[str] = []
+    for row, bad in zip(cells, failed):
+        title = " ".join(row[:first - 1]) + f"  ({row[first - 1]} thread{'s' if row[first - 1] != '1' else ''})"
+        out += textwrap.wrap(title, width, break_on_hyphens=False) or [""]
+        if bad:
+            out += textwrap.wrap(row[first], width, initial_indent="  ", subsequent_indent="    ")
+            continue
+        pairs = [f"{h} {c}" for h, c in zip(header[first:], row[first:])]
+        line = " "
+        for pair in pairs:
+            if len(line) + 2 + len(pair) > width and line.strip():
+                out.append(line.rstrip())
+                line = " "
+            line += " " + pair + " "
+        if line.strip():
+            out.append(line.rstrip())
+    return "\n".join(out)
+
+
+def print_table(doc: dict, file: IO[str], rich: bool | None = None, width: int | None = None) -> None:
+    """Rich table when ``file`` is a terminal (or rich=True), plain aligned text otherwise; on a terminal
+    narrower than the table (or ``width``), one block per model (:func:`narrow_table`)."""
+    tty = hasattr(file, "isatty") and file.isatty()
     if rich is None:
-        rich = hasattr(file, "isatty") and file.isatty()
+        rich = tty
+    if width is None and tty:
+        import shutil
+
+        width = shutil.get_terminal_size().columns
+    plain = plain_table(doc)
+    natural = max(len(line) for line in plain.splitlines())
+    ncols = len(table_rows(doc)[0])
+    if width is not None and natural + (3 * ncols + 1 if rich else 0) > width:
+        file.write(narrow_table(doc, width) + "\n")
+        return
     if not rich:
-        file.write(plain_table(doc) + "\n")
+        file.write(plain + "\n")
         return
     from rich.console import Console
     from rich.table import Table
@@ -211,7 +253,7 @@ def print_table(doc: dict, file: IO[str], rich: bool | None = None) -> None:
 
 def settings_line(doc: dict) -> str:
     s = doc.get("settings", {})
-    how = f"{s.get('runs')} runs" if s.get("runs") else f"{s.get('seconds')} s per model"
+    how = f"{s['seconds']} s per model" if s.get("seconds") else f"{s.get('runs') or DEFAULT_RUNS} runs"
     return (f"device {s.get('device')}, threads {','.join(map(str, s.get('threads', [])))}, {how} after "
             f"{s.get('warmup')} warm-up runs" + (", with --pipeline" if s.get("pipeline") else ""))
 

@@ -109,7 +109,7 @@ def build_architecture(
         try:
             model.load_weights(str(wpath))
         except Exception as exc:  # noqa: BLE001
-            msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else "no reason given"
             raise ModelError(f"{wpath.name} does not fit {name} (alpha {alpha}, {input_size}px, {classes} classes): {msg}") from None
     return LoadedModel(model=model, flavor="tf_keras", source=name), InputSpec.from_range(*rng, resize="crop")
 
@@ -121,7 +121,7 @@ def _with_imagenet(tf_keras, ctor, name: str, kw: dict, classes: int):
             return ctor(classes=1000, **kw)
         base = ctor(include_top=False, pooling="avg", **kw)
     except Exception as exc:  # noqa: BLE001 - offline download failure, missing cache...
-        why = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else "no reason given"
         raise ModelError(
             f"ImageNet weights for {name} are not available offline ({why}): download them on a connected machine "
             f"and pass --weights FILE"

@@ -21,7 +21,7 @@ from ..errors import EdgeSDKError, InputError, ModelError
 log = logging.getLogger(__name__)
 
 __all__ = ["CompileLog", "CompileResult", "INSTALL_HINT", "find_compiler", "parse_compiler_log", "run_compiler",
-           "predict_mapping", "op_total"]
+           "predict_mapping", "op_total", "mapping_summary"]
 
 COMPILER = "edgetpu_compiler"
 INSTALL_HINT = (
@@ -206,6 +206,21 @@ def op_total(value) -> int:
     return int(value or 0)
 
 
+def mapping_summary(pred: dict) -> str:
+    """One line for a predicted mapping (``predict_mapping``'s dict): ops on the Edge TPU and on the CPU, and
+    where the CPU part starts and why; for an already compiled model, what the file holds."""
+    if pred.get("compiled"):
+        return f"already compiled for the Edge TPU ({pred.get('note') or 'edgetpu-custom-op'})"
+    mapped, cpu = op_total(pred.get("mapped_ops")), op_total(pred.get("cpu_ops"))
+    text = f"{mapped} op(s) on the Edge TPU, {cpu} on the CPU"
+    first = pred.get("first_unmapped")
+    if isinstance(first, dict) and first.get("op"):
+        text += f", from op #{first.get('index')} {first['op']}" + (f": {first['reason']}" if first.get("reason") else "")
+    elif cpu:
+        text += " (" + ", ".join(f"{op} x{n}" for op, n in sorted(dict(pred.get("cpu_ops") or {}).items())) + ")"
+    return text
+
+
 def predict_mapping(model: str | os.PathLike) -> dict | None:
     """The predicted Edge TPU mapping of a .tflite file (edgesdk.tflite's predictor), or None if unavailable."""
     try:
@@ -223,13 +238,14 @@ def predict_mapping(model: str | os.PathLike) -> dict | None:
 
 
 def compile_model(model: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
-                  num_segments: int | None = None, compiler: str | None = None) -> dict:
+                  num_segments: int | None = None, compiler: str | None = None, predict_only: bool = False) -> dict:
     """Compile a .tflite file or a bundle's model for the Edge TPU.
 
     A bundle gets ``model_edgetpu.tflite`` and the compiler's report added (rewritten atomically, in place or
     into ``out_dir``); a .tflite file gets ``<name>_edgetpu.tflite`` and its log in ``out_dir`` (default: next
     to it). Without the compiler nothing is written: the report holds the predicted mapping and how to install
-    the compiler (``compiled`` is False)."""
+    the compiler (``compiled`` is False). ``predict_only`` never runs the compiler.
+    Raises InputError for a model that is already compiled for the Edge TPU (unless ``predict_only``)."""
     import json
 
     from ..bundle import is_bundle, load_bundle
@@ -244,10 +260,15 @@ def compile_model(model: str | os.PathLike, out_dir: str | os.PathLike | None = 
     if num_segments is not None and num_segments < 1:
         raise InputError(f"--num-segments must be at least 1, got {num_segments}")
     report: dict = {"model": str(src), "predicted": predict_mapping(tflite), "compiled": False}
+    if predict_only:
+        report["note"] = "predicted only (--predict-only): the compiler was not run"
+        return report
+    if (report["predicted"] or {}).get("compiled"):
+        raise InputError(f"{tflite.name} is already compiled for the Edge TPU: compile the CPU model it was made from")
     exe = compiler or find_compiler()
     if exe is None:
         report["note"] = INSTALL_HINT
-        log.warning(INSTALL_HINT)
+        log.info(INSTALL_HINT)
         return report
     with tempfile.TemporaryDirectory(prefix="edgesdk-compile-") as tmp:
         staged = Path(tmp) / "in" / ("model.tflite" if bundle else tflite.name)

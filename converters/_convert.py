@@ -16,10 +16,10 @@ import numpy as np
 from ..bundle import OutputSpec, read_labels
 from ..errors import BundleError, InputError
 from ._arch import ARCHITECTURES, build_architecture
-from ._compile import op_total, predict_mapping
-from ._data import load_images, sample, scan_images, stratified_split, tf_dataset
+from ._compile import mapping_summary, op_total, predict_mapping
+from ._data import check_skipped, load_images, sample, scan_images, stratified_split, tf_dataset
 from ._export import export_bundle
-from ._load import load_keras
+from ._load import check_keras_path, load_keras
 from ._preprocess import infer_input_spec
 from ._quantize import convert_tflite
 
@@ -62,14 +62,24 @@ def _check_out_dir(out: Path, overwrite: bool) -> None:
         raise BundleError(f"{out} exists and is not a folder")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise BundleError(f"{out} exists and is not empty (use an empty or new folder, or --overwrite)")
+    parent = out if out.exists() else next((p for p in out.absolute().parents if p.exists()), Path("/"))
+    try:  # a real write: os.access says yes to root on a read-only or immutable folder
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise BundleError(f"cannot write {out}: {parent}: {(exc.strerror or 'not writable').lower()}") from None
 
 
-def _decoder(model) -> str:
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    act = getattr(last, "activation", None)
-    if getattr(act, "__name__", "") == "softmax" or type(last).__name__ == "Softmax":
-        return "softmax"
-    return "logits"
+def _decoder(tflite: Path) -> str:
+    """The bundle's classifier decoder, read from the converted graph (as `edgesdk bundle` does)."""
+    from ..tflite import classifier_decoder, read_model
+
+    return classifier_decoder(read_model(tflite))
+
+
+def _phase(progress, description: str):
+    """A spinner for one phase whose steps cannot be counted (the CLI's progress with no total)."""
+    return progress(description, None) if progress else _nullbar()
 
 
 def _versions() -> dict:
@@ -91,6 +101,8 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
     factory for progress bars (the CLI's)."""
     opts = opts or ConvertOptions()
     out = Path(out_dir)
+    if str(model) not in ARCHITECTURES:
+        check_keras_path(model)  # before anything else, and before TensorFlow is imported
     _check_out_dir(out, opts.overwrite)
     t_start = time.perf_counter()
     warnings: list[str] = []
@@ -115,7 +127,8 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
         spec = arch_spec if opts.input_range is None else infer_input_spec(loaded.model, opts.input_range, opts.resize)[0]
         range_source = "architecture" if opts.input_range is None else "--input-range"
     else:
-        loaded = load_keras(model, input_size=opts.input_size)
+        with _phase(progress, "loading the Keras model"):
+            loaded = load_keras(model, input_size=opts.input_size)
         spec, range_source = infer_input_spec(loaded.model, opts.input_range, opts.resize)
         if range_source == "assumed":
             warnings.append("input range not known: assumed [-1, 1]; set it with --input-range A,B")
@@ -124,13 +137,16 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
 
     # 2. data checks first: bad folders fail before minutes of work
     calib = None
+    skipped: list[Path] = []
     calib_set = None
     if opts.quantize == "int8":
         calib_set = sample(scan_images(opts.calib_data or opts.data, what="calibration folder"), opts.calib_images, opts.seed)
         desc = f"calibration images ({len(calib_set)})"
         ctx = progress(desc, len(calib_set)) if progress else _nullbar()
         with ctx as bar:
-            calib = load_images(calib_set.paths, (h, w), spec, channels=c, on_image=lambda: bar.advance())
+            calib = load_images(calib_set.paths, (h, w), spec, channels=c, on_image=lambda: bar.advance(),
+                                skipped=skipped)
+        check_skipped(skipped, len(calib_set), "calibration")
     train_set = None
     if opts.qat:
         train_set = scan_images(opts.data, what="training folder")
@@ -160,10 +176,12 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
         from ._biascorrect import bias_correct
         from ._load import LoadedModel
 
-        corrected, bc_layers = bias_correct(loaded.model, calib)
+        with _phase(progress, "bias correction"):
+            corrected, bc_layers = bias_correct(loaded.model, calib)
         to_convert = LoadedModel(corrected, loaded.flavor, loaded.source)
     calibration = "minmax" if opts.qat else opts.calibration
-    result = convert_tflite(to_convert, opts.quantize, calib=calib, io=io, calibration=calibration)
+    with _phase(progress, f"converting ({opts.quantize})"):
+        result = convert_tflite(to_convert, opts.quantize, calib=calib, io=io, calibration=calibration)
     conversion_seconds = time.perf_counter() - t_conv
 
     tmp = Path(tempfile.mkdtemp(prefix="edgesdk-convert-"))
@@ -177,7 +195,8 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
             "quantization": {"mode": opts.quantize, "io": io, "calibration": result.calibration,
                              "bias_correction_layers": bc_layers, "calib_images": result.calib_images,
                              "calib_data": str(opts.calib_data or opts.data) if calib is not None else None,
-                             "qat": bool(opts.qat), "details": result.details},
+                             "qat": bool(opts.qat), "details": result.details,
+                             "skipped_images": [str(p) for p in skipped] if calib is not None else []},
             "conversion_seconds": round(conversion_seconds, 2),
         }
         if history:
@@ -187,7 +206,8 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
         models = {"model.tflite": model_path}
         size = {"model.tflite": len(result.tflite)}
         if opts.quantize != "none":
-            ref = convert_tflite(loaded, "none")
+            with _phase(progress, "converting the float32 reference"):
+                ref = convert_tflite(loaded, "none")
             ref_path = tmp / "float.tflite"
             ref_path.write_bytes(ref.tflite)
             models["float32 reference"] = ref_path
@@ -198,14 +218,15 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
         if opts.latency_runs > 0:
             from ._latency import measure_latency
 
-            report["latency_ms"] = measure_latency(models, threads=1, runs=opts.latency_runs)
+            with _phase(progress, "measuring CPU latency"):
+                report["latency_ms"] = measure_latency(models, threads=1, runs=opts.latency_runs)
         if opts.quantize == "int8":
             pred = predict_mapping(model_path)
             report["edgetpu"] = {"predicted": pred}
             if pred is None:
                 report["edgetpu"]["note"] = "Edge TPU prediction unavailable in this install"
             elif op_total(pred.get("cpu_ops")):
-                msg = f"{op_total(pred.get('cpu_ops'))} op(s) would run on the CPU, starting at {pred.get('first_unmapped')}"
+                msg = f"predicted mapping: {mapping_summary(pred)}"
                 warnings.append(msg)
                 if opts.edgetpu:
                     log.warning("Edge TPU: %s", msg)
@@ -216,7 +237,7 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
         versions = _versions()
         report["versions"] = {**versions, "python": platform.python_version()}
         export_bundle(
-            out, model_path, input_spec=spec, output=OutputSpec(decoder=_decoder(loaded.model)), report=report,
+            out, model_path, input_spec=spec, output=OutputSpec(decoder=_decoder(model_path)), report=report,
             labels=labels, task="classify", name=report["name"],
             source={"model": name, "quantize": opts.quantize, "io": io, "calibration": result.calibration},
             versions=versions, overwrite=opts.overwrite,

@@ -17,7 +17,8 @@ from ._preprocess import normalize
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IMAGE_SUFFIXES", "ImageSet", "scan_images", "stratified_split", "sample", "load_images", "read_image",
+__all__ = ["IMAGE_SUFFIXES", "ImageSet", "check_skipped", "is_cut", "scan_images", "stratified_split", "sample",
+           "load_images", "read_image",
            "tf_dataset"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -139,6 +140,8 @@ def read_image(path: Path, channels: int = 3, *, convert: bool = False) -> np.nd
     import cv2
 
     data = np.fromfile(path, np.uint8) if path.is_file() else None
+    if data is not None and is_cut(path):
+        raise InputError(f"{path} is not a readable image: truncated (the file ends before the image does)")
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
     if img is None:
         raise InputError(f"{path} is not a readable image")
@@ -195,22 +198,29 @@ def resize(img: np.ndarray, w: int, h: int, policy: str) -> np.ndarray:
 
 
 def load_images(paths: list[Path], size: tuple[int, int], spec: InputSpec, *, channels: int = 3,
-                on_image=None, wrong_fraction: float = 0.05) -> np.ndarray:
+                on_image=None, wrong_fraction: float = 0.05, skipped: list[Path] | None = None) -> np.ndarray:
     """Decode, check, resize and normalise images into a float32 (n, h, w, c) array per ``spec``.
 
     Images with another channel count (grayscale, RGBA) are converted when they are a few strays (at most 2 or
-    ``wrong_fraction`` of the set, as in ImageNet); more than that raises InputError naming the first one."""
+    ``wrong_fraction`` of the set, as in ImageNet); more than that raises InputError naming the first one.
+    With a ``skipped`` list, unreadable or truncated files are appended to it and left out of the array
+    (n = len(paths) - len(skipped)); without one, the first raises InputError."""
     import cv2
 
     h, w = size
     out = np.empty((len(paths), h, w, channels), np.float32)
     wrong: list[Path] = []
+    bad: list[int] = []
     for i, p in enumerate(paths):
         try:
             raw = read_image(Path(p), channels)
         except InputError:
-            if _channels(Path(p)) is None:
-                raise
+            if _channels(Path(p)) is None or is_cut(Path(p)):
+                if skipped is None:
+                    raise
+                skipped.append(Path(p))
+                bad.append(i)
+                continue
             # a few grayscale/RGBA files in a real set (ImageNet has some) are converted; a set that is
             # mostly of the wrong kind is an error
             wrong.append(Path(p))
@@ -225,7 +235,32 @@ def load_images(paths: list[Path], size: tuple[int, int], spec: InputSpec, *, ch
             on_image()
     if wrong:
         log.warning("%d image(s) with another channel count were converted (first: %s)", len(wrong), wrong[0].name)
-    return out
+    return np.delete(out, bad, axis=0) if bad else out
+
+
+def is_cut(path: Path) -> bool:
+    """True for a truncated JPEG/PNG file (see runtime.is_truncated)."""
+    from ..runtime import is_truncated
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(max(0, path.stat().st_size - 65536))
+            return is_truncated(head + f.read())
+    except OSError:
+        return True
+
+
+def check_skipped(skipped: list[Path], total: int, what: str, max_fraction: float = 0.05) -> None:
+    """Warn naming the skipped files; InputError when more than max(2, max_fraction * total) were skipped,
+    or all of them."""
+    if not skipped:
+        return
+    names = ", ".join(p.name for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    if len(skipped) > max(2, int(max_fraction * total)) or len(skipped) >= total:
+        raise InputError(f"{len(skipped)} of {total} {what} images could not be read (not a readable image, or "
+                         f"truncated: {names})")
+    log.warning("skipped %d unreadable %s image(s): %s", len(skipped), what, names)
 
 
 def tf_dataset(images: ImageSet, size: tuple[int, int], spec: InputSpec, *, batch_size: int = 32,

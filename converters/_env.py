@@ -28,11 +28,21 @@ def _prepare_env() -> None:
 def import_tf():
     """``tensorflow``, with ``TF_USE_LEGACY_KERAS=1`` set; MissingExtraError naming the ``convert`` extra."""
     _prepare_env()
-    try:
-        import tensorflow as tf
-    except ImportError:
-        raise MissingExtraError("tensorflow", "convert", "model conversion") from None
-    tf.get_logger().setLevel(logging.ERROR)
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    from .._native import native_stderr, quiet_env
+
+    quiet_env(verbose=logging.getLogger("edgesdk").isEnabledFor(logging.DEBUG))
+    with native_stderr():  # absl's pre-init lines, oneDNN and CUDA notices: debug log only
+        try:
+            import tensorflow as tf
+        except ImportError:
+            raise MissingExtraError("tensorflow", "convert", "model conversion") from None
+        tf.get_logger().setLevel(logging.ERROR)
+        try:
+            tf.config.list_physical_devices("GPU")  # cuInit's "failed call" happens here, inside the redirect
+        except Exception:  # noqa: BLE001 - no GPU stack at all is fine
+            pass
     return tf
 
 

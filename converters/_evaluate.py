@@ -11,7 +11,7 @@ import numpy as np
 
 from ..bundle import InputSpec, is_bundle
 from ..errors import InputError
-from ._data import ImageSet, load_images, read_image, scan_images
+from ._data import ImageSet, check_skipped, load_images, read_image, scan_images
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,11 @@ class EvalResult:
     model: str = ""
     kind: str = ""
     predictions: np.ndarray | None = None  # (n, classes) scores, kept for agreement checks
+    skipped: tuple[str, ...] = ()  # unreadable or truncated images left out of n
 
     def to_dict(self) -> dict:
-        return {"top1": self.top1, "top5": self.top5, "n": self.n, "model": self.model, "kind": self.kind}
+        return {"top1": self.top1, "top5": self.top5, "n": self.n, "model": self.model, "kind": self.kind,
+                "skipped": list(self.skipped)}
 
 
 def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
@@ -48,33 +50,45 @@ def label_offset(images: ImageSet, num_outputs: int, labels_file_len: int | None
     return 0
 
 
-def predict_keras(model, images: ImageSet, spec: InputSpec, *, batch: int = 32, on_image=None) -> np.ndarray:
+def predict_keras(model, images: ImageSet, spec: InputSpec, *, batch: int = 32, on_image=None,
+                  skipped: list[Path] | None = None) -> np.ndarray:
+    """(n, classes) scores; with ``skipped``, unreadable images are listed there and left out."""
     shape = model.inputs[0].shape
     h, w, c = int(shape[1]), int(shape[2]), int(shape[3])
     out = []
     for i in range(0, len(images), batch):
-        x = load_images(images.paths[i:i + batch], (h, w), spec, channels=c)
-        out.append(np.asarray(model(x, training=False)))
+        x = load_images(images.paths[i:i + batch], (h, w), spec, channels=c, skipped=skipped)
+        if len(x):
+            out.append(np.asarray(model(x, training=False)))
         if on_image is not None:
-            for _ in range(len(x)):
+            for _ in range(len(images.paths[i:i + batch])):
                 on_image()
-    return np.concatenate(out).astype(np.float32)
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, int(model.outputs[0].shape[-1])), np.float32)
 
 
 def predict_tflite(model, images: ImageSet, *, threads: int | None = None, spec: InputSpec | None = None,
-                   on_image=None) -> np.ndarray:
+                   on_image=None, skipped: list[Path] | None = None) -> np.ndarray:
     """Scores of a .tflite file or bundle (edgesdk.runtime, so the input is fed exactly as on the device)."""
     from ..runtime import load
 
     m = load(model, threads=threads, input_spec=spec)
+    m.require_task("classify")
     c = m.inputs[m._find_image_input()].shape[-1] if hasattr(m, "_find_image_input") else 3  # noqa: SLF001
     out = []
     for p in images.paths:
-        img = read_image(Path(p), c, convert=True)
+        try:
+            img = read_image(Path(p), c, convert=True)
+        except InputError:
+            if skipped is None:
+                raise
+            skipped.append(Path(p))
+            if on_image is not None:
+                on_image()
+            continue
         out.append(np.asarray(m.run(img)[0], np.float32).reshape(-1))
         if on_image is not None:
             on_image()
-    return np.stack(out)
+    return np.stack(out) if out else np.zeros((0, int(np.prod(m.outputs[0].shape[1:]))), np.float32)
 
 
 def evaluate(
@@ -93,6 +107,13 @@ def evaluate(
 
     ``data``: one folder per class (class k = k-th folder in sorted order, or the line of the folder name in
     ``labels`` when given) or ImageNet ``<wnid>_*.JPEG`` files with ``wnids`` (class = line of the wnid)."""
+    p = Path(model)
+    if p.suffix != ".tflite" and not is_bundle(p):
+        from ._load import check_keras_path
+
+        check_keras_path(p)  # a .jpg or a missing file fails here, before TensorFlow is imported
+    if wnids is None:
+        wnids = _wnids_beside(data, p)
     images = scan_images(data, wnids=wnids, what="evaluation folder")
     if images.labels is None:
         raise InputError(f"{data} has no labels: use one folder per class, or ImageNet <wnid>_*.JPEG names with --wnids FILE")
@@ -112,7 +133,7 @@ def evaluate(
         images = sample(images, limit)
     if on_total is not None:
         on_total(len(images))
-    p = Path(model)
+    skipped: list[Path] = []
     if p.suffix == ".tflite" or is_bundle(p):
         spec = None
         if input_range is not None or resize is not None:
@@ -120,7 +141,7 @@ def evaluate(
 
             base = load_bundle(p).manifest.input if is_bundle(p) else InputSpec(resize="crop")
             spec = InputSpec.from_range(*(input_range or base.range or (-1.0, 1.0)), resize=resize or base.resize, color=base.color)
-        scores = predict_tflite(p, images, spec=spec, on_image=on_image)
+        scores = predict_tflite(p, images, spec=spec, on_image=on_image, skipped=skipped)
         kind = "tflite"
     else:
         from ._load import load_keras
@@ -128,8 +149,22 @@ def evaluate(
 
         loaded = load_keras(p)
         spec, _ = infer_input_spec(loaded.model, input_range, resize=resize or "crop")
-        scores = predict_keras(loaded.model, images, spec, on_image=on_image)
+        scores = predict_keras(loaded.model, images, spec, on_image=on_image, skipped=skipped)
         kind = "keras"
+    check_skipped(skipped, len(images), "evaluation")
+    if skipped:
+        gone = {str(s) for s in skipped}
+        images = images.subset(np.asarray([i for i, q in enumerate(images.paths) if str(q) not in gone], np.int64))
     off = label_offset(images, scores.shape[1])
     y = images.labels + off
-    return EvalResult(topk_accuracy(scores, y, 1), topk_accuracy(scores, y, 5), len(images), str(p), kind, scores)
+    return EvalResult(topk_accuracy(scores, y, 1), topk_accuracy(scores, y, 5), len(images), str(p), kind, scores,
+                      tuple(str(s) for s in skipped))
+
+
+def _wnids_beside(data: str | os.PathLike, model: Path) -> Path | None:
+    """imagenet_wnids.txt in the data folder or next to the model (as bench finds it), for <wnid>_*.JPEG sets."""
+    for folder in (Path(data), model if model.is_dir() else model.parent):
+        cand = folder / "imagenet_wnids.txt"
+        if cand.is_file():
+            return cand
+    return None

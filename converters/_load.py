@@ -14,7 +14,7 @@ from ._env import import_keras3, import_tf_keras
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LoadedModel", "load_keras", "fix_input_size"]
+__all__ = ["LoadedModel", "check_keras_path", "load_keras", "fix_input_size"]
 
 
 @dataclass
@@ -38,12 +38,36 @@ class LoadedModel:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+    return text.splitlines()[0] if text else "the loader gave no reason"
 
 
 def _looks_like_hdf5(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def check_keras_path(path: str | os.PathLike) -> Path:
+    """Fail fast, before TensorFlow is imported: ``path`` must exist and look like a Keras model (an HDF5 or
+    zip file, or a folder with saved_model.pb). Raises ModelError naming the file and the problem."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"model not found: {p}")
+    if p.is_dir():
+        if not (p / "saved_model.pb").is_file():
+            raise ModelError(f"{p} is a folder without saved_model.pb: not a SavedModel")
+        return p
+    from ..tflite import is_tflite
+
+    if is_tflite(p):  # checked first: a .tflite with metadata is also a zip file
+        raise ModelError(f"{p.name} is already a TFLite model: this needs a Keras model (.h5, .keras or a SavedModel "
+                         "folder); `edgesdk bundle` or `edgesdk compile` take .tflite files")
+    try:
+        ok = zipfile.is_zipfile(p) or _looks_like_hdf5(p)
+    except OSError as exc:
+        raise ModelError(f"cannot read {p}: {(exc.strerror or 'error').lower()}") from None
+    if not ok:
+        raise ModelError(f"{p.name} is not a Keras model (expected an .h5 or .keras file or a SavedModel folder)")
+    return p
 
 
 def load_keras(path: str | os.PathLike, *, input_size: int | None = None) -> LoadedModel:
@@ -52,17 +76,9 @@ def load_keras(path: str | os.PathLike, *, input_size: int | None = None) -> Loa
     Raises ModelError for a missing file or anything that is not a Keras model, and for a dynamic input shape
     when ``input_size`` is not given (with it, the model is rebuilt with a fixed ``input_size`` square input).
     """
-    p = Path(path)
-    if not p.exists():
-        raise ModelError(f"model not found: {p}")
+    p = check_keras_path(path)
     tf_keras = import_tf_keras()
     kind = "SavedModel folder" if p.is_dir() else p.suffix or "file"
-    if p.is_dir() and not (p / "saved_model.pb").is_file():
-        raise ModelError(f"{p} is a folder without saved_model.pb: not a SavedModel")
-    if p.is_file():
-        is_zip = zipfile.is_zipfile(p)
-        if not (is_zip or _looks_like_hdf5(p)):
-            raise ModelError(f"{p.name} is not a Keras model (expected an .h5 or .keras file or a SavedModel folder)")
     flavor = "tf_keras"
     try:
         model = tf_keras.models.load_model(p, compile=False)

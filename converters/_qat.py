@@ -81,7 +81,7 @@ def quantization_aware(model, *, preserve_sparsity: bool = False):
     try:
         return import_tfmot().quantization.keras.quantize_model(model)
     except Exception as exc:  # noqa: BLE001 - tfmot rejects nested/subclassed models and some layers
-        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else "no reason given"
         raise ModelError(f"tfmot cannot make {model.name} quantization-aware: {msg}") from None
 
 

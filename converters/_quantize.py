@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._native import native_stderr
 from ..errors import InputError, ModelError
 from ._env import import_tf
 from ._load import LoadedModel
@@ -121,12 +122,13 @@ def convert_tflite(
     else:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
-        if mode == "int8" and calibration != "minmax":
-            from ._calibrate import calibrate_and_quantize
+        with native_stderr():  # the converter's "fully_quantize: 0, ..." lines go to the debug log
+            if mode == "int8" and calibration != "minmax":
+                from ._calibrate import calibrate_and_quantize
 
-            result.tflite, result.details = calibrate_and_quantize(tf, conv, calib, io, calibration)
-        else:
-            result.tflite = conv.convert()
+                result.tflite, result.details = calibrate_and_quantize(tf, conv, calib, io, calibration)
+            else:
+                result.tflite = conv.convert()
     except (ModelError, InputError):
         raise
     except Exception as exc:  # noqa: BLE001 - ConverterError and friends: one line naming the ops

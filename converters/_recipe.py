@@ -713,7 +713,10 @@ class _Runner:
         extra["report.md"] = (render_report_md(report) + "\n## After every step\n\n"
                               + f"Accuracy on {len(self.eval_set)} held-out images (never trained on).\n\n"
                               + render_steps_md(self.rows)).encode()
-        export_bundle(self.out, model_file, input_spec=self.spec, output=OutputSpec(decoder="softmax"), report=report,
+        from ..tflite import classifier_decoder, read_model
+
+        decoder = classifier_decoder(read_model(model_file))  # from the graph, as `edgesdk bundle` does
+        export_bundle(self.out, model_file, input_spec=self.spec, output=OutputSpec(decoder=decoder), report=report,
                       labels=list(self.data.classes), edgetpu_model=etpu, name=self.r.path.stem,
                       source={"recipe": self.r.path.name}, overwrite=overwrite, extra_files=extra)
         # report.md of _export knows single conversions: append the per-step table

@@ -33,6 +33,20 @@ def _compiler() -> dict:
     return {"path": path, "version": version}
 
 
+def _faces() -> dict:
+    """The BlazeFace model files (the 'faces' extra): {name: path or None}."""
+    from .errors import EdgeSDKError
+    from .runtime.faces import FACE_MODELS, face_model_path
+
+    found: dict[str, str | None] = {}
+    for name in FACE_MODELS:
+        try:
+            found[name] = str(face_model_path(name))
+        except EdgeSDKError:
+            found[name] = None
+    return found
+
+
 def collect() -> dict:
     """Every fact `edgesdk doctor` prints, as a JSON-ready dict."""
     from .errors import EdgeSDKError
@@ -46,9 +60,10 @@ def collect() -> dict:
     import cv2
 
     try:
-        video_backends = [cv2.videoio_registry.getBackendName(b) for b in cv2.videoio_registry.getBackends()]
+        names = [cv2.videoio_registry.getBackendName(b) for b in cv2.videoio_registry.getBackends()]
     except (AttributeError, cv2.error):
-        video_backends = []
+        names = []
+    video_backends = list(dict.fromkeys(names))  # OpenCV lists FFMPEG once per capability: show each once
     return {
         "edgesdk": __version__,
         "python": platform.python_version(),
@@ -67,6 +82,8 @@ def collect() -> dict:
             "opencv_video_backends": video_backends,
             "video_devices": sorted(glob.glob("/dev/video*")),
         },
+        "faces": _faces(),
+        "ffmpeg": shutil.which("ffmpeg"),
         "convert": {
             "tensorflow": _version("tensorflow") or _version("tensorflow-cpu"),
             "tf_keras": _version("tf-keras"),

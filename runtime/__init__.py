@@ -10,7 +10,7 @@ from ._edgetpu import find_library as find_edgetpu_library
 from ._edgetpu import library_name as edgetpu_library_name
 from ._edgetpu import list_devices as list_edgetpu_devices
 from ._edgetpu import parse_device
-from ._images import IMAGE_SUFFIXES, draw_detections, read_image, write_image
+from ._images import IMAGE_SUFFIXES, draw_detections, is_truncated, read_image, write_image
 from ._loader import load
 from ._model import Model
 from ._preprocess import Preprocessor, Transform
@@ -36,6 +36,7 @@ __all__ = [
     "list_edgetpu_devices",
     "load",
     "parse_device",
+    "is_truncated",
     "read_image",
     "softmax",
     "ssd_output_order",

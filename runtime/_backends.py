@@ -40,7 +40,7 @@ def _import(name: str, module: str) -> Backend:
     if name == "tensorflow.lite":
         import tensorflow as tf  # noqa: F401  (only reached when nothing lighter is installed)
 
-        return Backend(name, tf.__version__, mod.Interpreter, mod.experimental.load_delegate)
+        return Backend(name, tf.__version__, _quiet(mod.Interpreter), mod.experimental.load_delegate)
     from importlib import metadata
 
     dist = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime"}[name]
@@ -48,7 +48,23 @@ def _import(name: str, module: str) -> Backend:
         version = metadata.version(dist)
     except metadata.PackageNotFoundError:
         version = getattr(importlib.import_module(name.split(".")[0]), "__version__", "unknown")
-    return Backend(name, version, mod.Interpreter, mod.load_delegate)
+    return Backend(name, version, _quiet(mod.Interpreter), mod.load_delegate)
+
+
+def _quiet(cls: Any) -> Any:
+    """The backend's Interpreter class, with the native "INFO: Created TensorFlow Lite XNNPACK delegate" line
+    (written when tensors are allocated) sent to the debug log instead of stderr."""
+    from .._native import native_stderr
+
+    class Interpreter(cls):  # type: ignore[misc, valid-type]
+        __doc__ = cls.__doc__
+
+        def allocate_tensors(self, *args: Any, **kwargs: Any) -> Any:
+            with native_stderr():
+                return super().allocate_tensors(*args, **kwargs)
+
+    Interpreter.__module__ = cls.__module__
+    return Interpreter
 
 
 @functools.lru_cache(maxsize=None)

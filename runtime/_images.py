@@ -15,12 +15,28 @@ from ..results import Detections
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
+def is_truncated(data: bytes) -> bool:
+    """True for a JPEG without its end marker or a PNG without its IEND chunk: a file cut short, which OpenCV
+    would decode anyway (grey below the cut) with only libjpeg's warning on stderr."""
+    if data[:2] == b"\xff\xd8":
+        return data.rfind(b"\xff\xd9", max(0, len(data) - 65536)) < 0
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return data.rfind(b"IEND", max(0, len(data) - 64)) < 0
+    return False
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """(H, W, 3) uint8 BGR image; InputError naming the file when it is missing or not an image."""
+    """(H, W, 3) uint8 BGR image; InputError naming the file when it is missing, not an image, or cut short."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"image not found: {p}")
-    image = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {p}: {(exc.strerror or 'error').lower()}") from None
+    if is_truncated(data):
+        raise InputError(f"{p} is truncated (the file ends before the image does)")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if image is None:
         raise InputError(f"cannot read {p} as an image (unsupported or corrupt file)")
     return image
@@ -37,8 +53,12 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     if not ok:
         raise InputError(f"OpenCV could not encode {p.name}")
     tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_bytes(data.tobytes())
-    tmp.replace(p)
+    try:
+        tmp.write_bytes(data.tobytes())
+        tmp.replace(p)
+    except OSError as exc:  # name the user's file, not our temporary one
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {p}: {(exc.strerror or 'error').lower()}") from None
     return p
 
 

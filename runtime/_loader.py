@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .._native import native_stderr
 from ..bundle import Bundle, InputSpec, OutputSpec, infer_task, is_bundle, load_bundle, read_labels, recognize_model
 from ..errors import BundleError, DelegateError, EdgeSDKError, ModelError
-from ..tflite import check_tflite_file, is_edgetpu_compiled, read_model
+from ..tflite import check_tflite_file, classifier_decoder, is_edgetpu_compiled, read_model
 from ._backends import get_backend
 from ._edgetpu import make_delegate, parse_device
 from ._model import Model
@@ -84,12 +85,13 @@ def load(
             raise
         delegates.append(delegate)
     try:
-        interp = be.Interpreter(model_path=str(path), num_threads=threads, experimental_delegates=delegates or None)
-        interp.allocate_tensors()
+        with native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate" goes to the debug log
+            interp = be.Interpreter(model_path=str(path), num_threads=threads, experimental_delegates=delegates or None)
+            interp.allocate_tensors()
     except EdgeSDKError:
         raise
     except Exception as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else "no reason given"
         if "edgetpu-custom-op" in str(exc):
             raise ModelError(f"{path.name} was compiled for the Edge TPU; install libedgetpu or use the CPU model") from None
         raise ModelError(f"{path.name}: the interpreter rejected the model: {msg}") from None
@@ -98,11 +100,21 @@ def load(
     # a bare .tflite: its decoder (and how its family is fed) recognised once from its tensors, when unambiguous
     choice = None if m else recognize_model(info)
     spec = input_spec or (m.input if m else choice.input if choice and choice.input else _infer_input_spec(interp))
-    out_spec = m.output if m else choice.output if choice else OutputSpec(decoder="logits")
+    task = m.task if m else choice.task if choice else _guess_task(info)
+    if m:
+        out_spec = m.output
+    elif choice:
+        out_spec = choice.output
+    else:
+        out_spec = OutputSpec(decoder=classifier_decoder(info) if task == "classify" else "logits")
+    if task == "classify" and out_spec.decoder == "logits" and classifier_decoder(info) != "logits":
+        # bundles made before the decoder was read from the graph said "logits" for every classifier
+        log.info("%s ends in a softmax/sigmoid: its outputs are read as probabilities", path.name)
+        out_spec = OutputSpec(classifier_decoder(info), out_spec.label_offset, out_spec.params)
     return Model(
         interp, path=path, backend=be, device=kind if dev_option is None else dev_option, delegate=delegate,
         threads=threads, input_spec=spec, output_spec=out_spec, labels=labels, bundle=bundle,
-        task=m.task if m else choice.task if choice else _guess_task(info),
+        task=task,
     )
 
 

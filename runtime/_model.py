@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_KINDS = {"classify": "classification", "detect": "detection", "segment": "segmentation", "face": "face detection"}
+_COMMANDS = {"detect": "detect", "face": "anonymize"}
+
 
 class Model:
     """A TFLite model ready to run. Build it with :func:`edgesdk.runtime.load`.
@@ -86,6 +89,14 @@ class Model:
     def __repr__(self) -> str:
         return f"Model({self.path.name}, device={self.device}, backend={self.backend.name} {self.backend.version})"
 
+    def require_task(self, task: str) -> None:
+        """Raise ModelError when the model is known to do something other than ``task``."""
+        if self.task is None or self.task == task:
+            return
+        what = _KINDS.get(self.task, self.task)
+        hint = f"; use `edgesdk {_COMMANDS[self.task]}`" if self.task in _COMMANDS else ""
+        raise ModelError(f"{self.path.name} is a {what} model, not a {_KINDS.get(task, task)} model{hint}")
+
     # --- running -----------------------------------------------------------------------------------------------
     def invoke(self, *arrays: np.ndarray) -> list[np.ndarray]:
         """Set every input from ``arrays`` (exact shape and dtype), invoke, return the raw outputs (copies)."""
@@ -131,10 +142,14 @@ class Model:
         return [spec.dequantize(r) for spec, r in zip(self.outputs, raw)]
 
     def classify(self, image: np.ndarray, top_k: int = 5, threshold: float = 0.0) -> Classifications:
-        """Top-k classes of one BGR image."""
+        """Top-k classes of one BGR image.
+
+        Raises ModelError for a model whose task is not classification (detection, segmentation, faces)."""
+        self.require_task("classify")
         raw, _ = self.invoke_image(image)
         scores = self.outputs[0].dequantize(raw[0])
-        activation = {"logits": "auto", "softmax": "none"}.get(self.output_spec.decoder, "auto")
+        # logits get a softmax; a graph ending in SOFTMAX/LOGISTIC already gives probabilities
+        activation = "softmax" if self.output_spec.decoder == "logits" else "none"
         return decode_classification(
             scores, top_k, activation=activation, label_offset=self.output_spec.label_offset,
             labels=self.labels, threshold=threshold,

@@ -67,8 +67,12 @@ class Bundle:
 
 
 def read_labels(path: str | os.PathLike) -> list[str]:
-    """One label per line; also accepts Coral's 'index label' / 'index: label' lines."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    """One label per line; also accepts Coral's 'index label' / 'index: label' lines. BundleError for a file
+    that is not UTF-8 text (OSError for one that cannot be read)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise BundleError(f"labels file {path} is not UTF-8 text (one label per line)") from None
     pairs = [ln.strip().split(maxsplit=1) for ln in lines if ln.strip()]
     if pairs and all(len(p) == 2 and p[0].rstrip(":").isdigit() for p in pairs):
         table = {int(p[0].rstrip(":")): p[1].strip() for p in pairs}

@@ -61,14 +61,17 @@ def make_bundle(
     default for the input dtype) with ``color`` order and ``resize`` policy.
     The Edge TPU twin ``<stem>_edgetpu.tflite`` next to the model is added when ``edgetpu_model`` is not given.
     """
-    from ..tflite import check_tflite_file, read_model
+    from ..tflite import check_tflite_file, classifier_decoder, read_model
 
+    target = Path(out)
+    if target.suffix.lower() in _ARCHIVES and not target.name.endswith((".tar.gz", ".tgz")):
+        raise BundleError(f"cannot write a bundle as {target.name}: a bundle is a folder or a .tar.gz file")
     src = check_tflite_file(model)
     info = read_model(src)
     if info.is_edgetpu_compiled:
         raise BundleError(f"{src.name} is Edge TPU-compiled: bundle the CPU model and pass this one as --edgetpu-model")
-    task = task or infer_task(info)
-    files: dict[str, str | os.PathLike] = {"model.tflite": src}
+    task = _check_task(task, info, src.name)
+    files: dict[str, str | os.PathLike | bytes] = {"model.tflite": src}
     twin = Path(edgetpu_model) if edgetpu_model else src.with_name(src.stem + "_edgetpu.tflite")
     etpu_name = None
     if edgetpu_model or twin.exists():
@@ -82,6 +85,7 @@ def make_bundle(
         if not Path(labels).is_file():
             raise BundleError(f"labels file not found: {labels}")
         files["labels.txt"] = labels
+    _check_labels(task, info, labels, label_offset, src.name)
     manifest = Manifest(
         task=task,
         edgetpu_model=etpu_name,
@@ -89,19 +93,54 @@ def make_bundle(
         input=input_spec
         or (InputSpec.from_range(*input_range, color=color, resize=resize) if input_range else None)
         or default_input_spec(info, color, resize),
-        output=OutputSpec(decoder=_DECODERS[task], label_offset=label_offset),
+        output=OutputSpec(
+            decoder=classifier_decoder(info) if task == "classify" else _DECODERS[task], label_offset=label_offset
+        ),
         name=name or src.stem,
         source={"model": src.name, "sha256_of": "model.tflite"},
     )
     manifest = with_recognized_decoder(manifest, info, keep_input=bool(input_spec or input_range))
-    target = Path(out)
-    if target.name.endswith((".tar.gz", ".tgz")):
-        import tempfile
+    try:
+        if target.name.endswith((".tar.gz", ".tgz")):
+            import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="edgesdk-bundle-") as tmp:
-            b = write_bundle(Path(tmp) / "bundle", manifest, files)
-            pack(b.root, target)
-        from ._io import load_bundle
+            with tempfile.TemporaryDirectory(prefix="edgesdk-bundle-") as tmp:
+                b = write_bundle(Path(tmp) / "bundle", manifest, files)
+                pack(b.root, target)
+            from ._io import load_bundle
 
-        return load_bundle(target)
-    return write_bundle(target, manifest, files)
+            return load_bundle(target)
+        return write_bundle(target, manifest, files)
+    except OSError as exc:  # name the user's output, not our temporary folder
+        raise BundleError(f"cannot write {target}: {(exc.strerror or 'error').lower()}") from None
+
+
+_ARCHIVES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".tflite", ".json"}
+
+
+def _check_task(task: str | None, info, name: str) -> str:
+    """The task given, or inferred; a given task the outputs contradict (detect on a classifier) is refused."""
+    try:
+        inferred: str | None = infer_task(info)
+    except BundleError:
+        if task is None:
+            raise
+        inferred = None
+    if task is not None and inferred is not None and task != inferred:
+        shapes = ", ".join(str(t.shape) for t in info.outputs)
+        raise BundleError(f"--task {task} does not fit {name}: its outputs ({shapes}) are a {inferred} model's")
+    return task or inferred  # type: ignore[return-value]
+
+
+def _check_labels(task: str, info, labels, label_offset: int, name: str) -> None:
+    """Refuse a label offset that maps no class onto a label; warn when the label count does not fit."""
+    from ._io import read_labels
+
+    lines = read_labels(labels) if labels is not None else []
+    classes = int(info.outputs[0].shape[-1]) if task == "classify" and info.outputs[0].shape else 0
+    span = max(classes, len(lines), 1 if task == "classify" else 1000)
+    if abs(label_offset) >= span:
+        raise BundleError(f"--label-offset {label_offset} maps no class of {name} onto a label "
+                          f"({classes or 'its'} classes, {len(lines)} labels)")
+    if classes and lines and len(lines) not in (classes, classes - 1):
+        log.warning("%s has %d lines but %s has %d classes: check the labels file", labels, len(lines), name, classes)

@@ -76,7 +76,8 @@ class InputSpec:
 class OutputSpec:
     """How to read the model's outputs.
 
-    decoder: ``logits`` | ``softmax`` (classification), ``ssd`` (TFLite_Detection_PostProcess: boxes, classes,
+    decoder: ``logits`` | ``softmax`` | ``probabilities`` (classification: the output holds logits, a
+    softmax's or a sigmoid's probabilities, decided from the graph's final op), ``ssd`` (TFLite_Detection_PostProcess: boxes, classes,
     scores, count), ``blazeface`` / ``mediapipe-person`` (raw boxes and scores + anchors), ``yolo-v5`` /
     ``yolo-v8`` (Ultralytics heads), ``segment`` (per-pixel class map). Detector params: see bundle/_decoders.py.
     label_offset: add to a class index before looking it up in labels (e.g. -1 when index 0 is background

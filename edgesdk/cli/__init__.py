@@ -19,14 +19,20 @@ import sys
 
 from .._version import __version__
 from ..errors import EdgeSDKError
+from ._common import HelpFormatter as _Formatter
 
 __all__ = ["main", "build_parser"]
 
 log = logging.getLogger("edgesdk")
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+def _all_parsers(parser: argparse.ArgumentParser):
+    """The parser and every sub-parser below it."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _all_parsers(child)
 
 
 def _command_modules():
@@ -44,28 +50,42 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"edgesdk {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging, the native libraries' messages and full tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors (no warnings, no progress)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for mod in _command_modules():
         mod.register(sub)
-    # Every subcommand shows its defaults in --help.
-    for p in sub.choices.values():
-        if p.formatter_class is argparse.HelpFormatter:
+    # Every subcommand shows its defaults in --help, and takes -v / -q after its name too.
+    for p in _all_parsers(parser):
+        if p.formatter_class in (argparse.HelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
             p.formatter_class = _Formatter
+        if p is not parser and "-q" not in p._option_string_actions:
+            p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    from .._native import quiet_env
+
+    words = sys.argv[1:] if argv is None else argv
+    quiet_env(verbose=any(w in ("-v", "--verbose") for w in words))  # before anything imports TensorFlow or OpenCV
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on bad usage
     verbose = getattr(args, "verbose", False)
+    quiet = getattr(args, "quiet", False) and not verbose
+    from ._common import set_quiet
+
+    set_quiet(quiet)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
+        level=logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except EdgeSDKError as exc:
@@ -81,11 +101,23 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected bug: still one line unless --verbose
         if verbose:
             raise
-        print(
-            f"edgesdk {args.command}: error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)",
-            file=sys.stderr,
-        )
+        print(f"edgesdk {args.command}: error: {describe_error(exc)} (run with --verbose for the traceback)",
+              file=sys.stderr)
         return 1
+
+
+def describe_error(exc: BaseException) -> str:
+    """What went wrong, in words: no exception class names, and a file we were writing atomically
+    (``.NAME.tmp``) is named as the user's NAME."""
+    import re
+
+    if isinstance(exc, OSError) and exc.strerror:
+        name = re.sub(r"(^|/)\.([^/]+)\.tmp$", r"\1\2", str(exc.filename)) if exc.filename else ""
+        return f"{name}: {exc.strerror.lower()}" if name else exc.strerror.lower()
+    if isinstance(exc, UnicodeDecodeError):
+        return "a file is not UTF-8 text"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else "an unexpected error"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,14 +7,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from ._common import add_json, non_negative_int, positive_float, positive_int
+from ._bench_args import _Formatter, add_bench_args, check_bench_args
 
 ORDER = 70
 
 EPILOG = """\
 examples:
   edgesdk bench a.tflite b.tflite --threads 1,2 --runs 200
-  edgesdk bench model.tflite --pipeline --image photo.jpg --markdown bench.md --plot bench.png
+  edgesdk bench model.tflite --pipeline --image photo.jpg -o bench.md -o bench.png
   edgesdk bench bundle/ --data imagenet-val/ --limit 500          # adds top-1 / top-5
   edgesdk bench a.tflite --remote pi@kitchen --remote pi@garage   # on the devices, one table
   edgesdk bench a.tflite --json > new.json; edgesdk bench a.tflite --compare old.json --threshold 10
@@ -26,113 +26,31 @@ marks the failures) or --compare found a regression, 2 bad usage.
 """
 
 
-def _threads(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N or N,M,... (e.g. 1,2,4), got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"thread counts must be >= 1, got {text!r}")
-    return sorted(set(values), key=values.index)
-
-
-
-
-
-
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown, except None/False ones (their help says what happens)."""
-
-    def _get_help_string(self, action):
-        if action.default in (None, False, []) or "default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="latency, throughput, memory and accuracy of models, side by side, here or on a device",
-        description=__doc__, epilog=EPILOG, formatter_class=_Formatter,
+        description=__doc__, epilog=EPILOG, formatter_class=_Formatter, conflict_handler="resolve",
     )
-    p.add_argument("models", nargs="+", metavar="MODEL", help=".tflite file or bundle (folder or .tar.gz)")
-    p.add_argument("--device", default="cpu", help="cpu, edgetpu, usb, usb:N, pci, pci:N or :N")
-    p.add_argument("--threads", type=_threads, default=None, metavar="N[,M...]",
-                   help="interpreter threads; several values measure each (default: all cores)")
-    how = p.add_mutually_exclusive_group()
-    how.add_argument("--runs", type=positive_int, default=None, metavar="N", help="timed runs per model (default 100)")
-    how.add_argument("--seconds", type=positive_float, default=None, metavar="S", help="measure about S seconds per model")
-    p.add_argument("--warmup", type=non_negative_int, default=10, metavar="N", help="runs discarded first")
-    p.add_argument("--pipeline", action="store_true",
-                   help="also time pre-processing, invoke and decoding of a frame, as an application sees it")
-    p.add_argument("--image", metavar="FILE", help="frame for --pipeline (default: a synthetic 640x480 frame)")
-    p.add_argument("--data", metavar="DIR",
-                   help="labelled images for a top-1/top-5 column: <wnid>_*.JPEG (+ imagenet_wnids.txt; scored by edgesdk "
-                        "eval's function) or folders named after the model's labels")
-    p.add_argument("--limit", type=positive_int, metavar="N", help="use the first N images of --data")
-    p.add_argument("--wnids", metavar="FILE", help="wnid list for ImageNet-style --data (default: imagenet_wnids.txt "
-                                                  "in DIR or next to the model)")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement (a fresh process per model)")
-    out = p.add_argument_group("reports")
-    add_json(out)
-    out.add_argument("--markdown", metavar="FILE", help="write a Markdown report")
-    out.add_argument("--plot", metavar="FILE.png", help="write a PNG: latency distribution (+ latency vs accuracy)")
-    out.add_argument("--save", metavar="FILE.json", help="write the JSON document to FILE (besides the table)")
-    out.add_argument("--compare", metavar="OLD.json", help="show the change against an earlier --json/--save run")
-    out.add_argument("--threshold", type=positive_float, default=10.0, metavar="PCT",
-                     help="--compare: a p50 slower by more than PCT %% is a regression (exit 1)")
-    rem = p.add_argument_group("on devices (over SSH; the device needs python3 with numpy and ai-edge-litert or "
-                               "tflite-runtime, not edgesdk)")
-    rem.add_argument("--remote", action="append", default=[], metavar="[USER@]HOST",
-                     help="run on this host (repeatable; an ssh config alias works)")
-    rem.add_argument("--local", action="store_true", help="with --remote: also run here, in the same table")
-    from ..deploy._cli import add_ssh_args
-
-    add_ssh_args(p)
+    add_bench_args(p)
     p.set_defaults(func=run)
-
-
-def _check_output(path: str | None, what: str) -> None:
-    from ..errors import InputError
-
-    if path and not Path(path).resolve().parent.is_dir():
-        raise InputError(f"{what} {path}: folder {Path(path).parent} does not exist")
 
 
 def run(args: argparse.Namespace) -> int:
     from edgesdk.benchmarks import benchmark, compare, plot, print_table, read_document, to_json, to_markdown
     from edgesdk.benchmarks._report import write_atomic
 
-    from ..errors import InputError
     from ._common import progress
 
-    if args.image and not args.pipeline:
-        raise InputError("--image is the frame for --pipeline; add --pipeline")
-    if args.limit and not args.data:
-        raise InputError("--limit needs --data")
-    if args.local and not args.remote:
-        raise InputError("--local only makes sense with --remote")
-    for path, what in ((args.markdown, "--markdown"), (args.plot, "--plot"), (args.save, "--save")):
-        _check_output(path, what)
-    old = read_document(args.compare) if args.compare else None  # fail before measuring anything
-    if args.data and not Path(args.data).is_dir():
-        raise InputError(f"--data {args.data}: not a folder")
-    image = None
-    if args.image:
-        import cv2
-
-        image = cv2.imread(args.image, cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(f"--image {args.image}: not a readable image")
+    image = check_bench_args(args)  # every argument and output path checked before measuring
+    old = read_document(args.compare) if args.compare else None
     ssh = None
     if args.remote:
         from ..deploy._cli import ssh_options
 
         ssh = ssh_options(args)
     command = "edgesdk bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] else ""
-    total = args.runs or (100 if args.seconds is None else None)
-    with progress("benchmarking", total) as bar:
+    with progress("benchmarking", args.runs or (100 if args.seconds is None else None),
+                  seconds=args.seconds * len(args.models) * len(args.threads or [1]) if args.seconds else None) as bar:
         doc = benchmark(
             args.models, device=args.device, threads=args.threads, runs=args.runs, seconds=args.seconds,
             warmup=args.warmup, pipeline=args.pipeline, image=image, data=args.data, limit=args.limit,

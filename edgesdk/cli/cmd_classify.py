@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, print_json
+from ._common import add_json, positive_int, print_json, probability
 from ._model_args import add_model_args, load_from_args
 
 ORDER = 30
@@ -15,8 +15,8 @@ def register(sub) -> None:
                        description="Classify images with a TFLite classifier or bundle.")
     add_model_args(p)
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
-    p.add_argument("-k", "--top-k", type=int, default=5, help="how many classes to show")
-    p.add_argument("--threshold", type=float, default=0.0, help="hide classes scoring below this")
+    p.add_argument("-k", "--top-k", type=positive_int, default=5, help="how many classes to show")
+    p.add_argument("--threshold", type=probability, default=0.0, help="hide classes scoring below this (0..1)")
     add_json(p)
     p.set_defaults(func=run)
 

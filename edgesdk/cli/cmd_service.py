@@ -10,8 +10,11 @@ ORDER = 83
 
 EPILOG = """\
 examples (on the device):
-  sudo edgesdk service install --bundle /opt/edgesdk/current --source 0 --out /var/lib/edgesdk/events.jsonl
+
+  sudo edgesdk service install --bundle /opt/edgesdk/current --source 0 -- --events /var/lib/edgesdk/events.jsonl
+
   edgesdk service install --bundle ~/edgesdk/current --unit-file ./edgesdk-anonymize.service -- --mode pixelate
+
 Arguments after `--` are passed to the runtime command. Point --bundle at ROOT/current (the symlink), so
 `edgesdk deploy ... --service NAME` only has to restart the service after switching releases.
 """
@@ -28,7 +31,7 @@ def register(sub) -> None:
     i.add_argument("--out", metavar="PATH", help="output of the runtime command (its -o)")
     i.add_argument("--name", default="edgesdk-anonymize", help="service name")
     i.add_argument("--user", help="run the service as this user (User=)")
-    i.add_argument("--command", default="anonymize", metavar="CMD",
+    i.add_argument("--command", dest="runtime_command", default="anonymize", metavar="CMD",
                    help="edgesdk runtime command to run (anonymize gets the bundle as --detector, others as MODEL)")
     i.add_argument("--python", metavar="EXE", help="Python that runs edgesdk (default: this one)")
     i.add_argument("--unit-file", metavar="PATH",
@@ -49,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
     bundle = os.path.abspath(os.path.expanduser(args.bundle))  # abspath keeps the `current` symlink as is
     if not os.path.exists(bundle) and not args.print_only:
         raise InputError(f"bundle not found: {bundle} (deploy one first: edgesdk deploy BUNDLE host:ROOT)")
-    argv = exec_args(bundle, command=args.command, source=args.source, out=args.out, extra=args.extra,
+    argv = exec_args(bundle, command=args.runtime_command, source=args.source, out=args.out, extra=args.extra,
                      python=args.python)
+    check_unit_command(argv[3:], strict=not args.print_only)
     text = unit_text(args.name, argv, user=args.user, workdir=os.path.dirname(bundle))
     if args.print_only:
         print(text, end="")
@@ -59,3 +63,38 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {done.path}")
     print(done.hint)
     return 0
+
+
+def check_unit_command(argv: list[str], *, strict: bool = True) -> None:
+    """Run the edgesdk parser (and anonymize's output check) on the command a unit will run, so a mistake
+    fails now instead of in a restart loop. Bad usage always raises InputError; a problem with the output path
+    raises when ``strict`` (install on the device), else it is logged as a warning (--print elsewhere)."""
+    import contextlib
+    import io
+    import logging
+
+    from ..errors import InputError
+    from . import build_parser
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            ns = build_parser().parse_args(argv)
+    except SystemExit:
+        lines = err.getvalue().strip().splitlines()
+        reason = lines[-1] if lines else "bad arguments"
+        raise InputError(f"the unit would run `edgesdk {' '.join(argv)}`, which fails: {reason}") from None
+    if getattr(ns, "command", None) != "anonymize" or not getattr(ns, "output", None):
+        return
+    from .cmd_anonymize import plan_output
+
+    class _AnySource:
+        total = 1  # the source is only opened by the service: accept image outputs too
+
+    try:
+        plan_output(ns.output, None, _AnySource())
+    except InputError as exc:
+        hint = " (JSONL events: pass `-- --events PATH` instead of --out)" if ns.output.endswith((".jsonl", ".json")) else ""
+        if strict or "extension" in str(exc):
+            raise InputError(f"the service would fail at start: {exc}{hint}") from None
+        logging.getLogger(__name__).warning("on the device: %s", exc)

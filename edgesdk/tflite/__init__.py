@@ -8,6 +8,7 @@ The flatbuffer schema comes from LiteRT (``ai_edge_litert.schema_py_generated``)
 when a model is read.
 """
 
+from ._activation import classifier_decoder, final_activation
 from ._compiled import compiled_report, is_edgetpu_compiled
 from ._edgetpu import (
     SUPPORTED_OPS,
@@ -43,7 +44,9 @@ __all__ = [
     "SubgraphInfo",
     "TensorInfo",
     "check_tflite_file",
+    "classifier_decoder",
     "compiled_report",
+    "final_activation",
     "is_edgetpu_compiled",
     "is_tflite",
     "load_schema",

@@ -134,9 +134,9 @@ def read_model(source: str | os.PathLike | bytes | bytearray | memoryview) -> Mo
         return _Parser(schema, data, where, path).model()
     except ModelError:
         raise
-    except _CORRUPT as exc:
+    except _CORRUPT:
         log.debug("parse failure in %s", where, exc_info=True)
-        raise ModelError(f"{where} is truncated or corrupt: {type(exc).__name__} while reading the flatbuffer") from None
+        raise ModelError(f"{where} is truncated or corrupt: its flatbuffer could not be read") from None
 
 
 def _enum_names(enum_cls) -> dict[int, str]:

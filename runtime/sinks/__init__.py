@@ -7,10 +7,11 @@ from ._images import IMAGE_OUT_EXTENSIONS, ImageFileSink, ImageFolderSink
 from ._mjpeg import MjpegServer, parse_hostport
 from ._mqtt import DEFAULT_QUEUE_SIZE as MQTT_QUEUE_SIZE
 from ._mqtt import MqttSink, MqttStats, MqttTarget, parse_mqtt_url, read_password_file
-from ._video import VIDEO_FOURCC, VideoSink
+from ._video import ENCODERS, VIDEO_CODECS, VIDEO_FOURCC, VideoSink
 from ._window import WindowSink, display_available
 
 __all__ = [
+    "ENCODERS",
     "EventsSink",
     "FrameMeta",
     "IMAGE_OUT_EXTENSIONS",
@@ -23,6 +24,7 @@ __all__ = [
     "MqttTarget",
     "Sink",
     "SinkError",
+    "VIDEO_CODECS",
     "VIDEO_FOURCC",
     "VideoSink",
     "WindowSink",

@@ -1,6 +1,12 @@
 """Video file sink: same size and frame rate as the source, finalized on close (also after Ctrl-C or an
 error) so the file plays.
 
+Encoder: H.264 through the system's ``ffmpeg`` binary by default (browsers play it; the source's audio can be
+kept), else OpenCV's VideoWriter (MPEG-4 Part 2, no audio; said once in a warning). The binary rather than
+PyAV: it is an apt package on Raspberry Pi OS and Debian (Raspberry Pi's build has the hardware encoders),
+the encoder runs in its own process beside the Python pipeline, and it adds no 36 MB wheel with a second copy
+of the FFmpeg libraries (measured in benchmarks/video_writers.py).
+
 OpenCV's VideoWriter cannot report a full disk, and an MP4 whose index (written at the end) does not fit is
 unplayable. So the sink keeps a reserve: before each frame it checks the free space on the output's file
 system and stops with SinkError while there is still room to finalize what was written.
@@ -13,15 +19,21 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ...results import Detections
 from ._base import FrameMeta, SinkError, disk_error
+from ._ffmpeg import CODECS, FfmpegWriter, find_ffmpeg
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VideoSink", "VIDEO_FOURCC"]
+__all__ = ["VideoSink", "VIDEO_FOURCC", "VIDEO_CODECS", "ENCODERS"]
+
+VIDEO_CODECS = tuple(CODECS)
+ENCODERS = ("auto", "ffmpeg", "opencv")
+_warned_fallback = False
 
 # container extension -> codecs to try, in order
 VIDEO_FOURCC = {
@@ -37,19 +49,36 @@ class VideoSink:
     """Writes frames to ``path`` (.mp4, .m4v, .mov, .mkv, .avi) at ``fps``; the size is the first frame's.
 
     reserve_bytes: free space kept for finalizing (default: 2 MB + room for the index and a few frames).
+    codec: ``h264`` (default), ``hevc``, ``vp9``, ``mpeg4`` or ``mjpeg`` (through ffmpeg); crf: quality for
+    h264/hevc/vp9, 0 (lossless) .. 51 (worst), 23 by default; audio_from: the source file, whose first audio
+    track is kept (cut to the video's length); encoder: ``auto`` (ffmpeg when installed, else OpenCV),
+    ``ffmpeg`` or ``opencv``. ``fourcc`` forces OpenCV with that codec.
     """
 
     def __init__(self, path: str | os.PathLike, fps: float | None = 30.0, *, fourcc: str | None = None,
-                 reserve_bytes: int | None = None) -> None:
+                 reserve_bytes: int | None = None, codec: str = "h264", crf: int = 23,
+                 audio_from: str | os.PathLike | None = None, encoder: str = "auto") -> None:
         self.path = Path(path)
         self.name = f"video:{self.path}"
         ext = self.path.suffix.lower()
         if ext not in VIDEO_FOURCC:
             raise SinkError(f"unsupported video extension {ext or '(none)'} for {self.path}: use {', '.join(VIDEO_FOURCC)}")
+        if codec not in CODECS:
+            raise SinkError(f"unknown codec {codec!r}: use one of {', '.join(CODECS)}")
+        if not 0 <= int(crf) <= 51:
+            raise SinkError(f"crf must be 0..51, got {crf}")
+        if encoder not in ENCODERS:
+            raise SinkError(f"unknown encoder {encoder!r}: use one of {', '.join(ENCODERS)}")
+        self.ffmpeg = None if fourcc or encoder == "opencv" else find_ffmpeg()
+        if encoder == "ffmpeg" and self.ffmpeg is None:
+            raise SinkError("ffmpeg is not installed (sudo apt install ffmpeg)")
+        self.video_codec, self.crf, self.audio_from = codec, int(crf), audio_from
+        if self.ffmpeg is None and not fourcc and encoder == "auto":
+            _fallback_warning(codec, audio_from)
         self.codecs = (fourcc,) if fourcc else VIDEO_FOURCC[ext]
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self.reserve = reserve_bytes
-        self._writer = None
+        self._writer: Any = None  # FfmpegWriter or cv2.VideoWriter
         self.codec: str | None = None
         self.size: tuple[int, int] | None = None
         self.frames = 0
@@ -57,6 +86,11 @@ class VideoSink:
         self._closed = False
 
     def _open(self, w: int, h: int) -> None:
+        if self.ffmpeg is not None:
+            self._writer = FfmpegWriter(self.ffmpeg, self.path, self.fps, (w, h), codec=self.video_codec,
+                                        crf=self.crf, audio_from=self.audio_from)
+            self.codec, self.size = self.video_codec, (w, h)
+            return
         import cv2
 
         for codec in self.codecs:
@@ -109,6 +143,19 @@ class VideoSink:
             return
         self._closed = True
         if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            if isinstance(writer, FfmpegWriter):
+                writer.close()
+            else:
+                writer.release()
             log.info("wrote %d frames to %s (%s, %.2f fps)", self.frames, self.path, self.codec, self.fps)
+
+
+def _fallback_warning(codec: str, audio_from) -> None:
+    global _warned_fallback
+    if _warned_fallback:
+        return
+    _warned_fallback = True
+    lost = " and without the source's audio" if audio_from else ""
+    log.warning("ffmpeg not found: writing MPEG-4 Part 2 with OpenCV instead of %s%s (browsers may not play it; "
+                "sudo apt install ffmpeg)", codec, lost)
