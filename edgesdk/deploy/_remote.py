@@ -12,24 +12,47 @@ Layout on the device::
     ROOT/current -> releases/<id>  relative symlink, replaced atomically with rename(2)
     ROOT/.tmp-*                  uploads in progress; removed by the next prepare if their process died
     ROOT/.lock                   flock held by every command that changes something
+    ROOT/allowed_signers         the signature policy (``edgesdk trust``); when present every bundle must carry
+                                 manifest.json.sig made by a listed key (``ssh-keygen -Y verify``), or is refused
+    ROOT/.pending.json           a release switched to with --pending and not yet confirmed healthy: rolled back
+                                 at its deadline (a detached watchdog) or at the next boot (``boot-check``)
+    ROOT/.edgesdk-agent.py       a copy of this script, for the service unit's ExecStartPre boot-check
+
+A cut at any moment: files and folders are fsynced before ``current`` is renamed, the root folder after it; a
+release folder appears (rename) only complete, verified and signature-checked.
+
+Test hooks (set only by tests, through a wrapper for the device's python): EDGESDK_TEST_KILL_AT=<step> kills this
+process with SIGKILL at that step; EDGESDK_TEST_PAUSE_AT=<step> writes EDGESDK_TEST_PAUSE_FILE and waits until
+that file is removed (so a test can cut the connection there); EDGESDK_TEST_FAULT=enospc-link raises ENOSPC while
+hard-linking reused files. The steps are listed in STEPS.
 
 Commands::
 
     status  ROOT                      releases, current, free bytes (changes nothing)
-    prepare ROOT                      create ROOT/releases, check it is writable, remove stale ROOT/.tmp-*
-    install ROOT [--archive F] [--release ID] [--manifest-sha256 H] [--size N] [--keep K]
-                                      read a tar (stdin, or F), verify every sha256 against the manifest,
-                                      move it to releases/ID, switch current, keep the last K
-    switch  ROOT ID [--keep K]        make an existing release current again (verified first)
+    prepare ROOT                      create ROOT/releases, check it is writable, remove stale ROOT/.tmp-*;
+                                      answers the sha256 of every file the releases hold (uploads skip those)
+    install ROOT [--archive F] [--release ID] [--manifest-sha256 H] [--size N] [--keep K] [pending options]
+                                      read a tar (stdin, or F), hard-link the files it lacks from earlier
+                                      releases, verify every sha256 against the manifest and the signature
+                                      against ROOT/allowed_signers, move it to releases/ID, switch current
+    switch  ROOT ID [--keep K] [pending options]  make an existing release current again (verified first)
+    trust   ROOT [--show | --remove]  install the policy read from stdin (checked first), print or remove it
+    verify-signature FOLDER POLICY    check FOLDER/manifest.json.sig against the policy file (no ROOT needed)
+    boot-check ROOT                   roll back a pending release whose deadline passed or whose boot ended
     rollback ROOT [--to ID]           switch current to the release deployed before it
     restart ROOT NAME [--manager CMD] [--timeout S] [--settle S] [--health-cmd CMD] [--previous ID]
                                       restart a service and wait until it stays active; if it does not,
-                                      switch back to --previous and restart again
+                                      switch back to --previous and restart again; confirms a pending release
+    watchdog ROOT                     (internal) wait for the pending deadline, then roll back if unconfirmed
+
+pending options: --pending SECONDS --service NAME --manager CMD: the new release must be confirmed healthy by
+``restart`` within SECONDS, else the device rolls back by itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
 import errno
 import fcntl
@@ -37,8 +60,11 @@ import hashlib
 import json
 import os
 import shlex
+import re
 import shutil
+import signal
 import subprocess
+import tempfile
 import sys
 import tarfile
 import time
@@ -48,12 +74,41 @@ CURRENT = "current"
 META = ".edgesdk-release.json"
 MANIFEST = "manifest.json"
 TMP_PREFIX = ".tmp-"
+SIGNATURE = "manifest.json.sig"
+POLICY = "allowed_signers"
+PENDING = ".pending.json"
+AGENT_COPY = ".edgesdk-agent.py"
+NAMESPACE = "edgesdk-bundle"
 EXIT_FAILED = 3
 _CHUNK = 1 << 20
+
+# Every point where a test may cut this process (EDGESDK_TEST_KILL_AT / EDGESDK_TEST_PAUSE_AT), in order.
+STEPS = (
+    "locked", "cleaned", "tmp-created", "receiving", "received", "linked", "verified", "signature-checked",
+    "meta-written", "release-renamed", "pending-written", "link-created", "switched", "root-fsynced", "pruned",
+    "answered", "restart-begin", "healthy", "confirmed",
+)
+KILL_ENV = "EDGESDK_TEST_KILL_AT"
+PAUSE_ENV = "EDGESDK_TEST_PAUSE_AT"
+PAUSE_FILE_ENV = "EDGESDK_TEST_PAUSE_FILE"
+FAULT_ENV = "EDGESDK_TEST_FAULT"
 
 
 class Failure(Exception):
     """A failure with one line for the user."""
+
+
+def step(name: str) -> None:
+    """A named point of the protocol; tests kill or pause the process here (see the module docstring)."""
+    if os.environ.get(KILL_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(PAUSE_ENV) == name and os.environ.get(PAUSE_FILE_ENV):
+        marker = os.environ[PAUSE_FILE_ENV]
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        deadline = time.monotonic() + 60
+        while os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def _oserror(exc: OSError, what: str, root: str) -> Failure:
@@ -91,6 +146,203 @@ def _fsync_dir(path: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """Write ``path`` through a temporary sibling, fsync it, rename, fsync the folder."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(os.path.dirname(path))
+
+
+# -- signature policy (OpenSSH allowed_signers, plus "@revoked KEYTYPE BASE64" lines) ----------------------------
+KEY_TYPES = (
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss",
+)
+_OPTION = re.compile(r'^(cert-authority|(namespaces|valid-after|valid-before)="([^"]*)")$', re.I)
+_STAMP = re.compile(r"^\d{8}(\d{4}(\d{2})?)?Z?$")
+
+
+def _split_options(text: str) -> tuple:
+    """'opt1,opt2="a b" rest' -> (['opt1', 'opt2="a b"'], 'rest'); quotes may hold spaces and commas."""
+    opts, cur, quoted, i = [], "", False, 0
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            quoted = not quoted
+        elif c == "," and not quoted:
+            opts.append(cur)
+            cur = ""
+            i += 1
+            continue
+        elif c in " \t" and not quoted:
+            break
+        cur += c
+        i += 1
+    if quoted:
+        raise ValueError("unclosed quote in the options")
+    opts.append(cur)
+    return opts, text[i:].strip()
+
+
+def _key_blob(keytype: str, b64: str) -> bytes:
+    if keytype not in KEY_TYPES:
+        raise ValueError("unknown key type %r (expected one of %s)" % (keytype, ", ".join(KEY_TYPES[:3])))
+    try:
+        blob = base64.b64decode(b64, validate=True)
+    except (ValueError, TypeError):
+        raise ValueError("the key is not valid base64")
+    n = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
+    if blob[4:4 + n] != keytype.encode():
+        raise ValueError("the key data is not a %s key" % keytype)
+    return blob
+
+
+def fingerprint(blob: bytes) -> str:
+    """OpenSSH's SHA256 fingerprint of a public key blob."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def parse_policy(text: str) -> dict:
+    """Check an allowed_signers file line by line; returns {"allowed": text for ssh-keygen, "revoked": [lines],
+    "signers": n, "revoked_fingerprints": set}. Raises Failure naming the first bad line."""
+    allowed, revoked, fps, signers = [], [], set(), 0
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            allowed.append(raw)
+            continue
+        try:
+            if line.startswith("@revoked"):
+                parts = line.split()
+                if len(parts) < 3:
+                    raise ValueError("expected: @revoked KEYTYPE BASE64")
+                fps.add(fingerprint(_key_blob(parts[1], parts[2])))
+                revoked.append("%s %s" % (parts[1], parts[2]))
+                allowed.append("# " + raw)
+                continue
+            if line.startswith("@"):
+                raise ValueError("unknown marker %s (only @revoked)" % line.split()[0])
+            principals, _, rest = line.partition(" ")
+            rest = rest.strip()
+            if not rest:
+                raise ValueError("expected: PRINCIPALS [OPTIONS] KEYTYPE BASE64")
+            if rest.split()[0] not in KEY_TYPES:
+                opts, rest = _split_options(rest)
+                for opt in opts:
+                    m = _OPTION.match(opt)
+                    if not m:
+                        raise ValueError("bad option %r (cert-authority, namespaces=\"..\", valid-after=\"..\", "
+                                         "valid-before=\"..\"; values in double quotes)" % opt)
+                    if m.group(2) and m.group(2).lower().startswith("valid") and not _STAMP.match(m.group(3)):
+                        raise ValueError("bad time %r in %s (YYYYMMDD[Z] or YYYYMMDDHHMM[SS][Z])"
+                                         % (m.group(3), m.group(2)))
+            parts = rest.split()
+            if len(parts) < 2:
+                raise ValueError("expected a key type and a base64 key after the principals")
+            _key_blob(parts[0], parts[1])
+            signers += 1
+            allowed.append(raw)
+        except ValueError as exc:
+            raise Failure("allowed_signers line %d: %s" % (no, exc))
+    if not signers:
+        raise Failure("allowed_signers lists no key: every bundle would be refused")
+    return {"allowed": "\n".join(allowed) + "\n", "revoked": revoked, "signers": signers,
+            "revoked_fingerprints": fps}
+
+
+def ssh_keygen() -> str:
+    exe = shutil.which("ssh-keygen")
+    if not exe:
+        raise Failure("ssh-keygen not found on the device: it is needed to check bundle signatures "
+                      "(install openssh-client, OpenSSH 8.4 or newer)")
+    return exe
+
+
+def _keygen(*args: str, data=None) -> tuple:
+    p = subprocess.run([ssh_keygen(), *args], input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    return p.returncode, [ln.strip() for ln in out.splitlines() if ln.strip()]
+
+
+def _refusal(lines: list, fp: str, policy_path: str):
+    """One line for what ssh-keygen said about the key's policy entry (validity window, namespace), or None."""
+    why = " ".join(lines)
+    if "expired" in why or "not yet valid" in why:
+        m = re.search(r"verify time (\S+) ([<>]) (valid-\w+) (\S+)", why)
+        when = (" (%s %s, this machine's clock says %s)" % (m.group(3), m.group(4), m.group(1))) if m else ""
+        return ("the signing key %s is outside its validity window in %s%s: check the clock or the policy"
+                % (fp, policy_path, when))
+    if "namespace" in why:
+        return "the signing key %s is not permitted for namespace %s in %s" % (fp, NAMESPACE, policy_path)
+    return None
+
+
+def verify_signature(folder: str, policy_path: str) -> dict:
+    """Check ``folder``/manifest.json.sig: made with namespace edgesdk-bundle over manifest.json, by a key listed
+    in the policy file (valid now by this machine's clock, not revoked). Returns {"principal", "fingerprint"};
+    raises Failure with one line."""
+    sig = os.path.join(folder, SIGNATURE)
+    try:
+        with open(policy_path, encoding="utf-8") as f:
+            policy = parse_policy(f.read())
+    except OSError as exc:
+        raise Failure("cannot read the signature policy %s: %s" % (policy_path, exc.strerror))
+    if not os.path.isfile(sig):
+        raise Failure("the bundle is not signed (no %s) and this policy (%s) requires a signature: sign it with "
+                      "edgesdk bundle ... --sign KEY" % (SIGNATURE, policy_path))
+    with open(os.path.join(folder, MANIFEST), "rb") as f:
+        manifest = f.read()
+    code, lines = _keygen("-Y", "check-novalidate", "-n", NAMESPACE, "-s", sig, data=manifest)
+    fps = [m.group(0) for ln in lines for m in [re.search(r"SHA256:[A-Za-z0-9+/]+", ln)] if m]
+    if code != 0 or not fps:
+        raise Failure("the signature does not match the manifest: the bundle was changed after signing "
+                      "(or the signature is not an %s signature)" % NAMESPACE)
+    fp = fps[0]
+    if fp in policy["revoked_fingerprints"]:
+        raise Failure("the bundle is signed by a revoked key (%s, @revoked in %s)" % (fp, policy_path))
+    tmpdir = tempfile.mkdtemp(prefix="edgesdk-sig-")
+    try:
+        allowed = os.path.join(tmpdir, "allowed_signers")
+        revoked = os.path.join(tmpdir, "revoked_keys")
+        with open(allowed, "w") as f:
+            f.write(policy["allowed"])
+        with open(revoked, "w") as f:
+            f.write("".join(ln + "\n" for ln in policy["revoked"]))
+        code, lines = _keygen("-Y", "find-principals", "-s", sig, "-f", allowed)
+        principals = [ln for ln in lines if code == 0 and ":" not in ln.split("@")[0] and " " not in ln]
+        if code != 0 or not principals:
+            raise Failure(_refusal(lines, fp, policy_path) or "the bundle is signed by a key that is not in %s (%s)"
+                          % (policy_path, fp))
+        code, lines = _keygen("-Y", "verify", "-f", allowed, "-I", principals[0], "-n", NAMESPACE, "-s", sig,
+                              "-r", revoked, data=manifest)
+        if code != 0:
+            raise Failure(_refusal(lines, fp, policy_path) or "signature check failed for %s: %s"
+                          % (principals[0], lines[-1] if lines else "refused"))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return {"principal": principals[0], "fingerprint": fp}
 
 
 class Root:
