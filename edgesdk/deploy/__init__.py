@@ -11,6 +11,7 @@ from ._fleet import FleetResult, ansible_playbook_exe, deploy_fleet, playbook_pa
 from ._service import HealthCheck, exec_args, install_unit, systemd_running, unit_text
 from ._ssh import SSH_CONFIG_ENV, SSHOptions, ssh_argv
 from ._target import DEFAULT_ROOT, Target, parse_target
+from ._trust import TrustResult, trust, trust_fleet
 
 __all__ = [
     "DEFAULT_KEEP",
@@ -23,6 +24,7 @@ __all__ = [
     "SSHOptions",
     "SSH_CONFIG_ENV",
     "Target",
+    "TrustResult",
     "ansible_playbook_exe",
     "call_agent",
     "deploy",
@@ -37,6 +39,8 @@ __all__ = [
     "rollback",
     "ssh_argv",
     "systemd_running",
+    "trust",
+    "trust_fleet",
     "unit_text",
     "write_playbook",
 ]

@@ -158,7 +158,7 @@ def _fsync_file(path: str) -> None:
 
 def _write_atomic(path: str, data: bytes) -> None:
     """Write ``path`` through a temporary sibling, fsync it, rename, fsync the folder."""
-    tmp = "%s.tmp-%d" % (path, os.getpid())
+    tmp = os.path.join(os.path.dirname(path), "%s%s-%d" % (TMP_PREFIX, os.path.basename(path), os.getpid()))
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -350,6 +350,8 @@ class Root:
         self.path = os.path.abspath(os.path.expanduser(path))
         self.releases = os.path.join(self.path, RELEASES)
         self.current_link = os.path.join(self.path, CURRENT)
+        self.policy = os.path.join(self.path, POLICY)
+        self.pending_path = os.path.join(self.path, PENDING)
         self._lock_fd = None
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -409,7 +411,40 @@ class Root:
 
     def status(self) -> dict:
         return {"ok": True, "root": self.path, "current": self.current(), "releases": self.list(),
-                "free": self.free()}
+                "free": self.free(), "policy": os.path.isfile(self.policy), "pending": self.pending()}
+
+    def have(self) -> dict:
+        """sha256 -> a file with that content in an existing release (read from the releases' manifests; the
+        content is checked again after linking)."""
+        found = {}
+        for rel in self.list():
+            d = os.path.join(self.releases, rel["id"])
+            try:
+                with open(os.path.join(d, MANIFEST), encoding="utf-8") as f:
+                    files = json.load(f)["files"]
+                for name, meta in files.items():
+                    p = os.path.join(d, name)
+                    if _plain(name) and meta.get("sha256") not in found and os.path.isfile(p):
+                        found[meta["sha256"]] = p
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+        return found
+
+    def check_signature(self, folder: str):
+        """With a policy installed (ROOT/allowed_signers), the release in ``folder`` must be signed by it."""
+        if not os.path.isfile(self.policy):
+            return None
+        try:
+            return verify_signature(folder, self.policy)
+        except Failure as exc:
+            raise Failure("refused by the device's signature policy: %s" % exc)
+
+    def pending(self):
+        try:
+            with open(self.pending_path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
 
     # -- changing ------------------------------------------------------------------------------------------
     def lock(self) -> None:
@@ -432,7 +467,7 @@ class Root:
         for name in os.listdir(self.path):
             if os.path.join(self.path, name) == spare:
                 continue
-            if name.startswith(TMP_PREFIX) or name.startswith(".current.tmp-"):
+            if name.startswith(TMP_PREFIX):
                 p = os.path.join(self.path, name)
                 if os.path.isdir(p) and not os.path.islink(p):
                     shutil.rmtree(p, ignore_errors=True)
@@ -455,12 +490,14 @@ class Root:
 
     def switch(self, rid: str) -> None:
         """Point ROOT/current at releases/rid with one rename(2): there is no moment without a valid current."""
-        tmp = os.path.join(self.path, ".current.tmp-%d" % os.getpid())
+        tmp = os.path.join(self.path, "%scurrent-%d" % (TMP_PREFIX, os.getpid()))
         try:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
             os.symlink(os.path.join(RELEASES, rid), tmp)
+            step("link-created")
             os.replace(tmp, self.current_link)
+            step("switched")
         except OSError as exc:
             try:
                 os.unlink(tmp)
@@ -468,14 +505,20 @@ class Root:
                 pass
             raise _oserror(exc, "switching %s" % self.current_link, self.path)
         _fsync_dir(self.path)
+        step("root-fsynced")
 
     def prune(self, keep: int) -> list:
         cur = self.current()
         removed = []
         for i, rel in enumerate(self.list()):
             if i >= keep and rel["id"] != cur:
-                shutil.rmtree(os.path.join(self.releases, rel["id"]), ignore_errors=True)
+                # out of releases/ with one rename first: a cut never leaves a half-deleted release listed
+                gone = os.path.join(self.path, "%spruned-%s-%d" % (TMP_PREFIX, rel["id"], os.getpid()))
+                os.rename(os.path.join(self.releases, rel["id"]), gone)
+                _fsync_dir(self.releases)
+                shutil.rmtree(gone, ignore_errors=True)
                 removed.append(rel["id"])
+        step("pruned")
         return removed
 
 
@@ -540,19 +583,178 @@ def _extract(tar: tarfile.TarFile, dest: str) -> int:
                     break
                 out.write(block)
                 total += len(block)
+                step("receiving")
             out.flush()
             os.fsync(out.fileno())
     return total
 
 
+def _link_reused(root: Root, tmp: str) -> int:
+    """Hard-link every file the manifest lists but the upload lacks from an earlier release with the same
+    sha256 (copied where the file system cannot link). Returns the bytes reused; the contents are verified
+    with everything else afterwards."""
+    try:
+        with open(os.path.join(tmp, MANIFEST), encoding="utf-8") as f:
+            files = json.load(f)["files"]
+        missing = [(n, m) for n, m in sorted(files.items()) if not os.path.exists(os.path.join(tmp, n))]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return 0  # verify() says what is wrong with the manifest
+    if not missing:
+        return 0
+    have = root.have()
+    reused = 0
+    for name, meta in missing:
+        src = have.get(meta.get("sha256")) if isinstance(meta, dict) else None
+        if src is None or not _plain(name):
+            continue
+        dst = os.path.join(tmp, name)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if os.environ.get(FAULT_ENV) == "enospc-link":
+            raise OSError(errno.ENOSPC, "No space left on device (test fault)", dst)
+        try:
+            os.link(src, dst)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise
+            shutil.copyfile(src, dst)
+            _fsync_file(dst)
+        reused += os.path.getsize(dst)
+    return reused
+
+
+def _own_source():
+    """This script's text: from its file (Ansible's script module), else from our command line (python3 -c)."""
+    path = globals().get("__file__")
+    try:
+        if path and os.path.isfile(path):
+            with open(path, "rb") as f:
+                return f.read()
+        with open("/proc/self/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+        return args[args.index(b"-c") + 1]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _boot_id() -> str:
+    if os.environ.get("EDGESDK_TEST_BOOT_ID"):  # tests simulate a reboot with another boot id
+        return os.environ["EDGESDK_TEST_BOOT_ID"]
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _expired(pending: dict) -> bool:
+    return pending.get("boot_id") != _boot_id() or time.time() > float(pending.get("deadline", 0))
+
+
+def _mark_pending(root: Root, rid: str, last_good, args) -> None:
+    """Before ``current`` moves: the record that makes the device roll back by itself unless ``restart``
+    confirms the release healthy in time (a watchdog at the deadline, ``boot-check`` after a reboot)."""
+    if not args.pending:
+        return
+    src = _own_source()
+    if src:
+        _write_atomic(os.path.join(root.path, AGENT_COPY), src)
+    data = {"release": rid, "previous": last_good, "deadline": time.time() + args.pending, "boot_id": _boot_id(),
+            "service": args.service, "manager": args.manager}
+    _write_atomic(root.pending_path, json.dumps(data).encode())
+    step("pending-written")
+
+
+def _clear_pending(root: Root) -> None:
+    try:
+        os.unlink(root.pending_path)
+    except OSError:
+        return
+    _fsync_dir(root.path)
+
+
+def resolve_pending(root: Root, restart_service: bool) -> dict:
+    """Roll back a release that was never confirmed healthy: switch to the last confirmed release (checksums
+    verified; it was accepted when it was deployed), drop the marker, restart the service if asked."""
+    pending = root.pending()
+    res = {"ok": True, "status": "nothing pending", "current": root.current()}
+    if not pending:
+        return res
+    prev = pending.get("previous")
+    if pending.get("release") == root.current() and prev and os.path.isdir(os.path.join(root.releases, prev)):
+        switch(root, prev, touch=False, signed=False)
+        res.update(status="rolled back", release=prev, unconfirmed=pending.get("release"))
+    else:
+        res["status"] = "marker cleared"
+    _clear_pending(root)
+    if restart_service and pending.get("service"):
+        code, out = _run(pending.get("manager") or "systemctl", "restart", pending["service"])
+        res["restarted"] = code == 0
+    res["current"] = root.current()
+    return res
+
+
+def _settle_pending(root: Root):
+    """Before a deploy changes anything: an expired marker is rolled back first. Returns the last confirmed
+    release while one is still pending (a new deploy replaces the marker but keeps that fallback)."""
+    pending = root.pending()
+    if pending and _expired(pending):
+        resolve_pending(root, restart_service=False)
+        return None
+    return pending.get("previous") if pending else None
+
+
+def _spawn_watchdog(root: Root) -> None:
+    """A detached process (double fork, own session, no ssh pipes) that rolls back at the deadline unless the
+    release was confirmed: the device does it even if the deploying machine is gone."""
+    if not os.path.isfile(root.pending_path) or not hasattr(os, "fork"):
+        return
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)
+        return
+    try:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        if root._lock_fd is not None:
+            os.close(root._lock_fd)
+        watchdog(Root(root.path))
+    finally:
+        os._exit(0)
+
+
+def watchdog(root: Root) -> dict:
+    pending = root.pending()
+    while pending and time.time() < float(pending.get("deadline", 0)):
+        time.sleep(min(1.0, max(0.05, float(pending["deadline"]) - time.time())))
+        again = root.pending()
+        if not again or again.get("release") != pending.get("release"):
+            return {"ok": True, "status": "confirmed or replaced"}
+    if not pending:
+        return {"ok": True, "status": "nothing pending"}
+    root.lock()
+    again = root.pending()
+    if not again or again.get("release") != pending.get("release"):
+        return {"ok": True, "status": "confirmed or replaced"}
+    res = resolve_pending(root, restart_service=True)
+    _write_atomic(os.path.join(root.path, ".edgesdk-watchdog.json"), json.dumps(res).encode())
+    return res
+
+
 def install(root: Root, args) -> dict:
     root.lock()
+    step("locked")
     stale = root.clean_stale(spare=args.archive)
+    step("cleaned")
     root.check_writable()
+    last_good = _settle_pending(root)
     previous = root.current()
     if args.release and os.path.isdir(os.path.join(root.releases, args.release)):
         # Already on the device (e.g. after a rollback): verify it again and switch, nothing to upload.
-        res = switch(root, args.release, args.keep)
+        res = switch(root, args.release, args.keep, args=args, last_good=last_good)
         res["stale_removed"] = stale
         return res
     free = root.free()
@@ -560,8 +762,10 @@ def install(root: Root, args) -> dict:
         raise Failure("no space left on the device under %s: the bundle needs %d bytes, %d free"
                       % (root.path, args.size, free))
     tmp = os.path.join(root.path, "%s%s-%d" % (TMP_PREFIX, args.release or "upload", os.getpid()))
+    what = "receiving the bundle"
     try:
         os.mkdir(tmp)
+        step("tmp-created")
         try:
             if args.archive:
                 tar = tarfile.open(args.archive, "r:*")
@@ -571,25 +775,37 @@ def install(root: Root, args) -> dict:
                 received = _extract(tar, tmp)
         except (tarfile.TarError, EOFError) as exc:
             raise Failure("upload interrupted or damaged (%s): current release unchanged" % exc)
+        step("received")
+        what = "hard-linking files reused from earlier releases"
+        reused = _link_reused(root, tmp)
+        step("linked")
+        what = "checking the bundle"
         manifest = verify(tmp, args.release, args.manifest_sha256)
+        step("verified")
+        signer = root.check_signature(tmp)
+        step("signature-checked")
         rid = args.release or manifest["_digest"][:16]
         final = root.release_dir(rid)
         meta = {"id": rid, "name": manifest.get("name", ""), "task": manifest.get("task", ""),
                 "deployed": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "seq": time.time_ns(), "size": received}
+                "seq": time.time_ns(), "size": received + reused, "signer": signer}
+        what = "recording the release"
         with open(os.path.join(tmp, META), "w") as f:
             json.dump(meta, f)
             f.flush()
             os.fsync(f.fileno())
+        _fsync_dir(tmp)
+        step("meta-written")
         if os.path.isdir(final):  # the same bundle without --release: nothing new
             shutil.rmtree(tmp, ignore_errors=True)
-            res = switch(root, rid, args.keep)
+            res = switch(root, rid, args.keep, args=args, last_good=last_good)
             res["stale_removed"] = stale
             return res
         os.rename(tmp, final)
         _fsync_dir(root.releases)
+        step("release-renamed")
     except OSError as exc:
-        raise _oserror(exc, "receiving the bundle", root.path)
+        raise _oserror(exc, what, root.path)
     finally:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
@@ -598,14 +814,19 @@ def install(root: Root, args) -> dict:
                 os.unlink(args.archive)
             except OSError:
                 pass
+    _mark_pending(root, rid, last_good or previous, args)
     root.switch(rid)
     pruned = root.prune(args.keep)
-    return {"ok": True, "status": "deployed", "release": rid, "previous": previous, "pruned": pruned,
-            "stale_removed": stale, "root": root.path}
+    _spawn_watchdog(root)
+    return {"ok": True, "status": "deployed", "release": rid, "previous": last_good or previous, "pruned": pruned,
+            "stale_removed": stale, "root": root.path, "received_bytes": received, "reused_bytes": reused,
+            "signer": signer}
 
 
-def switch(root: Root, rid: str, keep: int = 0, touch: bool = True) -> dict:
-    """Make an existing release current (verified first). ``touch`` records it as the newest deploy."""
+def switch(root: Root, rid: str, keep: int = 0, touch: bool = True, signed: bool = True, args=None,
+           last_good=None) -> dict:
+    """Make an existing release current (checksums verified first; with ``signed``, the signature too when a
+    policy is installed). ``touch`` records it as the newest deploy."""
     d = root.release_dir(rid)
     if not os.path.isdir(d):
         raise Failure("release %s is not on the device (see: edgesdk releases)" % rid)
@@ -614,25 +835,29 @@ def switch(root: Root, rid: str, keep: int = 0, touch: bool = True) -> dict:
         return {"ok": True, "status": "unchanged", "release": rid, "previous": previous, "pruned": [],
                 "root": root.path}
     verify(d, rid)
+    signer = root.check_signature(d) if signed else None
     if touch:
         meta = root.meta(rid)
         meta.update(id=rid, seq=time.time_ns(),
                     deployed=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-        path = os.path.join(d, META)
         try:
-            with open(path + ".tmp", "w") as f:
-                json.dump(meta, f)
-            os.replace(path + ".tmp", path)
+            _write_atomic(os.path.join(d, META), json.dumps(meta).encode())
         except OSError as exc:
             raise _oserror(exc, "recording the deploy", root.path)
+    if args is not None:
+        _mark_pending(root, rid, last_good or previous, args)
     root.switch(rid)
     pruned = root.prune(keep) if keep else []
-    return {"ok": True, "status": "deployed", "release": rid, "previous": previous, "pruned": pruned,
-            "root": root.path}
+    if args is not None:
+        _spawn_watchdog(root)
+    return {"ok": True, "status": "deployed", "release": rid, "previous": last_good or previous, "pruned": pruned,
+            "root": root.path, "signer": signer, "received_bytes": 0, "reused_bytes": 0}
 
 
 def rollback(root: Root, to=None) -> dict:
+    """Back to an earlier release (checksums verified; no signature check: it was accepted when deployed)."""
     root.lock()
+    _clear_pending(root)
     rels = root.list()
     cur = root.current()
     if to:
@@ -646,9 +871,45 @@ def rollback(root: Root, to=None) -> dict:
         if not older:
             raise Failure("no earlier release to roll back to under %s" % root.path)
         target = older[0]
-    res = switch(root, target, touch=False)
+    res = switch(root, target, touch=False, signed=False)
     res["status"] = "rolled back" if res["status"] == "deployed" else res["status"]
     return res
+
+
+def trust(root: Root, args) -> dict:
+    """Install (stdin or --file), --show or --remove ROOT/allowed_signers."""
+    if args.show:
+        try:
+            with open(root.policy, encoding="utf-8") as f:
+                text = f.read()
+        except OSError:
+            text = None
+        return {"ok": True, "root": root.path, "policy": text, "path": root.policy}
+    root.lock()
+    if args.remove:
+        existed = os.path.isfile(root.policy)
+        if existed:
+            os.unlink(root.policy)
+            _fsync_dir(root.path)
+        return {"ok": True, "status": "removed" if existed else "absent", "root": root.path, "path": root.policy}
+    ssh_keygen()
+    try:
+        if args.file:
+            with open(args.file, encoding="utf-8") as f:
+                text = f.read()
+        else:
+            text = sys.stdin.read()
+    finally:
+        if args.file and os.path.basename(args.file).startswith(TMP_PREFIX):
+            try:
+                os.unlink(args.file)
+            except OSError:
+                pass
+    parsed = parse_policy(text)
+    _write_atomic(root.policy, text.encode("utf-8"))
+    return {"ok": True, "status": "installed", "root": root.path, "path": root.policy,
+            "signers": parsed["signers"], "revoked": len(parsed["revoked"]),
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
 
 
 def _run(cmd: str, *extra: str, timeout: float = 60) -> tuple:
@@ -692,31 +953,61 @@ def _healthy(args, name: str) -> tuple:
 
 
 def restart(root: Root, args) -> dict:
+    """Restart the service and wait for it to stay healthy: confirm the pending release, or switch back."""
+    step("restart-begin")
     healthy, reason = _healthy(args, args.name)
     res = {"ok": healthy, "service": args.name, "healthy": healthy, "release": root.current(),
            "rolled_back": False}
     if healthy:
+        step("healthy")
+        root.lock()
+        pending = root.pending()
+        if pending and pending.get("release") == root.current():
+            _clear_pending(root)
+            res["confirmed"] = True
+        step("confirmed")
         res["status"] = "deployed"
         return res
     res["error"] = "service %s did not stay healthy within %gs (%s)" % (args.name, args.timeout, reason)
+    root.lock()
     if args.previous and args.previous != root.current():
-        root.lock()
-        switch(root, args.previous, touch=False)
+        switch(root, args.previous, touch=False, signed=False)
+        _clear_pending(root)
         res.update(rolled_back=True, release=args.previous, status="rolled back")
         ok_again, reason2 = _healthy(args, args.name)
         res["healthy_after_rollback"] = ok_again
         res["error"] += "; rolled back to %s%s" % (
             args.previous, "" if ok_again else " (still unhealthy: %s)" % reason2)
     else:
+        _clear_pending(root)
         res["status"] = "failed"
     return res
+
+
+def boot_check(root: Root) -> dict:
+    """For the service's ExecStartPre: a release still pending after a reboot (or past its deadline) was never
+    confirmed healthy, so the previous one becomes current again before the service starts."""
+    pending = root.pending()
+    if not pending:
+        return {"ok": True, "status": "nothing pending", "current": root.current()}
+    root.lock()
+    pending = root.pending()
+    if pending and _expired(pending):
+        return resolve_pending(root, restart_service=False)
+    return {"ok": True, "status": "pending" if pending else "nothing pending", "current": root.current()}
+
+
+def _pending_args(s) -> None:
+    s.add_argument("--pending", type=float, default=0.0, help="seconds to confirm the release healthy")
+    s.add_argument("--service")
+    s.add_argument("--manager", default="systemctl")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgesdk-agent")
     sub = p.add_subparsers(dest="cmd")
     sub.required = True
-    for name in ("status", "prepare"):
+    for name in ("status", "prepare", "boot-check", "watchdog"):
         sub.add_parser(name).add_argument("root")
     s = sub.add_parser("install")
     s.add_argument("root")
@@ -725,13 +1016,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--manifest-sha256")
     s.add_argument("--size", type=int, default=0)
     s.add_argument("--keep", type=int, default=3)
+    _pending_args(s)
     s = sub.add_parser("switch")
     s.add_argument("root")
     s.add_argument("release")
     s.add_argument("--keep", type=int, default=3)
+    _pending_args(s)
     s = sub.add_parser("rollback")
     s.add_argument("root")
     s.add_argument("--to")
+    s = sub.add_parser("trust")
+    s.add_argument("root")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--show", action="store_true")
+    g.add_argument("--remove", action="store_true")
+    g.add_argument("--file")
+    s = sub.add_parser("verify-signature")
+    s.add_argument("root", metavar="folder")
+    s.add_argument("policy")
     s = sub.add_parser("restart")
     s.add_argument("root")
     s.add_argument("name")
@@ -744,35 +1046,51 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _dispatch(root: Root, args) -> dict:
+    if args.cmd == "status":
+        return root.status()
+    if args.cmd == "prepare":
+        root.lock()
+        stale = root.clean_stale()
+        root.check_writable()
+        res = root.status()
+        res["stale_removed"] = stale
+        res["have"] = sorted(root.have())
+        return res
+    if args.cmd in ("install", "switch") and args.keep < 1:
+        raise Failure("--keep must be at least 1")
+    if args.cmd == "install":
+        return install(root, args)
+    if args.cmd == "switch":
+        root.lock()
+        root.clean_stale()
+        return switch(root, args.release, args.keep, args=args, last_good=_settle_pending(root))
+    if args.cmd == "rollback":
+        return rollback(root, args.to)
+    if args.cmd == "trust":
+        return trust(root, args)
+    if args.cmd == "verify-signature":
+        return dict(verify_signature(args.root, args.policy), ok=True)
+    if args.cmd == "boot-check":
+        return boot_check(root)
+    if args.cmd == "watchdog":
+        return watchdog(root)
+    return restart(root, args)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     root = Root(args.root)
     try:
-        if args.cmd == "status":
-            res = root.status()
-        elif args.cmd == "prepare":
-            root.lock()
-            stale = root.clean_stale()
-            root.check_writable()
-            res = root.status()
-            res["stale_removed"] = stale
-        elif args.cmd == "install":
-            if args.keep < 1:
-                raise Failure("--keep must be at least 1")
-            res = install(root, args)
-        elif args.cmd == "switch":
-            root.lock()
-            res = switch(root, args.release, args.keep)
-        elif args.cmd == "rollback":
-            res = rollback(root, args.to)
-        else:
-            res = restart(root, args)
+        res = _dispatch(root, args)
     except Failure as exc:
         res = {"ok": False, "error": str(exc), "current": root.current()}
     except OSError as exc:
         res = {"ok": False, "error": str(_oserror(exc, args.cmd, root.path)), "current": root.current()}
     json.dump(res, sys.stdout)
     sys.stdout.write("\n")
+    sys.stdout.flush()
+    step("answered")
     return 0 if res.get("ok") else EXIT_FAILED
 
 

@@ -40,6 +40,13 @@ class HealthCheck:
     settle: float = 3.0
     interval: float = 0.5
     command: str | None = None
+    confirm: float | None = None
+
+    @property
+    def confirm_within(self) -> float:
+        """Seconds the device waits for the release to be confirmed healthy before it rolls back by itself
+        (default: twice the timeout plus the settle time plus 30 s)."""
+        return self.confirm if self.confirm is not None else 2 * self.timeout + self.settle + 30
 
     def agent_args(self, name: str, previous: str | None) -> list[str]:
         args = [name, "--manager", self.manager, "--timeout", str(self.timeout), "--settle", str(self.settle),
