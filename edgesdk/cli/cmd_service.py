@@ -43,7 +43,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..deploy import exec_args, install_unit, unit_text
+    from ..deploy import device_root_of, exec_args, install_unit, unit_text
     from ..errors import InputError
 
     bundle = os.path.abspath(os.path.expanduser(args.bundle))  # abspath keeps the `current` symlink as is
@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"bundle not found: {bundle} (deploy one first: edgesdk deploy BUNDLE host:ROOT)")
     argv = exec_args(bundle, command=args.command, source=args.source, out=args.out, extra=args.extra,
                      python=args.python)
-    text = unit_text(args.name, argv, user=args.user, workdir=os.path.dirname(bundle))
+    text = unit_text(args.name, argv, user=args.user, workdir=os.path.dirname(bundle),
+                     device_root=device_root_of(bundle))
     if args.print_only:
         print(text, end="")
         return 0
