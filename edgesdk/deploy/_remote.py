@@ -98,8 +98,14 @@ class Failure(Exception):
     """A failure with one line for the user."""
 
 
+_FIRED = set()
+
+
 def step(name: str) -> None:
-    """A named point of the protocol; tests kill or pause the process here (see the module docstring)."""
+    """A named point of the protocol; tests kill or pause the process here, once (see the module docstring)."""
+    if name in _FIRED:
+        return
+    _FIRED.add(name)
     if os.environ.get(KILL_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get(PAUSE_ENV) == name and os.environ.get(PAUSE_FILE_ENV):
@@ -831,9 +837,9 @@ def switch(root: Root, rid: str, keep: int = 0, touch: bool = True, signed: bool
     if not os.path.isdir(d):
         raise Failure("release %s is not on the device (see: edgesdk releases)" % rid)
     previous = root.current()
-    if previous == rid:
-        return {"ok": True, "status": "unchanged", "release": rid, "previous": previous, "pruned": [],
-                "root": root.path}
+    if previous == rid:  # (still prune: a deploy cut before its prune leaves one release too many)
+        return {"ok": True, "status": "unchanged", "release": rid, "previous": previous,
+                "pruned": root.prune(keep) if keep else [], "root": root.path}
     verify(d, rid)
     signer = root.check_signature(d) if signed else None
     if touch:
