@@ -133,7 +133,8 @@ def deploy_fleet(bundle_path, inventory: str | os.PathLike, *, limit: str | None
             extra["edgesdk_python"] = python
         if service:
             extra.update(edgesdk_service=check_service_name(service), edgesdk_service_manager=health.manager,
-                         edgesdk_health_timeout=health.timeout, edgesdk_health_settle=health.settle)
+                         edgesdk_health_timeout=health.timeout, edgesdk_health_settle=health.settle,
+                         edgesdk_confirm_within=health.confirm_within)
             if health.command:
                 extra["edgesdk_health_cmd"] = health.command
         argv = [exe, "-i", str(inv), str(playbook_path()), "-e", json.dumps(extra)]
