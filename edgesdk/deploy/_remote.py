@@ -68,6 +68,7 @@ import tempfile
 import sys
 import tarfile
 import time
+from typing import List, Optional
 
 RELEASES = "releases"
 CURRENT = "current"
@@ -98,7 +99,7 @@ class Failure(Exception):
     """A failure with one line for the user."""
 
 
-_FIRED = set()
+_FIRED = set()  # type: set
 
 
 def step(name: str) -> None:
@@ -281,7 +282,7 @@ def ssh_keygen() -> str:
     exe = shutil.which("ssh-keygen")
     if not exe:
         raise Failure("ssh-keygen not found on the device: it is needed to check bundle signatures "
-                      "(install openssh-client, OpenSSH 8.4 or newer)")
+                      "(install openssh-client)")
     return exe
 
 
@@ -322,6 +323,10 @@ def verify_signature(folder: str, policy_path: str) -> dict:
         manifest = f.read()
     code, lines = _keygen("-Y", "check-novalidate", "-n", NAMESPACE, "-s", sig, data=manifest)
     fps = [m.group(0) for ln in lines for m in [re.search(r"SHA256:[A-Za-z0-9+/]+", ln)] if m]
+    if code != 0 and any(ln.lower().startswith("usage") or "illegal option" in ln or "unknown" in ln.lower()
+                         for ln in lines):
+        raise Failure("ssh-keygen on this machine is too old to check signatures (it lacks -Y check-novalidate "
+                      "and -Y find-principals): upgrade openssh-client")
     if code != 0 or not fps:
         raise Failure("the signature does not match the manifest: the bundle was changed after signing "
                       "(or the signature is not an %s signature)" % NAMESPACE)
@@ -358,7 +363,7 @@ class Root:
         self.current_link = os.path.join(self.path, CURRENT)
         self.policy = os.path.join(self.path, POLICY)
         self.pending_path = os.path.join(self.path, PENDING)
-        self._lock_fd = None
+        self._lock_fd = None  # type: Optional[int]
 
     # -- reading -------------------------------------------------------------------------------------------
     def current(self):
@@ -381,9 +386,9 @@ class Root:
         except (OSError, ValueError):
             return {}
 
-    def list(self) -> list:
+    def list(self) -> List[dict]:
         """Releases, newest deploy first."""
-        out = []
+        out = []  # type: List[dict]
         try:
             names = os.listdir(self.releases)
         except OSError:
@@ -465,7 +470,7 @@ class Root:
             fcntl.flock(fd, fcntl.LOCK_EX)  # another deploy is running: wait for it
         self._lock_fd = fd
 
-    def clean_stale(self, spare=None) -> list:
+    def clean_stale(self, spare=None) -> List[str]:
         """Remove upload folders left by an interrupted deploy (we hold the lock, so their owner is gone).
         ``spare``: a path to leave alone (the archive an Ansible upload just put there)."""
         removed = []
@@ -513,7 +518,7 @@ class Root:
         _fsync_dir(self.path)
         step("root-fsynced")
 
-    def prune(self, keep: int) -> list:
+    def prune(self, keep: int) -> List[str]:
         cur = self.current()
         removed = []
         for i, rel in enumerate(self.list()):
@@ -582,6 +587,8 @@ def _extract(tar: tarfile.TarFile, dest: str) -> int:
         target = os.path.join(dest, name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         src = tar.extractfile(m)
+        if src is None:
+            raise Failure("archive member %r cannot be read" % m.name)
         with open(target, "wb") as out:
             while True:
                 block = src.read(_CHUNK)
