@@ -143,6 +143,8 @@ def sign_bundle(bundle: str | os.PathLike, key: str | os.PathLike) -> Signer | N
     else:
         if not src.exists():
             raise BundleError(f"bundle not found: {src}")
+        if not src.name.endswith((".tar.gz", ".tgz")):
+            raise BundleError(f"cannot sign {src.name}: signing works on bundle folders and .tar.gz files")
         with tempfile.TemporaryDirectory(prefix="edgesdk-sign-") as tmp:
             b = load_bundle(src, extract_to=tmp)
             _sign_folder(b.root, keypath)
