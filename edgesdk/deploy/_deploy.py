@@ -4,6 +4,7 @@ manifest and switches ``ROOT/current`` atomically."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import shlex
 import tarfile
@@ -140,7 +141,10 @@ def deploy(bundle_path, target: Target, *, ssh: SSHOptions = SSHOptions(), keep:
     pending = ["--pending", health.confirm_within, "--service", service, "--manager", health.manager] if service else []
     uploaded = 0
     if rid in ids:
-        res = call_agent(target, ssh, "switch", target.root, rid, "--keep", keep, *pending, python=python)
+        sig = bundle.root / SIGNATURE_NAME  # (the release may be on the device from before it was signed)
+        signature = ["--signature-b64", base64.b64encode(sig.read_bytes()).decode()] if sig.is_file() else []
+        res = call_agent(target, ssh, "switch", target.root, rid, "--keep", keep, *pending, *signature,
+                         python=python)
     else:
         names = upload_names(bundle, set(state.get("have", [])))
         size = sum((bundle.root / n).stat().st_size for n in names)

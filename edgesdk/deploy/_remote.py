@@ -836,6 +836,35 @@ def install(root: Root, args) -> dict:
             "signer": signer}
 
 
+def _adopt_signature(root: Root, d: str, args) -> None:
+    """A deploy of a release already on the device carries the bundle's signature (--signature-b64): store it
+    with the release (checked against the policy first), so a release deployed unsigned before a policy was
+    installed can be switched to once it is signed."""
+    text = getattr(args, "signature_b64", None) if args is not None else None
+    if not text:
+        return
+    try:
+        sig = base64.b64decode(text, validate=True)
+    except (ValueError, TypeError):
+        raise Failure("--signature-b64 is not base64")
+    path = os.path.join(d, SIGNATURE)
+    try:
+        with open(path, "rb") as f:
+            if f.read() == sig:
+                return
+    except OSError:
+        pass
+    tmpdir = tempfile.mkdtemp(prefix="edgesdk-sig-")
+    try:
+        shutil.copyfile(os.path.join(d, MANIFEST), os.path.join(tmpdir, MANIFEST))
+        with open(os.path.join(tmpdir, SIGNATURE), "wb") as f:
+            f.write(sig)
+        root.check_signature(tmpdir)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    _write_atomic(path, sig)
+
+
 def switch(root: Root, rid: str, keep: int = 0, touch: bool = True, signed: bool = True, args=None,
            last_good=None) -> dict:
     """Make an existing release current (checksums verified first; with ``signed``, the signature too when a
@@ -843,6 +872,7 @@ def switch(root: Root, rid: str, keep: int = 0, touch: bool = True, signed: bool
     d = root.release_dir(rid)
     if not os.path.isdir(d):
         raise Failure("release %s is not on the device (see: edgesdk releases)" % rid)
+    _adopt_signature(root, d, args)
     previous = root.current()
     if previous == rid:  # (still prune: a deploy cut before its prune leaves one release too many)
         return {"ok": True, "status": "unchanged", "release": rid, "previous": previous,
@@ -1011,6 +1041,7 @@ def boot_check(root: Root) -> dict:
 
 
 def _pending_args(s) -> None:
+    s.add_argument("--signature-b64", help="the bundle's manifest.json.sig, for a release already on the device")
     s.add_argument("--pending", type=float, default=0.0, help="seconds to confirm the release healthy")
     s.add_argument("--service")
     s.add_argument("--manager", default="systemctl")

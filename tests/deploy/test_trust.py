@@ -153,3 +153,29 @@ def test_trust_usage(keys):
     assert run_cli("trust", "--show")[0] == 2  # neither TARGET nor --inventory
     assert run_cli("trust", "edge-test:/x")[0] == 2  # nothing to do
     assert run_cli("trust", "edge-test:/x", "--show", "--remove")[0] == 2
+
+
+def test_release_deployed_unsigned_then_signed(sshd, keys, device_root, tmp_path):
+    """A bundle deployed before the policy existed, then signed (same files, same release id): the deploy
+    carries the signature to the release on the device, checked first; a foreign one is refused."""
+    import shutil
+
+    a = make_bundle(tmp_path / "a", name="a")
+    b = make_bundle(tmp_path / "b", name="b")
+    assert _deploy(sshd, b, device_root)[0] == 0
+    assert _deploy(sshd, a, device_root)[0] == 0
+    assert _trust(sshd, device_root, "--allowed-signers", str(keys.allowed))[0] == 0
+    b_id = release_id(load_bundle(b))
+    foreign = tmp_path / "b-foreign"
+    shutil.copytree(b, foreign)
+    sign_bundle(foreign, keys.mallory)
+    code, out, err = _deploy(sshd, foreign, device_root)
+    _one_line(code, err, "not in")
+    assert not (device_root / "releases" / b_id / "manifest.json.sig").exists()
+    sign_bundle(b, keys.alice)
+    code, out, err = _deploy(sshd, b, device_root, "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["release"] == b_id and res["signer"]["principal"] == "alice@example.com"
+    assert res["uploaded_bytes"] == 0  # nothing but the signature travelled, as an argument
+    assert (device_root / "releases" / b_id / "manifest.json.sig").read_bytes() == (b / "manifest.json.sig").read_bytes()

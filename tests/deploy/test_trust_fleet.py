@@ -28,6 +28,8 @@ def test_trust_and_deploy_on_an_inventory(sshd, keys, tmp_path):
 
     roots = {"cam-a": tmp_path / "a" / "edgesdk", "cam-b": tmp_path / "b" / "edgesdk"}
     inv = _inventory(sshd, tmp_path / "hosts.ini", {h: str(r) for h, r in roots.items()}, refused_port(), {})
+    later = make_bundle(tmp_path / "later", name="later")  # on the hosts before any policy, signed afterwards
+    assert run_cli("deploy", str(later), "--inventory", str(inv), "--limit", "cameras")[0] == 0
     code, out, err = run_cli("trust", "--inventory", str(inv), "--allowed-signers", str(keys.allowed),
                              "--limit", "cameras", "--json")
     assert code == 0, err
@@ -44,7 +46,7 @@ def test_trust_and_deploy_on_an_inventory(sshd, keys, tmp_path):
     res = {h["host"]: h for h in json.loads(out)["hosts"]}
     for h, r in roots.items():
         assert res[h]["status"] == "failed" and "not signed" in res[h]["message"], res[h]
-        assert current_of(r) is None and not list(r.glob(".tmp-*"))
+        assert current_of(r) == f"releases/{release_id(load_bundle(later))}" and not list(r.glob(".tmp-*"))
 
     signed = make_bundle(tmp_path / "signed", name="signed")
     sign_bundle(signed, keys.alice)
@@ -52,6 +54,13 @@ def test_trust_and_deploy_on_an_inventory(sshd, keys, tmp_path):
     assert code == 0, err
     for r in roots.values():
         assert current_of(r) == f"releases/{release_id(load_bundle(signed))}"
+
+    sign_bundle(later, keys.bob)  # already on the hosts: only its signature travels, checked there
+    code, out, err = run_cli("deploy", str(later), "--inventory", str(inv), "--limit", "cameras")
+    assert code == 0, err
+    for r in roots.values():
+        assert current_of(r) == f"releases/{release_id(load_bundle(later))}"
+        assert (r / "current" / "manifest.json.sig").is_file()
 
     code, out, err = run_cli("trust", "--inventory", str(inv), "--remove", "--limit", "cameras")
     assert code == 0 and out.count("REMOVED") == 2, err
