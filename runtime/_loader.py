@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from .._native import native_stderr
-from ..bundle import Bundle, InputSpec, OutputSpec, infer_task, is_bundle, load_bundle, read_labels, recognize_model
+from ..bundle import (
+    ALLOWED_SIGNERS_ENV, Bundle, InputSpec, OutputSpec, infer_task, is_bundle, load_bundle, read_labels, recognize_model,
+)
 from ..errors import BundleError, DelegateError, EdgeSDKError, ModelError
 from ..tflite import check_tflite_file, classifier_decoder, is_edgetpu_compiled, read_model
 from ._backends import get_backend
@@ -26,6 +28,7 @@ def load(
     *,
     backend: str | None = None,
     input_spec: InputSpec | None = None,
+    allowed_signers: str | os.PathLike | None = None,
 ) -> Model:
     """Load a ``.tflite`` file or a bundle (folder or ``.tar.gz``) for inference.
 
@@ -35,11 +38,15 @@ def load(
     threads: CPU threads for XNNPACK (default: all cores).
     backend: force an interpreter backend (``ai_edge_litert``, ``tflite_runtime``, ``tensorflow.lite``).
     input_spec: override how images are fed (otherwise from the bundle, or inferred from the model).
+    allowed_signers: an OpenSSH allowed_signers file (default ``$EDGESDK_ALLOWED_SIGNERS``): when set, only a
+        bundle whose manifest.json.sig is made by a key it accepts loads (checked with ``ssh-keygen -Y verify``);
+        a bare ``.tflite`` cannot be signed and is refused.
 
     Raises:
         ModelError: file missing, not a TFLite flatbuffer (random bytes, truncated, a Keras .h5), an Edge
             TPU-compiled model asked to run on the CPU, or a model the interpreter rejects.
         BundleError: a bundle with a missing file, a checksum mismatch or an unknown schema.
+        SignatureError: with a signature policy, an unsigned or wrongly signed bundle, or a bare .tflite.
         DelegateError: the Edge TPU library is missing, or present with no Edge TPU attached.
         MissingExtraError / ModelError: no interpreter backend installed.
         ValueError: an unknown device string.
@@ -49,6 +56,7 @@ def load(
     path = None if bundle else Path(model)
     if bundle is None and path is not None and is_bundle(path) and not path.name.endswith(".tflite"):
         bundle = load_bundle(path)
+    _check_signed(bundle, path, allowed_signers)
     if bundle is not None:
         path = bundle.model_path
         if kind == "edgetpu":
@@ -124,6 +132,19 @@ def _guess_task(info) -> str | None:
         return infer_task(info)
     except BundleError:
         return None
+
+
+def _check_signed(bundle: Bundle | None, path: Path | None, allowed_signers) -> None:
+    policy = allowed_signers or os.environ.get(ALLOWED_SIGNERS_ENV)
+    if not policy:
+        return
+    from ..bundle import SignatureError, verify_signature
+
+    if bundle is None:
+        raise SignatureError(f"{path}: a bare .tflite cannot be signed, and the signature policy {policy} "
+                             f"requires a signed bundle (edgesdk bundle ... --sign KEY)")
+    who = verify_signature(bundle, policy)
+    log.info("bundle %s signed by %s (%s)", bundle.root, who.principal, who.fingerprint)
 
 
 def _cpu_twin(path: Path, bundle: Bundle | None) -> str | None:

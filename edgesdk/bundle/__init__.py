@@ -8,9 +8,18 @@ from ._decoders import ANCHOR_PRESETS, DETECT_DECODERS, DecoderChoice, describe_
 from ._io import Bundle, is_bundle, load_bundle, pack, read_labels, safe_extract, sha256_file, verify, write_bundle
 from ._make import default_input_spec, infer_task, make_bundle
 from ._manifest import MANIFEST_NAME, SCHEMA, TASKS, InputSpec, Manifest, OutputSpec
+from ._sign import ALLOWED_SIGNERS_ENV, SIGNATURE_NAME, SignatureError, Signer, check_policy, sign_bundle, signing_key, verify_signature
 
 __all__ = [
     "ANCHOR_PRESETS",
+    "ALLOWED_SIGNERS_ENV",
+    "SIGNATURE_NAME",
+    "SignatureError",
+    "Signer",
+    "check_policy",
+    "sign_bundle",
+    "signing_key",
+    "verify_signature",
     "Bundle",
     "DETECT_DECODERS",
     "DecoderChoice",

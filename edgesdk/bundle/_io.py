@@ -213,7 +213,8 @@ def pack(bundle_dir: str | os.PathLike, out_file: str | os.PathLike) -> Path:
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
         with tarfile.open(tmp, "w:gz") as tar:
-            for name in [MANIFEST_NAME, *sorted(b.manifest.files)]:
+            signed = ["manifest.json.sig"] if (b.root / "manifest.json.sig").is_file() else []  # see _sign.py
+            for name in [MANIFEST_NAME, *sorted(b.manifest.files), *signed]:
                 data = (b.root / name).read_bytes()
                 info = tarfile.TarInfo(name)
                 info.size = len(data)

@@ -27,19 +27,27 @@ def register(sub) -> None:
                    help="how images are fitted to the input size")
     p.add_argument("--label-offset", type=int, default=0, help="added to class ids before looking up labels")
     p.add_argument("--edgetpu-model", default=None, help="the Edge TPU-compiled twin to include")
+    p.add_argument("--sign", metavar="KEY", default=None,
+                   help="sign manifest.json with this OpenSSH key (ssh-keygen -Y sign, namespace edgesdk-bundle); "
+                        "a .pub file signs through ssh-agent")
     add_json(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bundle import make_bundle
+    from ..bundle import make_bundle, sign_bundle, signing_key
 
+    if args.sign:
+        signing_key(args.sign)  # a bad key fails before anything is written
     b = make_bundle(args.model, args.out, labels=args.labels, task=args.task, input_range=args.input_range,
                     color=args.color, resize=args.resize, edgetpu_model=args.edgetpu_model,
                     label_offset=args.label_offset)
+    if args.sign:
+        sign_bundle(args.out, args.sign)
     if args.json:
         print_json({"bundle": args.out, "digest": b.digest, "manifest": b.manifest.to_dict()})
     else:
         files = ", ".join(f"{n} ({m['size']} B)" for n, m in b.manifest.files.items())
-        print(f"wrote {args.out}: task {b.manifest.task}, {files}")
+        signed = f", signed with {args.sign}" if args.sign else ""
+        print(f"wrote {args.out}: task {b.manifest.task}, {files}{signed}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, positive_int, print_json
+from ._common import add_json, positive_int, print_json, progress
 
 ORDER = 80
 
@@ -80,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
         args._parser.error("nothing to deploy to: give TARGET ([user@]host[:/path]) or --inventory FILE")
     if args.limit or args.forks or args.root:
         args._parser.error("--limit, --forks and --root go with --inventory")
-    res = deploy(args.bundle, parse_target(args.target), ssh=ssh_options(args), keep=args.keep,
-                 service=args.service, health=health_check(args), python=args.remote_python)
+    with progress("upload", None) as bar:
+        res = deploy(args.bundle, parse_target(args.target), ssh=ssh_options(args), keep=args.keep,
+                     service=args.service, health=health_check(args), python=args.remote_python,
+                     progress=lambda sent, total: bar.update(completed=sent, total=total))
     if args.json:
         print_json(res.to_dict())
         return 0
@@ -95,5 +97,8 @@ def run(args: argparse.Namespace) -> int:
             extra.append(f"cleaned {len(res.stale_removed)} interrupted upload(s)")
         if res.service:
             extra.append(f"service {res.service} healthy")
+        if res.signer:
+            extra.append(f"signed by {res.signer['principal']}")
+        extra.append(f"{res.uploaded_bytes} B uploaded, {res.reused_bytes} B reused")
         print(f"{res.target}: deployed release {res.release} ({'; '.join(extra)})")
     return 0

@@ -46,7 +46,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..deploy import exec_args, install_unit, unit_text
+    from ..deploy import device_root_of, exec_args, install_unit, unit_text
     from ..errors import InputError
 
     bundle = os.path.abspath(os.path.expanduser(args.bundle))  # abspath keeps the `current` symlink as is
@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     argv = exec_args(bundle, command=args.runtime_command, source=args.source, out=args.out, extra=args.extra,
                      python=args.python)
     check_unit_command(argv[3:], strict=not args.print_only)
-    text = unit_text(args.name, argv, user=args.user, workdir=os.path.dirname(bundle))
+    text = unit_text(args.name, argv, user=args.user, workdir=os.path.dirname(bundle),
+                     device_root=device_root_of(bundle))
     if args.print_only:
         print(text, end="")
         return 0

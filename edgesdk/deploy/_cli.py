@@ -59,8 +59,11 @@ def add_service_args(p: argparse.ArgumentParser) -> None:
                    help="seconds in a row the service must stay active to count as healthy")
     g.add_argument("--health-cmd", metavar="SHELL",
                    help="extra check run on the device, must exit 0 (e.g. 'curl -fsS http://127.0.0.1:8080/')")
+    g.add_argument("--confirm-within", type=positive, default=None, metavar="S",
+                   help="the device rolls back by itself unless the new release is confirmed healthy within S "
+                        "seconds (deploying machine gone, reboot); default 2 x health-timeout + settle + 30")
 
 
 def health_check(args: argparse.Namespace) -> HealthCheck:
     return HealthCheck(manager=args.service_manager, timeout=args.health_timeout, settle=args.health_settle,
-                       command=args.health_cmd)
+                       command=args.health_cmd, confirm=getattr(args, "confirm_within", None))

@@ -4,15 +4,16 @@ manifest and switches ``ROOT/current`` atomically."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import shlex
 import tarfile
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
-from ..bundle import MANIFEST_NAME, Bundle, load_bundle, sha256_file
+from ..bundle import MANIFEST_NAME, SIGNATURE_NAME, Bundle, load_bundle, sha256_file
 from ._errors import DeployError
 from ._service import HealthCheck, check_service_name
 from ._ssh import SSHOptions, last_json_line, run
@@ -47,12 +48,15 @@ class DeployResult:
     stale_removed: list = field(default_factory=list)
     service: str | None = None
     message: str = ""
+    uploaded_bytes: int = 0
+    reused_bytes: int = 0
+    signer: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def call_agent(target: Target, ssh: SSHOptions, command: str, *args: str, feed=None, python: str = "python3",
+def call_agent(target: Target, ssh: SSHOptions, command: str, *args: object, feed=None, python: str = "python3",
                timeout: float | None = 300, check: bool = True) -> dict:
     """Run one agent command on the device and return its JSON answer (DeployError when it says ok: false)."""
     remote = " ".join([shlex.quote(python), "-c", shlex.quote(agent_source()), command,
@@ -72,11 +76,36 @@ def call_agent(target: Target, ssh: SSHOptions, command: str, *args: str, feed=N
     return answer
 
 
-def write_tar(stream: IO[bytes], bundle: Bundle) -> None:
-    """Stream the bundle's files (manifest first, flat names) as an uncompressed tar: models barely compress
-    and a Pi's CPU is better spent elsewhere."""
+class _Counting:
+    """A write-only stream wrapper that counts the bytes and reports them (an upload progress)."""
+
+    def __init__(self, stream: IO[bytes], progress: Callable[[int], None] | None) -> None:
+        self.stream, self.progress, self.count = stream, progress, 0
+
+    def write(self, data) -> int:
+        n = self.stream.write(data)
+        self.count += len(data)
+        if self.progress:
+            self.progress(self.count)
+        return n if n is not None else len(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def upload_names(bundle: Bundle, have: set | frozenset = frozenset()) -> list[str]:
+    """What goes over the wire: manifest.json, the signature if any, and every file whose sha256 the device
+    does not hold yet (the rest it hard-links from earlier releases)."""
+    files = [n for n in sorted(bundle.manifest.files) if bundle.manifest.files[n]["sha256"] not in have]
+    sig = [SIGNATURE_NAME] if (bundle.root / SIGNATURE_NAME).is_file() else []
+    return [MANIFEST_NAME, *sig, *files]
+
+
+def write_tar(stream: IO[bytes], bundle: Bundle, names: list[str] | None = None) -> None:
+    """Stream the bundle's files (manifest first, flat names; default all of them and the signature) as an
+    uncompressed tar: models barely compress and a Pi's CPU is better spent elsewhere."""
     with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for name in [MANIFEST_NAME, *sorted(bundle.manifest.files)]:
+        for name in names if names is not None else upload_names(bundle):
             info = tar.gettarinfo(str(bundle.root / name), arcname=name)
             info.uid = info.gid = 0
             info.uname = info.gname = ""
@@ -86,14 +115,19 @@ def write_tar(stream: IO[bytes], bundle: Bundle) -> None:
 
 
 def deploy(bundle_path, target: Target, *, ssh: SSHOptions = SSHOptions(), keep: int = DEFAULT_KEEP,
-           service: str | None = None, health: HealthCheck = HealthCheck(), python: str = "python3") -> DeployResult:
+           service: str | None = None, health: HealthCheck = HealthCheck(), python: str = "python3",
+           progress: Callable[[int, int], None] | None = None) -> DeployResult:
     """Push a bundle (folder or .tar.gz) to ``target`` and make it current.
 
     The bundle is verified here first (BundleError for a manifest that does not match its files or an unsafe
-    archive), then uploaded into ROOT/.tmp-*, verified again on the device, moved to ROOT/releases/<id> and
-    ROOT/current is switched with one rename. The last ``keep`` releases stay. The same bundle again is a
-    no-op ("unchanged"). With ``service`` the service is restarted and, if it does not stay healthy, the
-    previous release is switched back (DeployError saying so).
+    archive). Only the files whose sha256 the device does not already hold are uploaded (into ROOT/.tmp-*); the
+    device hard-links the others from earlier releases, verifies every checksum, and, when a policy is
+    installed (``edgesdk trust``), the signature; then it moves the folder to ROOT/releases/<id> and switches
+    ROOT/current with one rename. The last ``keep`` releases stay. The same bundle again is a no-op
+    ("unchanged"). With ``service`` the release is pending until the service is confirmed healthy: if it does
+    not come up, or nobody confirms it within ``health.confirm_within`` seconds (the deploying machine gone, a
+    reboot), the device switches back to the previous release by itself.
+    ``progress(sent_bytes, total_bytes)`` is called while uploading.
 
     Raises DeployError (SSHError for connection problems) with one line; ``current`` is unchanged then."""
     if keep < 1:
@@ -104,22 +138,36 @@ def deploy(bundle_path, target: Target, *, ssh: SSHOptions = SSHOptions(), keep:
     rid = release_id(bundle)
     state = call_agent(target, ssh, "prepare", target.root, python=python)
     ids = [r["id"] for r in state["releases"]]
+    pending = ["--pending", health.confirm_within, "--service", service, "--manager", health.manager] if service else []
+    uploaded = 0
     if rid in ids:
-        res = call_agent(target, ssh, "switch", target.root, rid, "--keep", keep, python=python)
+        sig = bundle.root / SIGNATURE_NAME  # (the release may be on the device from before it was signed)
+        signature = ["--signature-b64", base64.b64encode(sig.read_bytes()).decode()] if sig.is_file() else []
+        res = call_agent(target, ssh, "switch", target.root, rid, "--keep", keep, *pending, *signature,
+                         python=python)
     else:
-        size = sum(int(m.get("size", 0)) for m in bundle.manifest.files.values())
-        size += (bundle.root / MANIFEST_NAME).stat().st_size
+        names = upload_names(bundle, set(state.get("have", [])))
+        size = sum((bundle.root / n).stat().st_size for n in names)
+        counter: list[_Counting] = []
+
+        def feed(stdin: IO[bytes]) -> None:
+            counter.append(_Counting(stdin, (lambda n: progress(n, size)) if progress else None))
+            write_tar(counter[0], bundle, names)  # type: ignore[arg-type]
+
         res = call_agent(target, ssh, "install", target.root, "--release", rid,
                          "--manifest-sha256", sha256_file(bundle.root / MANIFEST_NAME), "--size", size,
-                         "--keep", keep, python=python, feed=lambda stdin: write_tar(stdin, bundle), timeout=None)
+                         "--keep", keep, *pending, python=python, feed=feed, timeout=None)
+        uploaded = counter[0].count if counter else 0
     result = DeployResult(str(target), res["status"], rid, res.get("previous"), res.get("pruned", []),
-                          state.get("stale_removed", []), service)
+                          state.get("stale_removed", []), service, uploaded_bytes=uploaded,
+                          reused_bytes=int(res.get("reused_bytes", 0)), signer=res.get("signer"))
     if service and result.status == "deployed":
         chk = call_agent(target, ssh, "restart", target.root, *health.agent_args(service, result.previous),
                          python=python, timeout=None, check=False)
         if not chk.get("healthy") or chk.get("rolled_back"):
             raise DeployError(f"{target}: {chk.get('error', 'service check failed')}")
-    log.info("%s: %s %s", target, result.status, rid)
+    log.info("%s: %s %s (%d bytes uploaded, %d reused)", target, result.status, rid, uploaded,
+             result.reused_bytes)
     return result
 
 

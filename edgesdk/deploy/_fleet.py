@@ -4,6 +4,7 @@ host runs the same device-side agent as ``edgesdk deploy`` to one device."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..bundle import MANIFEST_NAME, load_bundle, pack, sha256_file
+from ..bundle import MANIFEST_NAME, SIGNATURE_NAME, load_bundle, pack, sha256_file
 from ..errors import InputError, MissingExtraError
 from ._deploy import DEFAULT_KEEP, release_id
 from ._errors import DeployError
@@ -127,13 +128,17 @@ def deploy_fleet(bundle_path, inventory: str | os.PathLike, *, limit: str | None
             "edgesdk_agent": str(agent),
             "edgesdk_report_dir": str(reports),
         }
+        sig = bundle.root / SIGNATURE_NAME
+        if sig.is_file():
+            extra["edgesdk_signature_b64"] = base64.b64encode(sig.read_bytes()).decode()
         if root:
             extra["edgesdk_root"] = root
         if python:
             extra["edgesdk_python"] = python
         if service:
             extra.update(edgesdk_service=check_service_name(service), edgesdk_service_manager=health.manager,
-                         edgesdk_health_timeout=health.timeout, edgesdk_health_settle=health.settle)
+                         edgesdk_health_timeout=health.timeout, edgesdk_health_settle=health.settle,
+                         edgesdk_confirm_within=health.confirm_within)
             if health.command:
                 extra["edgesdk_health_cmd"] = health.command
         argv = [exe, "-i", str(inv), str(playbook_path()), "-e", json.dumps(extra)]

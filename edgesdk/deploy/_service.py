@@ -40,6 +40,13 @@ class HealthCheck:
     settle: float = 3.0
     interval: float = 0.5
     command: str | None = None
+    confirm: float | None = None
+
+    @property
+    def confirm_within(self) -> float:
+        """Seconds the device waits for the release to be confirmed healthy before it rolls back by itself
+        (default: twice the timeout plus the settle time plus 30 s)."""
+        return self.confirm if self.confirm is not None else 2 * self.timeout + self.settle + 30
 
     def agent_args(self, name: str, previous: str | None) -> list[str]:
         args = [name, "--manager", self.manager, "--timeout", str(self.timeout), "--settle", str(self.settle),
@@ -83,9 +90,19 @@ def exec_args(bundle: str, *, command: str = "anonymize", source: str | None = N
     return argv + list(extra)
 
 
+def device_root_of(bundle: str) -> str | None:
+    """ROOT when ``bundle`` is a deploy folder's ``ROOT/current`` symlink, else None."""
+    return os.path.dirname(bundle) if os.path.basename(os.path.normpath(bundle)) == "current" else None
+
+
 def unit_text(name: str, argv: list[str], *, user: str | None = None, workdir: str | None = None,
-              description: str | None = None, restart_sec: float = 2) -> str:
-    """A systemd service unit that runs ``argv`` and restarts it when it fails."""
+              description: str | None = None, restart_sec: float = 2, device_root: str | None = None) -> str:
+    """A systemd service unit that runs ``argv`` and restarts it when it fails.
+
+    With ``device_root`` (the deploy folder whose ``current`` the service runs): every start first runs the
+    device-side boot check (``ROOT/.edgesdk-agent.py boot-check``: a release still pending confirmation after a
+    reboot, or past its deadline, is rolled back before the service reads it), and when ROOT/allowed_signers
+    exists the runtime gets ``EDGESDK_ALLOWED_SIGNERS`` so it loads only signed bundles."""
     name = check_service_name(name)
     what = argv[3] if len(argv) > 3 else "runtime"
     lines = [
@@ -106,8 +123,15 @@ def unit_text(name: str, argv: list[str], *, user: str | None = None, workdir: s
         if "\n" in workdir:
             raise InputError(f"bad working folder {workdir!r}")
         lines.append(f"WorkingDirectory={workdir.replace('%', '%%')}")  # a path setting: unquoted, % escaped
+    lines.append("Environment=PYTHONUNBUFFERED=1")
+    if device_root:
+        policy = os.path.join(device_root, "allowed_signers")
+        if os.path.isfile(policy):
+            lines.append("Environment=" + _systemd_quote(f"EDGESDK_ALLOWED_SIGNERS={policy}"))
+        agent = os.path.join(device_root, ".edgesdk-agent.py")  # written by deploy --service
+        lines.append("ExecStartPre=-" + " ".join(_systemd_quote(a) for a in [argv[0], agent, "boot-check",
+                                                                             device_root]))
     lines += [
-        "Environment=PYTHONUNBUFFERED=1",
         "ExecStart=" + " ".join(_systemd_quote(a) for a in argv),
         "Restart=on-failure",
         f"RestartSec={restart_sec:g}",

@@ -128,7 +128,7 @@ def run(target: Target, opts: SSHOptions, remote_command: str, *, timeout: float
         except FileNotFoundError:
             raise SSHError(f"the OpenSSH client ({opts.program}) is not installed: apt install openssh-client") from None
         fed_error = None
-        if feed:
+        if feed and proc.stdin is not None:
             try:
                 feed(proc.stdin)
                 proc.stdin.close()

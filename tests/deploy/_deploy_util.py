@@ -186,3 +186,27 @@ def write_fake_manager(folder: Path, root: Path) -> Path:
     script.write_text(FAKE_MANAGER.replace("$FAKE_ROOT_PLACEHOLDER", str(root)))
     script.chmod(0o755)
     return script
+
+
+def device_python(folder: Path, name: str = "python3-device", env: dict | None = None,
+                  path: str | None = None) -> Path:
+    """A stand-in for the device's python3 (--remote-python) that sets environment variables only tests set
+    (EDGESDK_TEST_KILL_AT, ...) or a PATH without some tool, then runs the real interpreter."""
+    import shlex
+
+    exe = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    lines = ["#!/bin/sh"]
+    lines += [f"export {k}={shlex.quote(str(v))}" for k, v in (env or {}).items()]
+    if path is not None:
+        lines.append(f"export PATH={shlex.quote(path)}")
+    lines.append(f'exec {exe} "$@"')
+    script = folder / name
+    script.write_text("\n".join(lines) + "\n")
+    script.chmod(0o755)
+    return script
+
+
+def tree_snapshot(root: Path) -> dict:
+    """Every path under the device root with its size or link target (the lock file aside)."""
+    return {str(p.relative_to(root)): (p.is_symlink() and os.readlink(p)) or p.stat().st_size
+            for p in sorted(root.rglob("*")) if p.name != ".lock"}

@@ -106,13 +106,13 @@ def test_tar_with_path_traversal_is_refused(sshd, deployed, device_root, tmp_pat
 def _corrupting_writer(name: str):
     real = _deploy.write_tar
 
-    def write(stream, bundle):  # flips one byte of `name` in transit, after the local check passed
+    def write(stream, bundle, names=None):  # flips one byte of `name` in transit, after the local check passed
         tmp = Path(bundle.root).parent / f"{bundle.root.name}-in-transit"
         shutil.copytree(bundle.root, tmp, dirs_exist_ok=True)
         data = bytearray((tmp / name).read_bytes())
         data[len(data) // 2] ^= 0x01
         (tmp / name).write_bytes(bytes(data))
-        real(stream, type(bundle)(tmp, bundle.manifest))
+        real(stream, type(bundle)(tmp, bundle.manifest), names)
     return write
 
 
@@ -151,7 +151,7 @@ def test_dropped_connection_mid_upload(sshd, deployed, device_root, monkeypatch)
 
     real_write = _deploy.write_tar
 
-    def half(stream, bundle):
+    def half(stream, bundle, names=None):
         data = _tar_bytes(real_write, bundle)
         stream.write(data[: _middle_of_model(data, bundle)])
     monkeypatch.setattr(_deploy, "write_tar", half)
@@ -171,7 +171,7 @@ def test_killed_upload_leaves_current_and_next_deploy_cleans(sshd, deployed, dev
     go_on = threading.Event()
     real_write = _deploy.write_tar
 
-    def stalled(stream, bundle):
+    def stalled(stream, bundle, names=None):
         data = _tar_bytes(real_write, bundle)
         cut = _middle_of_model(data, bundle)
         stream.write(data[:cut])
