@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,13 @@ def scratch(tmp_path_factory):
                 labels=MODELS / "imagenet_labels.txt")
     bundle = make_bundle(MODELS / "mobilenet_v2_1.0_224_quant.tflite", d / "current")
     (d / "var").mkdir()
+    if shutil.which("ssh-keygen"):  # the signing examples: signed.tar.gz, allowed_signers trusting the key
+        from edgesdk.bundle import sign_bundle
+
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "readme", "-f", str(d / "key")], check=True)
+        shutil.copy(d / "model.tar.gz", d / "signed.tar.gz")
+        sign_bundle(d / "signed.tar.gz", d / "key")
+        (d / "allowed_signers").write_text("readme@example " + (d / "key.pub").read_text())
     return d, bundle.root
 
 
