@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Detections", "Classifications"]
+__all__ = ["Detections", "Classifications", "Segmentation"]
 
 
 def _column(value, dtype, shape_tail: tuple[int, ...], name: str) -> np.ndarray:
@@ -174,3 +174,76 @@ class Classifications:
             {"class_id": int(self.class_id[i]), "label": self.label(i), "score": round(float(self.score[i]), 5)}
             for i in range(len(self))
         ]
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """Per-pixel classes of one image, at the source image's size.
+
+    label_map: (H, W) int32 class index per pixel (into ``class_names``).
+    probability: optional (H, W) float32 in [0, 1]: the foreground (person) probability of a two-class
+        segmenter (MediaPipe selfie); ``label_map`` is then ``probability >= 0.5`` as 0 background / 1 person.
+    class_names: the model's class names (index = class id).
+    """
+
+    label_map: np.ndarray
+    class_names: tuple[str, ...] = field(default=())
+    probability: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        lm = np.asarray(self.label_map)
+        if lm.ndim != 2 or not np.issubdtype(lm.dtype, np.integer):
+            raise ValueError(f"label_map must be an (H, W) integer array, got {lm.shape} {lm.dtype}")
+        lm = lm.astype(np.int32, copy=False)
+        lm.setflags(write=False)
+        object.__setattr__(self, "label_map", lm)
+        object.__setattr__(self, "class_names", tuple(self.class_names))
+        if self.probability is not None:
+            pr = np.asarray(self.probability, np.float32)
+            if pr.shape != lm.shape:
+                raise ValueError(f"probability {pr.shape} and label_map {lm.shape} differ in shape")
+            pr.setflags(write=False)
+            object.__setattr__(self, "probability", pr)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return int(self.label_map.shape[1]), int(self.label_map.shape[0])
+
+    def name(self, class_id: int) -> str:
+        return self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
+
+    def class_ids(self, names: Sequence[str]) -> list[int]:
+        """Class names (or decimal ids) -> ids; ValueError naming the unknown ones and listing the known."""
+        table = {n: i for i, n in enumerate(self.class_names)}
+        ids, unknown = [], []
+        for n in names:
+            if n in table:
+                ids.append(table[n])
+            elif n.isdigit() and int(n) < max(len(self.class_names), 1):
+                ids.append(int(n))
+            else:
+                unknown.append(n)
+        if unknown:
+            raise ValueError(f"unknown class(es) {', '.join(unknown)}; known: {', '.join(self.class_names)}")
+        return ids
+
+    def mask(self, class_ids: Sequence[int]) -> np.ndarray:
+        """(H, W) bool: pixels of any of ``class_ids``."""
+        return np.isin(self.label_map, np.asarray(list(class_ids), np.int32))
+
+    def counts(self) -> np.ndarray:
+        """(C,) int64 pixels per class id (C = max(len(class_names), highest id + 1))."""
+        n = max(len(self.class_names), int(self.label_map.max(initial=0)) + 1)
+        return np.bincount(self.label_map.ravel(), minlength=n)
+
+    def shares(self) -> dict[str, float]:
+        """Class name -> share of the image's pixels in [0, 1], classes present only, largest first."""
+        c = self.counts()
+        total = max(1, self.label_map.size)
+        order = np.argsort(-c, kind="stable")
+        return {self.name(int(i)): round(float(c[i]) / total, 6) for i in order if c[i] > 0}
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no pixels): size and per-class pixel shares."""
+        return {"size": list(self.size), "shares": self.shares()}

@@ -1,0 +1,55 @@
+"""Segmentation on the device: pure decoders for DeepLabV3 and MediaPipe's selfie segmenters, smooth
+upscaling to the source's size, the :class:`Segmenter`, pictures of label maps, and background strategies
+(transparent, colour, image, blur) behind ``edgesdk segment`` and ``edgesdk remove-background``."""
+
+from ...results import Segmentation
+from ._background import (
+    COLOR_NAMES,
+    Background,
+    BlurBackground,
+    ReplaceImage,
+    SolidColor,
+    Transparent,
+    feathered_alpha,
+    parse_background,
+)
+from ._decode import DECODERS, SELFIE_CLASSES, SegmentDecodeError, decode_segmentation, infer_decoder
+from ._files import foreground_ids, plan_outputs, remove_background_images, segment_images
+from ._labels import PASCAL_VOC_CLASSES, segment_labels
+from ._render import colorize, index_mask, label_colormap, overlay
+from ._segmenter import Segmenter, load_segmenter
+from ._upscale import UPSCALE_METHODS, full_window, upscale_labels, upscale_probability, upscale_scores
+
+__all__ = [
+    "Background",
+    "BlurBackground",
+    "COLOR_NAMES",
+    "DECODERS",
+    "PASCAL_VOC_CLASSES",
+    "ReplaceImage",
+    "SELFIE_CLASSES",
+    "SegmentDecodeError",
+    "Segmentation",
+    "Segmenter",
+    "SolidColor",
+    "Transparent",
+    "UPSCALE_METHODS",
+    "colorize",
+    "decode_segmentation",
+    "feathered_alpha",
+    "foreground_ids",
+    "full_window",
+    "index_mask",
+    "infer_decoder",
+    "label_colormap",
+    "load_segmenter",
+    "overlay",
+    "parse_background",
+    "plan_outputs",
+    "remove_background_images",
+    "segment_images",
+    "segment_labels",
+    "upscale_labels",
+    "upscale_probability",
+    "upscale_scores",
+]
