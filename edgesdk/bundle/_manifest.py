@@ -77,7 +77,9 @@ class OutputSpec:
     """How to read the model's outputs.
 
     decoder: ``logits`` | ``softmax`` (classification), ``ssd`` (TFLite_Detection_PostProcess: boxes, classes,
-    scores, count), ``blazeface`` (raw boxes and scores + anchors), ``segment`` (per-pixel class map).
+    scores, count), ``blazeface`` (raw boxes and scores + anchors), ``segment`` (per-pixel output, decoder
+    inferred from its shape) or one of the named segmentation decoders ``deeplab-argmax`` (1xHxW class indices),
+    ``deeplab-logits`` (1xHxWxC class scores), ``mediapipe-selfie`` (1xHxWx1 person probability).
     label_offset: add to a class index before looking it up in labels (e.g. -1 when index 0 is background
     and labels.txt omits it). params: decoder-specific settings (anchor options, score sigmoid, ...).
     """

@@ -15,6 +15,7 @@ from ._background import (
 )
 from ._decode import DECODERS, SELFIE_CLASSES, SegmentDecodeError, decode_segmentation, infer_decoder
 from ._files import foreground_ids, plan_outputs, remove_background_images, segment_images
+from ._models import DEFAULT_SEGMENTER, MODEL_PATH_ENV, find_model, model_search_path
 from ._labels import PASCAL_VOC_CLASSES, segment_labels
 from ._render import colorize, index_mask, label_colormap, overlay
 from ._segmenter import Segmenter, load_segmenter
@@ -25,6 +26,8 @@ __all__ = [
     "BlurBackground",
     "COLOR_NAMES",
     "DECODERS",
+    "DEFAULT_SEGMENTER",
+    "MODEL_PATH_ENV",
     "PASCAL_VOC_CLASSES",
     "ReplaceImage",
     "SELFIE_CLASSES",
@@ -37,12 +40,14 @@ __all__ = [
     "colorize",
     "decode_segmentation",
     "feathered_alpha",
+    "find_model",
     "foreground_ids",
     "full_window",
     "index_mask",
     "infer_decoder",
     "label_colormap",
     "load_segmenter",
+    "model_search_path",
     "overlay",
     "parse_background",
     "plan_outputs",

@@ -35,7 +35,9 @@ def infer_decoder(shape: Sequence[int], dtype, quantized: bool = False) -> str:
     """
     shape = tuple(int(v) for v in shape)
     dt = np.dtype(dtype)
-    spatial = len(shape) in (3, 4) and shape[0] == 1 and min(shape[1:3]) >= 2
+    # a map: batch 1, at least 8 pixels a side, no more than 4:1 (rules out detector heads such as 1x896x16)
+    spatial = (len(shape) in (3, 4) and shape[0] == 1 and min(shape[1:3]) >= 8
+               and max(shape[1:3]) <= 4 * min(shape[1:3]))
     if spatial:
         channels = shape[3] if len(shape) == 4 else 1
         is_index = np.issubdtype(dt, np.integer) and not quantized
