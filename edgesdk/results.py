@@ -29,6 +29,7 @@ class Detections:
     score: (n,) float32 confidence in [0, 1].
     class_id: (n,) int32 class index into the model's labels (0 for single-class detectors).
     keypoints: optional (n, k, 2) float32 landmark (x, y) in the same units as ``xyxy``.
+    tracker_id: optional (n,) int64 track id given by a tracker (streams); kept by filtering, concat, scale, clip.
     """
 
     xyxy: np.ndarray
@@ -36,6 +37,7 @@ class Detections:
     class_id: np.ndarray
     keypoints: np.ndarray | None = None
     normalized: bool = False
+    tracker_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xyxy = _column(self.xyxy, np.float32, (4,), "xyxy")
@@ -57,6 +59,12 @@ class Detections:
                 raise ValueError(f"keypoints must have shape ({n}, k, 2), got {kp.shape}")
             kp.setflags(write=False)
             object.__setattr__(self, "keypoints", kp)
+        if self.tracker_id is not None:
+            tid = np.asarray(self.tracker_id, np.int64).reshape(-1)
+            if len(tid) != n:
+                raise ValueError(f"tracker_id must have shape ({n},), got {tid.shape}")
+            tid.setflags(write=False)
+            object.__setattr__(self, "tracker_id", tid)
 
     @classmethod
     def empty(cls, normalized: bool = False) -> "Detections":
@@ -74,12 +82,15 @@ class Detections:
         keypoints = None
         if kps and all(k is not None for k in kps) and len({k.shape[1] for k in kps}) == 1:
             keypoints = np.concatenate(kps)
+        tids = [p.tracker_id for p in parts if len(p)]
+        tracker_id = np.concatenate(tids) if tids and all(t is not None for t in tids) else None
         return cls(
             np.concatenate([p.xyxy for p in parts]),
             np.concatenate([p.score for p in parts]),
             np.concatenate([p.class_id for p in parts]),
             keypoints,
             normalized=norm.pop(),
+            tracker_id=tracker_id,
         )
 
     def __len__(self) -> int:
@@ -90,7 +101,8 @@ class Detections:
         if isinstance(index, (int, np.integer)):
             index = [index]
         kp = None if self.keypoints is None else self.keypoints[index]
-        return Detections(self.xyxy[index], self.score[index], self.class_id[index], kp, self.normalized)
+        tid = None if self.tracker_id is None else self.tracker_id[index]
+        return Detections(self.xyxy[index], self.score[index], self.class_id[index], kp, self.normalized, tid)
 
     def __iter__(self):
         for i in range(len(self)):
@@ -108,28 +120,34 @@ class Detections:
         mul = np.array([sx, sy, sx, sy], np.float32)
         add = np.array([dx, dy, dx, dy], np.float32)
         kp = None if self.keypoints is None else self.keypoints * np.array([sx, sy], np.float32) + np.array([dx, dy], np.float32)
-        return Detections(self.xyxy * mul + add, self.score, self.class_id, kp, self.normalized)
+        return Detections(self.xyxy * mul + add, self.score, self.class_id, kp, self.normalized, self.tracker_id)
 
     def to_pixels(self, width: int, height: int) -> "Detections":
         """Normalized [0, 1] coordinates to pixels of a width x height image."""
         if not self.normalized:
             return self
         out = self.scale(width, height)
-        return Detections(out.xyxy, out.score, out.class_id, out.keypoints, normalized=False)
+        return Detections(out.xyxy, out.score, out.class_id, out.keypoints, normalized=False, tracker_id=self.tracker_id)
 
     def clip(self, width: float, height: float) -> "Detections":
         """Clip boxes to the image rectangle [0, width] x [0, height]."""
         hi = np.array([width, height, width, height], np.float32)
-        return Detections(np.clip(self.xyxy, 0, hi), self.score, self.class_id, self.keypoints, self.normalized)
+        return Detections(np.clip(self.xyxy, 0, hi), self.score, self.class_id, self.keypoints, self.normalized,
+                          self.tracker_id)
 
     def expand(self, factor: float) -> "Detections":
         """Grow each box about its centre by ``factor`` (1.3 = 30% wider and taller)."""
         c = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
         half = (self.xyxy[:, 2:] - self.xyxy[:, :2]) / 2 * factor
-        return Detections(np.concatenate([c - half, c + half], axis=1), self.score, self.class_id, self.keypoints, self.normalized)
+        return Detections(np.concatenate([c - half, c + half], axis=1), self.score, self.class_id, self.keypoints,
+                          self.normalized, self.tracker_id)
+
+    def with_tracker_id(self, tracker_id: np.ndarray | None) -> "Detections":
+        """The same rows with a (n,) int64 ``tracker_id`` column (None removes it)."""
+        return Detections(self.xyxy, self.score, self.class_id, self.keypoints, self.normalized, tracker_id)
 
     def to_dicts(self, labels: Sequence[str] | None = None) -> list[dict]:
-        """JSON-ready rows: box, score, class_id and (when labels are given) label."""
+        """JSON-ready rows: box, score, class_id, (when labels are given) label and (when tracked) track_id."""
         rows = []
         for i in range(len(self)):
             row = {
@@ -140,6 +158,8 @@ class Detections:
             if labels is not None:
                 cid = int(self.class_id[i])
                 row["label"] = labels[cid] if 0 <= cid < len(labels) else str(cid)
+            if self.tracker_id is not None:
+                row["track_id"] = int(self.tracker_id[i])
             rows.append(row)
         return rows
 

@@ -37,7 +37,7 @@ class EventsSink:
             return
         rows = []
         labels = list(meta.labels) if meta.labels else None
-        for i, d in enumerate(detections.to_dicts(labels)):
+        for i, d in enumerate(detections.with_tracker_id(None).to_dicts(labels)):
             if i < len(meta.track_ids):
                 d["track"] = int(meta.track_ids[i])
             if i < len(meta.held):
