@@ -1,10 +1,10 @@
-"""edgesdk segment MODEL IMAGE...: per-pixel classes; coloured label maps, overlays, index-PNG masks."""
+"""edgesdk segment MODEL IMAGE...|SOURCE: per-pixel classes; coloured label maps, overlays, index-PNG masks."""
 
 from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, print_json
+from ._common import add_json, positive_int, print_json, progress, unit_float
 from ._model_args import add_model_args
 
 ORDER = 45
@@ -13,26 +13,35 @@ EXAMPLES = """examples:
   edgesdk segment deeplabv3_mnv2_pascal_quant.tflite photo.jpg --json
   edgesdk segment deeplab.tflite photo.jpg -o overlay.jpg --overlay --mask labels.png
   edgesdk segment selfie_segmentation.tflite a.jpg b.jpg --mask masks/ --classes person
+  edgesdk segment deeplab.tflite street.mp4 -o labels.mp4 --overlay    video, camera (0), rtsp://, folder/
 """
 
 
+def _weight(text: str) -> float:
+    return 1.0 if text.strip() in ("1", "1.0", "off") else unit_float(text)
+
+
 def add_segment_args(p: argparse.ArgumentParser) -> None:
-    """Options shared with remove-background: how the model is fed and its map scaled back."""
+    """Options shared with remove-background: how the model is fed, its map scaled back, and streams."""
     p.add_argument("--upscale", choices=("smooth", "nearest"), default="smooth",
                    help="mask to image size: smooth (bilinear on scores, then argmax) or nearest")
     p.add_argument("--keep-aspect", action="store_true",
                    help="pad to the model's aspect (top-left, black) instead of stretching, as Coral's "
                         "--keep_aspect_ratio")
+    p.add_argument("--smooth", type=_weight, default=0.5, metavar="W",
+                   help="videos: weight of the newest frame in the mask's moving average (off or 1: no smoothing)")
+    p.add_argument("--max-frames", type=positive_int, default=None, metavar="N", help="streams: stop after N frames")
 
 
 def register(sub) -> None:
     p = sub.add_parser("segment", help="per-pixel classes: label maps, overlays, masks",
-                       description="Segment images with DeepLabV3 (Pascal VOC) or MediaPipe selfie models or bundles.",
+                       description="Segment images or a stream with DeepLabV3 (Pascal VOC) or MediaPipe selfie models.",
                        epilog=EXAMPLES)
     add_model_args(p)
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    p.add_argument("inputs", metavar="IMAGE|SOURCE", nargs="+",
+                   help="image files, or one video, camera index, rtsp:// URL, image folder or demo")
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="coloured label map (or overlay with --overlay): an image file (one input) or a folder")
+                   help="coloured label map (or overlay with --overlay): an image or folder; for a stream a video or folder")
     p.add_argument("--overlay", action="store_true", help="draw the classes over the image into -o")
     p.add_argument("--mask", metavar="FILE.png",
                    help="label map as an 8-bit PNG of class indices at the image's size (a folder for several)")
@@ -44,14 +53,31 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..runtime.segment import load_segmenter, segment_images
+    from ..runtime.segment import SegmentStreamConfig, is_stream, load_segmenter, segment_images, segment_stream
 
     if args.threads is not None and args.threads < 1:
         raise InputError("--threads must be at least 1")
+    stream = is_stream(args.inputs)
+    if stream and args.mask:
+        raise InputError("--mask writes one PNG per image file; for a video, camera or folder use -o (a video or folder)")
     seg = load_segmenter(args.model, device=args.device, threads=args.threads, labels=args.labels,
                          input_range=args.input_range, upscale=args.upscale, resize="pad" if args.keep_aspect else None)
-    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
-    rows = segment_images(seg, args.images, output=args.output, mask=args.mask, show_overlay=args.overlay,
+    classes = tuple(c.strip() for c in args.classes.split(",") if c.strip()) if args.classes else None
+    if stream:
+        cfg = SegmentStreamConfig(source=args.inputs[0], output=args.output, classes=classes, smooth=args.smooth,
+                                  draw="overlay" if args.overlay else "labels", max_frames=args.max_frames)
+        with progress("segment", None) as bar:
+            report = segment_stream(seg, cfg, on_start=lambda i: bar.update(total=i.total),
+                                    on_frame=lambda n: bar.advance(1))
+        if args.json:
+            print_json(report)
+        else:
+            print(f"{report['frames_written']} frames from {report['source']} ({report['fps']:.1f} FPS) -> "
+                  f"{', '.join(report['outputs'])}")
+            for name, share in report["shares"].items():
+                print(f"  {share * 100:6.2f} %  {name}")
+        return 0
+    rows = segment_images(seg, args.inputs, output=args.output, mask=args.mask, show_overlay=args.overlay,
                           classes=classes)
     if args.json:
         print_json({**seg.describe(), "classes": list(seg.class_names), "results": rows})

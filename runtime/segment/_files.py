@@ -15,7 +15,21 @@ from ._background import Background, Transparent, feathered_alpha
 from ._render import colorize, index_mask, overlay
 from ._segmenter import Segmenter
 
-__all__ = ["plan_outputs", "segment_images", "remove_background_images", "foreground_ids"]
+__all__ = ["plan_outputs", "segment_images", "remove_background_images", "foreground_ids", "is_stream"]
+
+
+def is_stream(inputs: Sequence[str]) -> bool:
+    """True when ``inputs`` is one SOURCE for the stream pipeline (a video, camera, URL, folder, ``demo``), False
+    for image files. InputError for several inputs that are not all image files."""
+    def image(s: str) -> bool:
+        return Path(s).suffix.lower() in IMAGE_SUFFIXES and not Path(s).is_dir()
+
+    if len(inputs) == 1:
+        return not image(inputs[0])
+    others = [s for s in inputs if not image(s)]
+    if others:
+        raise InputError(f"{others[0]}: several inputs must all be image files (a video, camera or folder goes alone)")
+    return False
 
 
 def plan_outputs(out: str | None, images: Sequence[str], *, what: str, tag: str, suffixes: Sequence[str],

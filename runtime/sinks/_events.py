@@ -46,6 +46,8 @@ class EventsSink:
         line = {"frame": int(meta.index), "t": round(float(meta.timestamp), 4), "boxes": rows}
         if meta.blanked:
             line["blanked"] = True
+        if meta.counts:
+            line["counts"] = dict(meta.counts)  # e.g. person_mask_pixels: pixels masked by --person-mask
         try:
             self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
             self.frames += 1

@@ -46,6 +46,7 @@ class AnonymizeConfig:
     max_frames: int | None = None
     device: str = "cpu"
     threads: int | None = None
+    person_mask: str | None = None  # also mask every person's silhouette: "" default selfie model, or a MODEL
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mask_scale <= 4.0:
@@ -108,6 +109,12 @@ def anonymize(
             still=source.independent,
         )
         mode = make_anonymizer(config.mode, config.feather)
+        person = None
+        if config.person_mask is not None:
+            from ..segment import load_person_segmenter
+
+            person = load_person_segmenter(config.person_mask or None, device=config.device,
+                                           threads=config.threads if config.threads is not None else 1)
         for spec in specs:
             sinks.append(open_sink(spec, source, config.source))
     except BaseException:
@@ -123,6 +130,10 @@ def anonymize(
                             tuple(s.name for s in sinks), url))
     pipe = AnonymizePipeline(source, detector, mode, sinks, hold_frames=config.hold_frames,
                              mask_scale=config.mask_scale, on_frame=on_frame)
+    if person is not None:
+        from ..segment import PersonMaskStage
+
+        pipe.stage = PersonMaskStage(pipe.stage, person[0], mode, person[1])
 
     def report(summary) -> dict:
         d = summary.to_dict()
@@ -134,6 +145,7 @@ def anonymize(
             "mask_scale": config.mask_scale, "hold_frames": config.hold_frames,
             "tiles": config.tiles if isinstance(config.tiles, str) else f"{config.tiles[0]}x{config.tiles[1]}",
             "outputs": [s.name for s in sinks], "tiled_frames": detector.tiled_frames,
+            **({"person_mask": pipe.stage.describe()} if person is not None else {}),
             **{k: v for k, v in d.items() if k != "source"},
         }
 
