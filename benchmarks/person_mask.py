@@ -3,10 +3,11 @@
     nice .venv/bin/python -m edgesdk.benchmarks.person_mask [--clip PATH] [--out benchmarks/results/segment]
 
 Runs, one after the other on the same clip (FPS: noisy on a shared machine; compare the ratios of one run):
-  faces          the default job (BlazeFace + tiles, blur)                  -- the baseline
-  faces+solid    --person-mask selfie_segmentation_landscape.tflite --mode solid
-  faces+blur     --person-mask selfie_segmentation_landscape.tflite --mode blur
-  faces+deeplab  --person-mask deeplabv3_mnv2_dm05_pascal_quant.tflite --mode solid (DeepLab's person class)
+  faces                    the default job (BlazeFace + tiles, blur): the baseline
+  faces+MODE/SHAPE         --person-mask selfie_segmentation_landscape.tflite --mode MODE --person-shape SHAPE
+  faces+deeplab-solid/box  --person-mask deeplabv3_mnv2_dm05_pascal_quant.tflite --mode solid (its person class)
+Speed: FPS_RUNS alternated --fps-rounds times on the first --fps-frames frames (the machine is shared: the
+ratio of medians is the number to read).
 
 Leaks: the project's leak check (runtime/anonymize/_leaks.py, as benchmarks/anonymize_fps.py uses it): input
 faces = thorough BlazeFace (every tile, every frame) on the source; a leak = one found again in the output by
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -29,12 +31,18 @@ SHARED = Path(os.environ.get("EDGESDK_SHARED", REPO.parent / "shared"))
 MODELS = SHARED / "testdata" / "models"
 CLIP = SHARED / "testdata" / "videos" / "one-by-one-person-detection.mp4"
 
+SELFIE = str(MODELS / "selfie_segmentation_landscape.tflite")
+DEEPLAB = str(MODELS / "deeplabv3_mnv2_dm05_pascal_quant.tflite")
 RUNS = {
     "faces": {},
-    "faces+solid": {"person_mask": str(MODELS / "selfie_segmentation_landscape.tflite"), "mode": "solid"},
-    "faces+blur": {"person_mask": str(MODELS / "selfie_segmentation_landscape.tflite"), "mode": "blur"},
-    "faces+deeplab-solid": {"person_mask": str(MODELS / "deeplabv3_mnv2_dm05_pascal_quant.tflite"), "mode": "solid"},
+    "faces+solid/box": {"person_mask": SELFIE, "mode": "solid"},
+    "faces+solid/hull": {"person_mask": SELFIE, "mode": "solid", "person_shape": "hull"},
+    "faces+solid/silhouette": {"person_mask": SELFIE, "mode": "solid", "person_shape": "silhouette"},
+    "faces+blur/box": {"person_mask": SELFIE, "mode": "blur"},
+    "faces+pixelate/box": {"person_mask": SELFIE, "mode": "pixelate"},
+    "faces+deeplab-solid/box": {"person_mask": DEEPLAB, "mode": "solid"},
 }
+FPS_RUNS = ("faces", "faces+solid/box")
 
 
 def _load() -> list[float]:
@@ -54,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip", default=str(CLIP))
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "segment"))
     ap.add_argument("--runs", default=",".join(RUNS))
+    ap.add_argument("--fps-rounds", type=int, default=3)
+    ap.add_argument("--fps-frames", type=int, default=400)
     args = ap.parse_args(argv)
     clip = Path(args.clip)
     if not clip.is_file():
@@ -67,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     doc: dict = {"clip": clip.name, "frames": len(faces), "input_faces": int(sum(len(f) for f in faces)), "runs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.runs.split(","):
-            out = Path(tmp) / f"{name}.mp4"
+            out = Path(tmp) / f"{name.replace('/', '_')}.mp4"
             load0 = _load()
             t0 = time.perf_counter()
             rep = anonymize(AnonymizeConfig(source=str(clip), output=str(out), **RUNS[name]), handle_signals=False)
@@ -87,9 +97,16 @@ def main(argv: list[str] | None = None) -> int:
                                   "frames": len(loose.leaked_frames)},
             }
             print(name, json.dumps({k: v for k, v in doc["runs"][name].items() if k not in ("person_mask",)}), flush=True)
-    base = doc["runs"].get("faces", {}).get("fps")
-    for r in doc["runs"].values():
-        r["fps_ratio_to_faces"] = round(r["fps"] / base, 3) if base else None
+        fps: dict = {k: [] for k in FPS_RUNS}
+        for _ in range(args.fps_rounds):
+            for name in FPS_RUNS:
+                rep = anonymize(AnonymizeConfig(source=str(clip), output=str(Path(tmp) / "fps.mp4"),
+                                                max_frames=args.fps_frames, **RUNS[name]), handle_signals=False)
+                fps[name].append(rep["fps"])
+        med = {k: statistics.median(v) for k, v in fps.items()}
+        doc["fps"] = {"frames": args.fps_frames, "rounds": fps, "median": med, "load_after": _load(),
+                      "ratio_person_mask_to_faces": round(med[FPS_RUNS[1]] / med[FPS_RUNS[0]], 3)}
+        print("fps", json.dumps(doc["fps"]), flush=True)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "person_mask.json").write_text(json.dumps(doc, indent=2) + "\n")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ._common import add_json, non_negative_int, positive_int, print_json, progress, unit_float
+from ._segment_args import add_person_mask_args
 
 ORDER = 40
 
@@ -95,10 +96,7 @@ def register(subparsers) -> None:
                    help="where detector bundles run; edgetpu uses a bundle's Edge TPU model (BlazeFace stays on the CPU)")
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="CPU threads per model (default: 1 for faces, so the pipeline stages get the other cores)")
-    p.add_argument("--person-mask", nargs="?", const="", default=None, metavar="MODEL",
-                   help="also mask every person's silhouette with --mode, from a segmentation model (default: "
-                        "selfie_segmentation.tflite on $EDGESDK_MODEL_PATH; or a DeepLabV3 Pascal model: its person "
-                        "class); put it after SOURCE")
+    add_person_mask_args(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -107,16 +105,13 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..runtime.stream import AnonymizeConfig, RunError, anonymize
 
-    pm = args.person_mask
-    if pm and args.source is None and not pm.endswith((".tflite", ".tar.gz", ".tgz")) and not Path(pm, "manifest.json").exists():
-        args.source, args.person_mask = pm, ""  # `--person-mask SOURCE`: the value was the source, the model the default
     cfg = AnonymizeConfig(
         source=args.source, output=args.output, events=args.events, serve=args.serve, show=args.show,
         detectors=tuple(args.detector or ["face"]),
         classes=tuple(tuple(c.split(",")) for c in args.classes) if args.classes else None, mode=args.mode,
         feather=args.feather, threshold=args.threshold, mask_scale=args.mask_scale, tiles=args.tiles,
         sweep=args.sweep, hold_frames=args.hold_frames, max_frames=args.max_frames, device=args.device,
-        threads=args.threads, person_mask=args.person_mask,
+        threads=args.threads, person_mask=args.person_mask, person_shape=args.person_shape,
     )
     with progress("anonymize", None) as bar:
         def started(info) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ._common import add_json, parse_range, print_json, progress
-from .cmd_segment import add_segment_args
+from ._segment_args import add_segment_args
 
 ORDER = 46
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, positive_int, print_json, progress, unit_float
+from ._common import add_json, print_json, progress
 from ._model_args import add_model_args
+from ._segment_args import add_segment_args
 
 ORDER = 45
 
@@ -15,22 +16,6 @@ EXAMPLES = """examples:
   edgesdk segment selfie_segmentation.tflite a.jpg b.jpg --mask masks/ --classes person
   edgesdk segment deeplab.tflite street.mp4 -o labels.mp4 --overlay    video, camera (0), rtsp://, folder/
 """
-
-
-def _weight(text: str) -> float:
-    return 1.0 if text.strip() in ("1", "1.0", "off") else unit_float(text)
-
-
-def add_segment_args(p: argparse.ArgumentParser) -> None:
-    """Options shared with remove-background: how the model is fed, its map scaled back, and streams."""
-    p.add_argument("--upscale", choices=("smooth", "nearest"), default="smooth",
-                   help="mask to image size: smooth (bilinear on scores, then argmax) or nearest")
-    p.add_argument("--keep-aspect", action="store_true",
-                   help="pad to the model's aspect (top-left, black) instead of stretching, as Coral's "
-                        "--keep_aspect_ratio")
-    p.add_argument("--smooth", type=_weight, default=0.5, metavar="W",
-                   help="videos: weight of the newest frame in the mask's moving average (off or 1: no smoothing)")
-    p.add_argument("--max-frames", type=positive_int, default=None, metavar="N", help="streams: stop after N frames")
 
 
 def register(sub) -> None:

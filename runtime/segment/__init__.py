@@ -20,7 +20,8 @@ from ._labels import PASCAL_VOC_CLASSES, segment_labels
 from ._render import colorize, index_mask, label_colormap, overlay
 from ._segmenter import RESIZE_MODES, Segmenter, load_segmenter, resize_like_pil
 from ._stages import (
-    PersonMaskStage, SegmentStage, TemporalSmoother, foreground, load_person_segmenter, mask_silhouettes,
+    SHAPES, PersonMaskStage, SegmentStage, TemporalSmoother, foreground, load_person_segmenter, mask_silhouettes,
+    person_shapes, tile_grid,
 )
 from ._streams import SegmentStreamConfig, segment_stream
 from ._upscale import UPSCALE_METHODS, full_window, upscale_labels, upscale_probability, upscale_scores
@@ -37,6 +38,7 @@ __all__ = [
     "RESIZE_MODES",
     "ReplaceImage",
     "SELFIE_CLASSES",
+    "SHAPES",
     "SegmentDecodeError",
     "Segmentation",
     "SegmentStage",
@@ -63,12 +65,14 @@ __all__ = [
     "model_search_path",
     "overlay",
     "parse_background",
+    "person_shapes",
     "plan_outputs",
     "remove_background_images",
     "resize_like_pil",
     "segment_stream",
     "segment_images",
     "segment_labels",
+    "tile_grid",
     "upscale_labels",
     "upscale_probability",
     "upscale_scores",

@@ -22,7 +22,8 @@ from ._background import Background, feathered_alpha
 from ._render import colorize, overlay
 from ._segmenter import Segmenter
 
-__all__ = ["TemporalSmoother", "SegmentStage", "PersonMaskStage", "mask_silhouettes", "foreground", "load_person_segmenter"]
+__all__ = ["SHAPES", "TemporalSmoother", "SegmentStage", "PersonMaskStage", "mask_silhouettes", "person_shapes",
+           "tile_grid", "foreground", "load_person_segmenter"]
 
 
 class TemporalSmoother:
@@ -112,6 +113,30 @@ class SegmentStage:
                 for i, c in enumerate(self.totals) if c} if total else {}
 
 
+SHAPES = ("box", "hull", "silhouette")
+
+
+def person_shapes(mask: np.ndarray, shape: str = "box") -> np.ndarray:
+    """(H, W) bool person mask -> the region to anonymize: ``silhouette`` (the mask itself), ``hull`` (the convex
+    hull of each connected region) or ``box`` (its bounding box). A black silhouette keeps the outline of a head,
+    which face detectors still score as a face (measured in benchmarks/person_mask.py); hull and box do not."""
+    if shape == "silhouette":
+        return mask
+    m = mask.astype(np.uint8)
+    out = np.zeros_like(m)
+    if shape == "box":
+        n, _, stats, _ = cv2.connectedComponentsWithStats(m)
+        for x, y, w, h, _area in stats[1:n]:
+            out[y:y + h, x:x + w] = 1
+    elif shape == "hull":
+        contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for c in contours:
+            cv2.fillConvexPoly(out, cv2.convexHull(c), 1)
+    else:
+        raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+    return out.astype(bool)
+
+
 def mask_silhouettes(image: np.ndarray, mask: np.ndarray, anonymizer: Anonymizer, margin: int = 0) -> int:
     """Anonymize the pixels of ``mask`` ((H, W) bool, grown by ``margin`` px) in ``image`` in place, with
     ``anonymizer.render`` over the mask's bounding box; returns the number of pixels masked."""
@@ -129,35 +154,64 @@ def mask_silhouettes(image: np.ndarray, mask: np.ndarray, anonymizer: Anonymizer
     return int(sel.sum())
 
 
-class PersonMaskStage:
-    """FrameStage wrapping another (anonymize's face stage): faces as before, plus every person's silhouette.
+def tile_grid(width: int, height: int, model_size: tuple[int, int], overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """Crops (x0, y0, x1, y1) segmented besides the whole frame so small, far people get more model pixels: a 2x2
+    grid with ``overlap`` when the frame is at least twice the model input on both sides, else none."""
+    mw, mh = model_size
+    if width < 2 * mw or height < 2 * mh:
+        return []
+    tw, th = width / 2, height / 2
+    out = []
+    for r in range(2):
+        for c in range(2):
+            out.append((int(max(0, (c - overlap) * tw)), int(max(0, (r - overlap) * th)),
+                        int(min(width, (c + 1 + overlap) * tw)), int(min(height, (r + 1 + overlap) * th))))
+    return out
 
-    person_ids: classes that are people (selfie: [1]; Pascal DeepLab: [15]); margin: px the silhouette is grown
-    by (default 1 % of the frame's short side, at least 2); hold: also mask the previous frame's silhouette
-    (covers a person the segmenter misses for one frame)."""
+
+class PersonMaskStage:
+    """FrameStage wrapping another (anonymize's face stage): faces as before, plus every person found by the
+    segmenter.
+
+    person_ids: classes that are people (selfie: [1]; Pascal DeepLab: [15]); shape: ``box`` (default), ``hull``
+    or ``silhouette`` (see person_shapes); margin: px the region is grown by (default 1 % of the frame's short
+    side, at least 2); tiles: also segment a 2x2 grid of crops when the frame is at least twice the model input
+    (see tile_grid; small, far people); hold: also mask the previous frame's people (a one-frame miss)."""
 
     name = "renderer+person-mask"
 
     def __init__(self, inner: FrameStage, segmenter: Segmenter, anonymizer: Anonymizer, person_ids: Sequence[int], *,
-                 margin: int | None = None, hold: bool = True) -> None:
+                 shape: str = "box", margin: int | None = None, tiles: bool = True, hold: bool = True) -> None:
+        if shape not in SHAPES:
+            raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
         self.inner, self.segmenter, self.anonymizer = inner, segmenter, anonymizer
         self.person_ids = list(person_ids)
-        self.margin, self.hold = margin, hold
+        self.shape, self.margin, self.tiles, self.hold = shape, margin, tiles, hold
         self._prev: np.ndarray | None = None
         self.frames = 0
         self.pixels = 0
         self.max_pixels = 0
+        self.crops = 0
+
+    def people(self, image: np.ndarray) -> np.ndarray:
+        """(H, W) bool: pixels of people in ``image`` (whole frame, plus the tile crops)."""
+        mask = self.segmenter.segment(image).mask(self.person_ids)
+        if self.tiles:
+            h, w = image.shape[:2]
+            for x0, y0, x1, y1 in tile_grid(w, h, self.segmenter.model.input_size):
+                crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+                mask[y0:y1, x0:x1] |= self.segmenter.segment(crop).mask(self.person_ids)
+                self.crops += 1
+        return mask
 
     def apply(self, frame: StreamFrame) -> None:
-        seg = self.segmenter.segment(frame.image)  # before the faces are masked: the frame as captured
-        mask = seg.mask(self.person_ids)
-        if self.hold and self._prev is not None and self._prev.shape == mask.shape:
-            mask = mask | self._prev
-        self._prev = seg.mask(self.person_ids)
+        now = self.people(frame.image)  # before the faces are masked: the frame as captured
+        mask = now | self._prev if self.hold and self._prev is not None and self._prev.shape == now.shape else now
+        self._prev = now
         self.inner.apply(frame)
         h, w = frame.image.shape[:2]
         margin = self.margin if self.margin is not None else max(2, round(0.01 * min(h, w)))
-        n = mask_silhouettes(frame.image, mask, self.anonymizer, margin)
+        n = mask_silhouettes(frame.image, person_shapes(mask, self.shape), self.anonymizer, margin)
         frame.counts["person_mask_pixels"] = n
         self.frames += 1
         self.pixels += n
@@ -169,9 +223,11 @@ class PersonMaskStage:
         frame.counts["person_mask_pixels"] = int(frame.image.shape[0] * frame.image.shape[1]) if frame.blanked else 0
 
     def describe(self) -> dict:
-        return {**self.segmenter.describe(), "person_classes": [self.segmenter.class_names[i] for i in self.person_ids
-                                                                 if i < len(self.segmenter.class_names)],
-                "frames": self.frames, "masked_pixels_per_frame_mean": round(self.pixels / self.frames, 1) if self.frames else 0.0,
+        names = self.segmenter.class_names
+        return {**self.segmenter.describe(), "person_classes": [names[i] for i in self.person_ids if i < len(names)],
+                "shape": self.shape, "tile_crops_per_frame": round(self.crops / self.frames, 2) if self.frames else 0,
+                "frames": self.frames,
+                "masked_pixels_per_frame_mean": round(self.pixels / self.frames, 1) if self.frames else 0.0,
                 "masked_pixels_per_frame_max": self.max_pixels}
 
 
@@ -182,7 +238,11 @@ def load_person_segmenter(model: str | None, *, device: str = "cpu", threads: in
     from ._models import find_model
     from ._segmenter import load_segmenter
 
-    seg = load_segmenter(find_model(model), device=device, threads=threads)
+    path = find_model(model)
+    if path.suffix.lower() not in (".tflite", ".gz", ".tgz", ".tar") and not (path / "manifest.json").is_file():
+        raise ModelError(f"--person-mask {model}: not a .tflite model or a bundle (a video? put --person-mask after "
+                         "SOURCE, or give it the MODEL)")
+    seg = load_segmenter(path, device=device, threads=threads)
     if seg.decoder == "mediapipe-selfie":
         return seg, [1]
     if "person" not in seg.class_names:

@@ -47,6 +47,7 @@ class AnonymizeConfig:
     device: str = "cpu"
     threads: int | None = None
     person_mask: str | None = None  # also mask every person's silhouette: "" default selfie model, or a MODEL
+    person_shape: str = "box"  # box | hull | silhouette (edgesdk.runtime.segment.person_shapes)
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mask_scale <= 4.0:
@@ -133,7 +134,7 @@ def anonymize(
     if person is not None:
         from ..segment import PersonMaskStage
 
-        pipe.stage = PersonMaskStage(pipe.stage, person[0], mode, person[1])
+        pipe.stage = PersonMaskStage(pipe.stage, person[0], mode, person[1], shape=config.person_shape)
 
     def report(summary) -> dict:
         d = summary.to_dict()

@@ -128,8 +128,10 @@ def test_person_mask_solid_masks_people_and_reports_pixels(capsys, tmp_path):
 
 def test_person_mask_deeplab_and_default_model_order(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("EDGESDK_MODEL_PATH", str(MODELS))
-    # `--person-mask SOURCE`: the value is taken as the source, the model is the default one
-    rc, so, err = _run(capsys, "anonymize", "--person-mask", AGAIN, "-o", tmp_path / "a.mp4", "--max-frames", 2,
+    # `--person-mask SOURCE`: MODEL took the source: one line saying so
+    rc, so, err = _run(capsys, "anonymize", "--person-mask", AGAIN, "-o", tmp_path / "a.mp4", "--max-frames", 2)
+    assert rc == 1 and "after SOURCE" in err and not (tmp_path / "a.mp4").exists()
+    rc, so, err = _run(capsys, "anonymize", AGAIN, "--person-mask", "-o", tmp_path / "a.mp4", "--max-frames", 2,
                        "--json")
     assert rc == 0, err
     assert json.loads(so)["person_mask"]["model"].endswith("selfie_segmentation.tflite")
@@ -161,3 +163,20 @@ def test_person_mask_fails_closed(capsys, tmp_path, monkeypatch):
     assert json.loads(so)["blanked"] == 4
     assert all(f.max() < 20 for f in _frames(out))
     assert all(json.loads(ln)["blanked"] for ln in ev.read_text().splitlines())
+
+
+def test_person_shapes_and_tiles():
+    from edgesdk.runtime.segment import person_shapes, tile_grid
+
+    m = np.zeros((40, 40), bool)
+    m[5:10, 5:8] = True
+    m[8:20, 2:12] = True  # an L: hull and box grow it, silhouette keeps it
+    m[30:35, 30:35] = True
+    sil, hull, box = (person_shapes(m, s) for s in ("silhouette", "hull", "box"))
+    assert sil.sum() == m.sum() < hull.sum() <= box.sum()
+    assert box[5:20, 2:12].all() and box[30:35, 30:35].all() and not box[25, 25]
+    with pytest.raises(ValueError):
+        person_shapes(m, "circle")
+    assert tile_grid(300, 200, (256, 144)) == []
+    tiles = tile_grid(768, 432, (256, 144))
+    assert len(tiles) == 4 and tiles[0][:2] == (0, 0) and tiles[-1][2:] == (768, 432)
