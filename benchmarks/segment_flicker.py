@@ -34,7 +34,9 @@ WEIGHTS = (1.0, 0.7, 0.5, 0.3)
 
 
 def still_frames(photo: Path, n: int = 90, sigma: float = 3.0, seed: int = 0):
-    base = cv2.imread(str(photo)).astype(np.float32)
+    image = cv2.imread(str(photo))
+    assert image is not None, photo
+    base = image.astype(np.float32)
     rng = np.random.default_rng(seed)
     for _ in range(n):
         noisy = np.clip(base + rng.normal(0, sigma, base.shape), 0, 255).astype(np.uint8)
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "again.mkv": lambda: video_frames(videos / "again.mkv"),
         "one-by-one[:300]": lambda: (f for i, f in zip(range(300), video_frames(videos / "one-by-one-person-detection.mp4"))),
     }
-    doc = {"model": MODEL.name, "feather_px": 3.0, "scenes": {}}
+    doc: dict = {"model": MODEL.name, "feather_px": 3.0, "scenes": {}}
     for name, make in scenes.items():
         doc["scenes"][name] = {f"w={w}": flicker(make(), seg, w) for w in WEIGHTS}
         print(name, json.dumps(doc["scenes"][name]), flush=True)

@@ -94,6 +94,7 @@ def deeplab_edges() -> list[dict]:
     rows = []
     for path in IMAGES:
         img = cv2.imread(str(path))
+        assert img is not None, path
         h, w = img.shape[:2]
         x = cv2.cvtColor(cv2.resize(img, (513, 513), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
         it.set_tensor(inp["index"], x[None])
@@ -104,7 +105,7 @@ def deeplab_edges() -> list[dict]:
         lab513 = it.get_tensor(out_d["index"])[0].astype(np.int32)
         win33 = _align_corners(33, w, h)
         ref = upscale_scores(logits, win33, (w, h), "smooth")
-        row = {"image": path.name, "size": [w, h]}
+        row: dict = {"image": path.name, "size": [w, h]}
         for name, got in (
             ("label513_nearest", upscale_labels(lab513, full_window(lab513.shape), (w, h), "nearest")),
             ("label513_smooth", upscale_labels(lab513, full_window(lab513.shape), (w, h), "smooth")),
@@ -123,6 +124,7 @@ def selfie_edges() -> list[dict]:
     rows = []
     for path in IMAGES:
         img = cv2.imread(str(path))
+        assert img is not None, path
         prob, _ = seg.infer(img)
         ref = (prob >= 0.5).astype(np.int32)
         small = cv2.resize(prob, (64, 64), interpolation=cv2.INTER_AREA)
@@ -148,10 +150,10 @@ def coral_reference(model: Path, path: Path, keep_aspect: bool) -> np.ndarray:
     if keep_aspect:
         s = min(iw / img.size[0], ih / img.size[1])
         nw, nh = int(img.size[0] * s), int(img.size[1] * s)
-        tensor[:nh, :nw] = np.asarray(img.resize((nw, nh), Image.LANCZOS))
+        tensor[:nh, :nw] = np.asarray(img.resize((nw, nh), Image.Resampling.LANCZOS))
     else:
         nw, nh = iw, ih
-        tensor[:] = np.asarray(img.resize((iw, ih), Image.LANCZOS))
+        tensor[:] = np.asarray(img.resize((iw, ih), Image.Resampling.LANCZOS))
     it.set_tensor(d["index"], tensor[None])
     it.invoke()
     out = it.get_tensor(it.get_output_details()[0]["index"])[0]
@@ -171,9 +173,10 @@ def coral_agreement() -> list[dict]:
             seg = load_segmenter(DEEPLAB, threads=1, upscale=upscale, resize=resize)
             for path in IMAGES:
                 img = cv2.imread(str(path))
+                assert img is not None, path
                 h, w = img.shape[:2]
                 ours = seg.segment(img).label_map
-                row = {"image": path.name, "resize": resize, "upscale": upscale}
+                row: dict = {"image": path.name, "resize": resize, "upscale": upscale}
                 for keep in (False, True):
                     ref = cv2.resize(refs[path.name][keep].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
                     row["coral_keep_aspect" if keep else "coral_default"] = round(float((ref == ours).mean()), 5)

@@ -110,7 +110,7 @@ class ReplaceImage(Background):
         return _blend(frame, self._fit(frame.shape[1], frame.shape[0]), alpha)
 
     def describe(self) -> dict:
-        d = {"replace": self.name, "image": self.source}
+        d: dict = {"replace": self.name, "image": self.source}
         if self.resized_from:
             d["resized_from"] = list(self.resized_from)
         return d

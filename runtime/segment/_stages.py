@@ -140,7 +140,7 @@ def person_shapes(mask: np.ndarray, shape: str = "box") -> np.ndarray:
 def mask_silhouettes(image: np.ndarray, mask: np.ndarray, anonymizer: Anonymizer, margin: int = 0) -> int:
     """Anonymize the pixels of ``mask`` ((H, W) bool, grown by ``margin`` px) in ``image`` in place, with
     ``anonymizer.render`` over the mask's bounding box; returns the number of pixels masked."""
-    m = mask.astype(np.uint8)
+    m: np.ndarray = mask.astype(np.uint8)
     if margin > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
         m = cv2.dilate(m, k)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ class _NoDetector:
     """The pipeline's detector slot for jobs that find no boxes: segmentation runs in the frame stage."""
 
     name = "none"
-    labels: tuple[str, ...] = ()
+    labels: Sequence[str] = ()
 
     def detect(self, image: np.ndarray) -> Detections:
         return Detections.empty()

@@ -134,7 +134,7 @@ def anonymize(
     if person is not None:
         from ..segment import PersonMaskStage
 
-        pipe.stage = PersonMaskStage(pipe.stage, person[0], mode, person[1], shape=config.person_shape)
+        pipe.stage = person_stage = PersonMaskStage(pipe.stage, person[0], mode, person[1], shape=config.person_shape)
 
     def report(summary) -> dict:
         d = summary.to_dict()
@@ -146,7 +146,7 @@ def anonymize(
             "mask_scale": config.mask_scale, "hold_frames": config.hold_frames,
             "tiles": config.tiles if isinstance(config.tiles, str) else f"{config.tiles[0]}x{config.tiles[1]}",
             "outputs": [s.name for s in sinks], "tiled_frames": detector.tiled_frames,
-            **({"person_mask": pipe.stage.describe()} if person is not None else {}),
+            **({"person_mask": person_stage.describe()} if person is not None else {}),
             **{k: v for k, v in d.items() if k != "source"},
         }
 
