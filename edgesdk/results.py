@@ -250,7 +250,10 @@ class Segmentation:
 
     def mask(self, class_ids: Sequence[int]) -> np.ndarray:
         """(H, W) bool: pixels of any of ``class_ids``."""
-        return np.isin(self.label_map, np.asarray(list(class_ids), np.int32))
+        ids = list(class_ids)
+        if len(ids) == 1:
+            return self.label_map == ids[0]
+        return np.isin(self.label_map, np.asarray(ids, np.int32))
 
     def counts(self) -> np.ndarray:
         """(C,) int64 pixels per class id (C = max(len(class_names), highest id + 1))."""

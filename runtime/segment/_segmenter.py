@@ -98,10 +98,11 @@ class Segmenter:
         x0, y0 = tf.pad_x * kx, tf.pad_y * ky
         return decoded, (x0, y0, x0 + tf.src_w * tf.sx * kx, y0 + tf.src_h * tf.sy * ky)
 
-    def segment(self, image: np.ndarray) -> Segmentation:
-        """(H, W, 3) BGR uint8 -> Segmentation at (H, W)."""
+    def segment(self, image: np.ndarray, size: tuple[int, int] | None = None) -> Segmentation:
+        """(H, W, 3) BGR uint8 -> Segmentation at (H, W), or at ``size`` (width, height) when given (a cheaper
+        working resolution for masks)."""
         decoded, window = self.infer(image)
-        size = (int(image.shape[1]), int(image.shape[0]))
+        size = size or (int(image.shape[1]), int(image.shape[0]))
         if self.decoder == "mediapipe-selfie":
             prob = upscale_probability(decoded, window, size, self.upscale)
             return Segmentation((prob >= 0.5).astype(np.int32), self.class_names, prob)
@@ -120,6 +121,8 @@ def resize_like_pil(image: np.ndarray, w: int, h: int) -> np.ndarray:
     ih, iw = image.shape[:2]
     if (iw, ih) == (w, h):
         return image
+    if iw >= 1.5 * w and ih >= 1.5 * h:
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)  # both shrink: one pass
     out = image
     if iw != w:
         out = cv2.resize(out, (w, out.shape[0]), interpolation=cv2.INTER_AREA if iw >= 1.5 * w else cv2.INTER_CUBIC)

@@ -144,10 +144,10 @@ def mask_silhouettes(image: np.ndarray, mask: np.ndarray, anonymizer: Anonymizer
     if margin > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
         m = cv2.dilate(m, k)
-    ys, xs = np.nonzero(m)
-    if len(ys) == 0:
+    x0, y0, bw, bh = cv2.boundingRect(m)
+    if bw == 0 or bh == 0:
         return 0
-    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    x1, y1 = x0 + bw, y0 + bh
     roi = image[y0:y1, x0:x1]
     sel = m[y0:y1, x0:x1].astype(bool)
     roi[sel] = anonymizer.render(roi)[sel]
@@ -176,32 +176,49 @@ class PersonMaskStage:
     person_ids: classes that are people (selfie: [1]; Pascal DeepLab: [15]); shape: ``box`` (default), ``hull``
     or ``silhouette`` (see person_shapes); margin: px the region is grown by (default 1 % of the frame's short
     side, at least 2); tiles: also segment a 2x2 grid of crops when the frame is at least twice the model input
-    (see tile_grid; small, far people); hold: also mask the previous frame's people (a one-frame miss)."""
+    (see tile_grid; small, far people), one crop per frame in turn, each crop's people kept until its next turn
+    (so a far person only a crop finds may show for up to 3 frames after appearing; ``sweep=False``: every crop
+    every frame, 5 model runs per frame instead of 2); hold: also mask the previous frame's people."""
 
     name = "renderer+person-mask"
 
     def __init__(self, inner: FrameStage, segmenter: Segmenter, anonymizer: Anonymizer, person_ids: Sequence[int], *,
-                 shape: str = "box", margin: int | None = None, tiles: bool = True, hold: bool = True) -> None:
+                 shape: str = "box", margin: int | None = None, tiles: bool = True, sweep: bool = True,
+                 hold: bool = True) -> None:
         if shape not in SHAPES:
             raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
         self.inner, self.segmenter, self.anonymizer = inner, segmenter, anonymizer
         self.person_ids = list(person_ids)
-        self.shape, self.margin, self.tiles, self.hold = shape, margin, tiles, hold
+        self.shape, self.margin, self.tiles, self.sweep, self.hold = shape, margin, tiles, sweep, hold
+        self._tile_masks: dict[int, np.ndarray] = {}
         self._prev: np.ndarray | None = None
         self.frames = 0
         self.pixels = 0
         self.max_pixels = 0
         self.crops = 0
+        self.scale = 1
 
     def people(self, image: np.ndarray) -> np.ndarray:
-        """(H, W) bool: pixels of people in ``image`` (whole frame, plus the tile crops)."""
-        mask = self.segmenter.segment(image).mask(self.person_ids)
-        if self.tiles:
-            h, w = image.shape[:2]
-            for x0, y0, x1, y1 in tile_grid(w, h, self.segmenter.model.input_size):
-                crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-                mask[y0:y1, x0:x1] |= self.segmenter.segment(crop).mask(self.person_ids)
-                self.crops += 1
+        """(h, w) bool: pixels of people in ``image`` (whole frame, plus the tile crops), at a working resolution
+        of 1/``f`` of the frame (f = 2 when the frame is at least twice the model input, else 1); see ``scale``."""
+        h, w = image.shape[:2]
+        mw, mh = self.segmenter.model.input_size
+        f = self.scale = 2 if w >= 2 * mw and h >= 2 * mh else 1
+        mask = self.segmenter.segment(image, (w // f, h // f)).mask(self.person_ids)
+        grid = tile_grid(w, h, (mw, mh)) if self.tiles else []
+        turn = [self.frames % len(grid)] if grid and self.sweep else range(len(grid))
+        for i in turn:
+            x0, y0, x1, y1 = grid[i]
+            part = mask[y0 // f:y1 // f, x0 // f:x1 // f]
+            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+            self._tile_masks[i] = self.segmenter.segment(crop, (part.shape[1], part.shape[0])).mask(self.person_ids)
+            self.crops += 1
+        for i, m in self._tile_masks.items():
+            if i < len(grid):
+                x0, y0, x1, y1 = grid[i]
+                part = mask[y0 // f:y1 // f, x0 // f:x1 // f]
+                if part.shape == m.shape:
+                    part |= m
         return mask
 
     def apply(self, frame: StreamFrame) -> None:
@@ -210,8 +227,11 @@ class PersonMaskStage:
         self._prev = now
         self.inner.apply(frame)
         h, w = frame.image.shape[:2]
+        region = person_shapes(mask, self.shape)
+        if region.shape != (h, w):
+            region = cv2.resize(region.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
         margin = self.margin if self.margin is not None else max(2, round(0.01 * min(h, w)))
-        n = mask_silhouettes(frame.image, person_shapes(mask, self.shape), self.anonymizer, margin)
+        n = mask_silhouettes(frame.image, region, self.anonymizer, margin)
         frame.counts["person_mask_pixels"] = n
         self.frames += 1
         self.pixels += n
@@ -219,6 +239,7 @@ class PersonMaskStage:
 
     def fail(self, frame: StreamFrame) -> None:
         self._prev = None
+        self._tile_masks.clear()
         self.inner.fail(frame)
         frame.counts["person_mask_pixels"] = int(frame.image.shape[0] * frame.image.shape[1]) if frame.blanked else 0
 
