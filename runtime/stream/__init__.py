@@ -8,20 +8,32 @@ job does to a tracked frame) plus sinks opened with ``open_sink`` from output sp
 """
 
 from ._anonymize import AnonymizeConfig, anonymize
+from ._bytetrack import ByteTracker, NoTracker
 from ._control import StreamInfo, stop_on_signals
+from ._detect import DetectConfig, detect_stream
+from ._detect_stage import DetectStage, SnapshotWriter
+from ._model_detector import ModelDetector, class_aware_nms, model_task, resolve_classes
+from ._zones import Line, Zone, ZoneCounter, parse_line, parse_zone
 from ._outputs import (
     EventsOutput, FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
     check_output_paths, open_sink, plan_output,
 )
 from ._pipeline import STAGES, Pipeline, RunError, RunSummary
+from ._stills import annotate_targets, detect_images
 from ._protocols import Detector, FrameStage, Sink, Source, StreamFrame, Tracked, Tracker
 
 __all__ = [
     "AnonymizeConfig",
+    "ByteTracker",
+    "DetectConfig",
+    "DetectStage",
     "Detector",
     "EventsOutput",
     "FileOutput",
     "FrameStage",
+    "Line",
+    "ModelDetector",
+    "NoTracker",
     "MqttOutput",
     "OutputSpec",
     "Pipeline",
@@ -30,6 +42,7 @@ __all__ = [
     "STAGES",
     "ServeOutput",
     "Sink",
+    "SnapshotWriter",
     "SnapshotsOutput",
     "Source",
     "StreamFrame",
@@ -38,9 +51,19 @@ __all__ = [
     "Tracked",
     "Tracker",
     "WindowOutput",
+    "Zone",
+    "ZoneCounter",
+    "annotate_targets",
     "anonymize",
     "check_output_paths",
+    "class_aware_nms",
+    "detect_images",
+    "detect_stream",
+    "model_task",
     "open_sink",
+    "parse_line",
+    "parse_zone",
     "plan_output",
+    "resolve_classes",
     "stop_on_signals",
 ]
