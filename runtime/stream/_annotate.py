@@ -31,9 +31,9 @@ def draw_stream(img: np.ndarray, det: Detections, labels: Sequence[str], zones: 
     for z in zones:
         pts = np.asarray(z.points, np.int32).reshape(-1, 1, 2)
         cv2.polylines(img, [pts], True, (0, 200, 255), thick, cv2.LINE_AA)
-        _text(img, z.name, tuple(int(v) for v in z.points[0]), (0, 200, 255))
+        _text(img, z.name, (int(z.points[0][0]), int(z.points[0][1])), (0, 200, 255))
     for ln in lines:
-        a, b = tuple(int(v) for v in ln.a), tuple(int(v) for v in ln.b)
+        a, b = (int(ln.a[0]), int(ln.a[1])), (int(ln.b[0]), int(ln.b[1]))
         cv2.line(img, a, b, (255, 0, 255), thick + 1, cv2.LINE_AA)
         _text(img, ln.name, a, (255, 0, 255))
     ids = det.tracker_id

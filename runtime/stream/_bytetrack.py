@@ -157,10 +157,11 @@ class ByteTracker:
             keep.append(t)
         # 4. new tentative tracks from the high detections left, except a box (nearly) inside one that continues
         #    a track: a second box on the same object (legs, half a body) starts no new identity
-        seen = np.asarray(sorted(matched), np.int64)
-        for j in high:
-            if int(j) in matched or (len(seen) and _inside(det.xyxy[j], det.xyxy[seen], det.class_id[seen],
-                                                           int(det.class_id[j]), self.inside)):
+        #    (nor inside a box that starts a track in this frame: births are taken best score first)
+        for j in sorted(high.tolist(), key=lambda r: -float(det.score[r])):
+            seen = np.asarray(sorted(matched), np.int64)
+            if j in matched or (len(seen) and _inside(det.xyxy[j], det.xyxy[seen], det.class_id[seen],
+                                                      int(det.class_id[j]), self.inside)):
                 continue
             t = _Track(0, BoxKalman(det.xyxy[j]), int(det.class_id[j]), float(det.score[j]), det.xyxy[j].copy(),
                        first_frame=index)
@@ -168,7 +169,7 @@ class ByteTracker:
                 self._confirm(t)
                 started.append(t.id)
             keep.append(t)
-            matched[int(j)] = t
+            matched[j] = t
         self.tracks = keep
 
         # output: confirmed tracks detected in this frame, in detection order

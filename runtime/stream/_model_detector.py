@@ -14,7 +14,7 @@ from ..faces._decode import nms
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ModelDetector", "class_aware_nms", "model_task", "resolve_classes"]
+__all__ = ["ModelDetector", "NullDetector", "class_aware_nms", "model_task", "resolve_classes"]
 
 _USE = {"classify": "edgesdk classify", "segment": "edgesdk segment", "face": "edgesdk anonymize"}
 
@@ -110,6 +110,24 @@ class ModelDetector:
         if self.min_area > 0 and len(det):
             det = det[det.area >= self.min_area]
         return class_aware_nms(det, self.nms_iou)
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class NullDetector:
+    """A Detector that finds nothing: for a job whose model gives no boxes and runs inside its FrameStage
+    (segmentation masks, whole-frame classification), so that it still gets the pipeline's threads, queues,
+    live-drop, Ctrl-C and sinks."""
+
+    name = "none"
+    labels: list[str] = []
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return Detections.empty()
 
     def reset(self) -> None:
         pass
