@@ -17,6 +17,7 @@ before any work and call ``Pipeline(source, detector, tracker, stage, sinks).run
 
 from ._anonymize import AnonymizeConfig, anonymize
 from ._bytetrack import ByteTracker, NoTracker
+from ._classify import ClassifierDetector, ClassifyConfig, ClassifyStage, classify_stream
 from ._control import StreamInfo, stop_on_signals
 from ._detect import DetectConfig, detect_stream
 from ._detect_stage import DetectStage, SnapshotWriter
@@ -33,6 +34,9 @@ from ._protocols import Detector, FrameStage, Sink, Source, StreamFrame, Tracked
 __all__ = [
     "AnonymizeConfig",
     "ByteTracker",
+    "ClassifierDetector",
+    "ClassifyConfig",
+    "ClassifyStage",
     "DetectConfig",
     "DetectStage",
     "Detector",
@@ -66,6 +70,7 @@ __all__ = [
     "anonymize",
     "check_output_paths",
     "class_aware_nms",
+    "classify_stream",
     "detect_images",
     "detect_stream",
     "model_task",
