@@ -87,9 +87,8 @@ class ClassifyStage:
         frame.events.append({"type": "classes", "frame": int(frame.index), "time": t, "classes": rows})
         if not rows:
             return
-        best = rows[0]
-        self.frames_per_label[best["label"]] = self.frames_per_label.get(best["label"], 0) + 1
-        cid = best["class_id"]
+        cid, label, score = int(det.class_id[0]), self._name(int(det.class_id[0])), round(float(det.score[0]), 4)
+        self.frames_per_label[label] = self.frames_per_label.get(label, 0) + 1
         if cid == self.top:
             self._candidate, self._count = None, 0
         else:
@@ -99,9 +98,9 @@ class ClassifyStage:
                 prev = None if self.top is None else self._name(self.top)
                 self.top, self._candidate, self._count = cid, None, 0
                 self.changes += 1
-                frame.events.append({"type": "change", "frame": int(frame.index), "time": t, "label": best["label"],
-                                     "class_id": cid, "score": best["score"], "previous": prev})
-        frame.counts[best["label"]] = 1
+                frame.events.append({"type": "change", "frame": int(frame.index), "time": t, "label": label,
+                                     "class_id": cid, "score": score, "previous": prev})
+        frame.counts[label] = 1
         if self.draw:
             text = ", ".join(f"{r['label']} {r['score']:.2f}" for r in rows[:3])
             cv2.rectangle(frame.image, (0, 0), (frame.image.shape[1], 24), (0, 0, 0), -1)
