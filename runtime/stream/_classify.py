@@ -37,9 +37,10 @@ class ClassifierDetector:
 
         out = model.outputs[0]
         # decided once per model, not per frame: a quantized output spanning [0, 1] holds probabilities already
-        lo, hi = (out.dequantize(np.array([np.iinfo(out.dtype).min, np.iinfo(out.dtype).max])) if out.quantized
-                  else (None, None))
-        probs = model.output_spec.decoder == "softmax" or (lo is not None and lo >= 0.0 and abs(hi - 1.0) < 0.01)
+        probs = model.output_spec.decoder == "softmax"
+        if out.quantized:
+            lo, hi = (float(v) for v in out.dequantize(np.array([np.iinfo(out.dtype).min, np.iinfo(out.dtype).max])))
+            probs = probs or (lo >= 0.0 and abs(hi - 1.0) < 0.01)
         self.activation = "none" if probs else "auto"
 
     def detect(self, image: np.ndarray) -> Detections:
