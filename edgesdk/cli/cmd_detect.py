@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ._common import add_json, non_negative_int, positive_float, positive_int, print_json, progress, unit_float
 from ._model_args import add_model_args, load_from_args
+from ._stream_args import add_play_args, hostport
 
 ORDER = 40
 
@@ -19,15 +20,6 @@ EXAMPLES = """examples:
   edgesdk detect ssd.bundle 0 --serve 127.0.0.1:8080 --snapshots shots/   first camera, live page, a JPEG per new track
 """
 _STREAM_FLAGS = ("output", "events", "snapshots", "zone", "line", "mqtt", "serve", "show", "classes", "min_area")
-
-
-def _hostport(text: str):
-    from ..runtime.sinks import parse_hostport
-
-    try:
-        return parse_hostport(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub) -> None:
@@ -52,8 +44,9 @@ def register(sub) -> None:
     p.add_argument("--mqtt", metavar="mqtt://HOST[:PORT]/PREFIX", help="publish events and retained counts")
     p.add_argument("--mqtt-user", metavar="USER", help="MQTT user name")
     p.add_argument("--mqtt-password-file", metavar="FILE", help="file holding the MQTT password")
-    p.add_argument("--serve", type=_hostport, metavar="HOST:PORT", help="live page (loopback unless told)")
+    p.add_argument("--serve", type=hostport, metavar="HOST:PORT", help="live page (loopback unless told)")
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
+    add_play_args(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -83,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         show=args.show, classes=tuple(args.classes.split(",")) if args.classes else None, threshold=args.threshold,
         min_area=args.min_area or 0.0, zones=tuple(args.zone), lines=tuple(args.line), min_hits=args.min_hits,
         max_misses=args.max_misses, max_frames=args.max_frames, device=args.device, threads=args.threads,
+        realtime=args.realtime, loop=args.loop,
     )
     with progress("detect", None) as bar:
         def started(info) -> None:

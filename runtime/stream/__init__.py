@@ -27,6 +27,7 @@ from ._outputs import (
     EventsOutput, FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
     check_output_paths, open_sink, plan_output,
 )
+from ._pacing import Looped, Paced, pace
 from ._pipeline import STAGES, Pipeline, RunError, RunSummary
 from ._stills import annotate_targets, detect_images
 from ._protocols import Detector, FrameStage, Sink, Source, StreamFrame, Tracked, Tracker
@@ -44,11 +45,13 @@ __all__ = [
     "FileOutput",
     "FrameStage",
     "Line",
+    "Looped",
     "ModelDetector",
     "NoTracker",
     "NullDetector",
     "MqttOutput",
     "OutputSpec",
+    "Paced",
     "Pipeline",
     "RunError",
     "RunSummary",
@@ -75,6 +78,7 @@ __all__ = [
     "detect_stream",
     "model_task",
     "open_sink",
+    "pace",
     "parse_line",
     "parse_zone",
     "plan_output",

@@ -10,6 +10,7 @@ from typing import Callable
 
 from ...errors import InputError
 from ._control import StreamInfo, stop_on_signals
+from ._pacing import pace
 from ._outputs import (
     FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
     check_output_paths, open_sink, plan_output,
@@ -57,6 +58,8 @@ class DetectConfig:
     max_frames: int | None = None
     device: str = "cpu"
     threads: int | None = None
+    realtime: bool | None = None  # pace a file source to its frame rate (None: when serving a live page)
+    loop: bool = False  # start a file source again at its end (demos)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -111,7 +114,7 @@ def detect_stream(
     if len(set(names)) != len(names):
         raise InputError("zone and line names must differ from each other")
     specs = config.outputs(stop.set)
-    source = open_source(config.source, max_frames=config.max_frames)
+    source = open_source(config.source, max_frames=None if config.loop else config.max_frames)
     check_output_paths(specs, config.source)
     in_spec = InputSpec.from_range(*config.input_range) if config.input_range else None
     model = load(config.model, config.device, config.threads, input_spec=in_spec)
@@ -151,10 +154,12 @@ def detect_stream(
     draw = any(isinstance(s, (FileOutput, ServeOutput, WindowOutput)) for s in specs)
     stage = DetectStage(detector.labels, zones=zones, lines=lines, draw=draw, snapshots=snaps)
     url = next((s.url for s in sinks if isinstance(s, MjpegServer)), None)
+    run_source = pace(source, realtime=config.realtime, loop=config.loop, serving=config.serve is not None,
+                      max_frames=config.max_frames)
     if on_start is not None:
-        on_start(StreamInfo(source.name, None if source.live else source.total, source.live,
+        on_start(StreamInfo(source.name, None if run_source.live else run_source.total, run_source.live,
                             tuple(s.name for s in sinks), url))
-    pipe = Pipeline(source, detector, tracker, stage, sinks, on_frame=on_frame)
+    pipe = Pipeline(run_source, detector, tracker, stage, sinks, on_frame=on_frame)
 
     def report(summary) -> dict:
         d = summary.to_dict()
