@@ -19,7 +19,6 @@ EXAMPLES = """examples:
       --events e.jsonl -o out.mp4                                    tracks, line crossings, annotated video
   edgesdk detect ssd.bundle 0 --serve 127.0.0.1:8080 --snapshots shots/   first camera, live page, a JPEG per new track
 """
-_STREAM_FLAGS = ("output", "events", "snapshots", "zone", "line", "mqtt", "serve", "show", "classes", "min_area")
 
 
 def register(sub) -> None:
@@ -55,7 +54,9 @@ def _still_images(args) -> bool:
     from ..runtime import IMAGE_SUFFIXES
 
     images = bool(args.inputs) and all(Path(i).suffix.lower() in IMAGE_SUFFIXES for i in args.inputs)
-    return images and not any(getattr(args, f) for f in _STREAM_FLAGS)
+    stream_flags = (args.output, args.events, args.snapshots, args.zone, args.line, args.mqtt, args.serve, args.show,
+                    args.classes, args.min_area, args.loop)
+    return images and not any(stream_flags)
 
 
 def run(args: argparse.Namespace) -> int:
