@@ -21,6 +21,13 @@ EXAMPLES = """examples:
 """
 
 
+def _grid(text: str) -> tuple[int, int]:
+    r, _, c = text.lower().partition("x")
+    if not (r.isdigit() and c.isdigit() and 1 <= int(r) <= 8 and 1 <= int(c) <= 8):
+        raise argparse.ArgumentTypeError(f"expected RxC with 1-8 rows and columns (e.g. 2x2), got {text!r}")
+    return int(r), int(c)
+
+
 def register(sub) -> None:
     p = sub.add_parser("detect", help="boxes, classes and scores for images; tracks, zones and events on streams",
                        description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,6 +42,7 @@ def register(sub) -> None:
     p.add_argument("--snapshots", metavar="DIR", help="one JPEG per new track, cropped to its box")
     p.add_argument("--classes", metavar="A,B", help="label names or ids to keep (default: all)")
     p.add_argument("--min-area", type=positive_float, default=None, metavar="PX2", help="smallest box area in source pixels")
+    p.add_argument("--tiles", type=_grid, default=None, metavar="RxC", help="also search RxC overlapping tiles (small objects)")
     p.add_argument("--zone", action="append", default=[], metavar="NAME:x,y;x,y;x,y", help="polygon (pixels or 0-1); repeat")
     p.add_argument("--line", action="append", default=[], metavar="NAME:x1,y1,x2,y2", help="counting line (pixels or 0-1); repeat")
     p.add_argument("--min-hits", type=positive_int, default=3, metavar="N", help="detections in a row that confirm a track (default: 3)")
@@ -55,7 +63,7 @@ def _still_images(args) -> bool:
 
     images = bool(args.inputs) and all(Path(i).suffix.lower() in IMAGE_SUFFIXES for i in args.inputs)
     stream_flags = (args.output, args.events, args.snapshots, args.zone, args.line, args.mqtt, args.serve, args.show,
-                    args.classes, args.min_area, args.loop)
+                    args.classes, args.min_area, args.loop, args.tiles)
     return images and not any(stream_flags)
 
 
@@ -75,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         input_range=args.input_range, output=args.output, events=args.events, snapshots=args.snapshots,
         serve=args.serve, mqtt=args.mqtt, mqtt_user=args.mqtt_user, mqtt_password_file=args.mqtt_password_file,
         show=args.show, classes=tuple(args.classes.split(",")) if args.classes else None, threshold=args.threshold,
-        min_area=args.min_area or 0.0, zones=tuple(args.zone), lines=tuple(args.line), min_hits=args.min_hits,
+        min_area=args.min_area or 0.0, tiles=args.tiles, zones=tuple(args.zone), lines=tuple(args.line), min_hits=args.min_hits,
         max_misses=args.max_misses, max_frames=args.max_frames, device=args.device, threads=args.threads,
         realtime=args.realtime, loop=args.loop,
     )

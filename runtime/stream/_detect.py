@@ -30,7 +30,7 @@ class DetectConfig:
     output / events / snapshots / serve / mqtt / show: outputs (none: only the summary).
     classes: label names or ids to keep; threshold: score that starts a track (lower scores down to
     ``low_threshold``, default 0.6 x threshold, only continue tracks); min_area: px^2 of the source frame;
-    nms_iou: class-aware NMS. zones / lines: ``NAME:x,y;x,y;...`` / ``NAME:x1,y1,x2,y2`` in pixels or 0-1.
+    nms_iou: class-aware NMS; tiles: (rows, cols) of overlapping tiles also searched (small objects). zones / lines: ``NAME:x,y;x,y;...`` / ``NAME:x1,y1,x2,y2`` in pixels or 0-1.
     min_hits: detections in a row that confirm a track; max_misses: frames a track may be missed before it ends.
     """
 
@@ -51,6 +51,7 @@ class DetectConfig:
     low_threshold: float | None = None
     min_area: float = 0.0
     nms_iou: float = 0.5
+    tiles: tuple[int, int] | None = None
     zones: tuple[str, ...] = ()
     lines: tuple[str, ...] = ()
     min_hits: int = 3
@@ -139,7 +140,7 @@ def detect_stream(
         still = source.independent
         low = config.threshold if still else (config.low_threshold or round(0.6 * config.threshold, 3))
         detector = ModelDetector(model, threshold=low, keep=keep, min_area=config.min_area, nms_iou=config.nms_iou,
-                                 name=name)
+                                 name=name, tiles=config.tiles)
         detector.warm_up(size or (300, 300))
         tracker = NoTracker() if still else ByteTracker(config.threshold, config.min_hits, config.max_misses)
         snaps = SnapshotWriter(config.snapshots) if config.snapshots else None

@@ -70,6 +70,22 @@ def resolve_classes(classes: Sequence[str] | None, labels: Sequence[str], name: 
     return np.asarray(sorted(set(ids)), np.int32)
 
 
+def _cut(xyxy: np.ndarray, tile: tuple[int, int, int, int], w: int, h: int, margin: float = 2.0) -> np.ndarray:
+    """(n,) bool: the box touches an edge of the tile that is not an edge of the frame (the object is cut; the
+    whole-frame pass or the neighbouring tile sees it whole)."""
+    x1, y1, x2, y2 = tile
+    cut = np.zeros(len(xyxy), bool)
+    if x1 > 0:
+        cut |= xyxy[:, 0] <= x1 + margin
+    if y1 > 0:
+        cut |= xyxy[:, 1] <= y1 + margin
+    if x2 < w:
+        cut |= xyxy[:, 2] >= x2 - margin
+    if y2 < h:
+        cut |= xyxy[:, 3] >= y2 - margin
+    return cut
+
+
 def class_aware_nms(det: Detections, iou: float) -> Detections:
     """Greedy NMS within each class (boxes of different classes never suppress each other)."""
     if len(det) < 2:
@@ -85,15 +101,32 @@ class ModelDetector:
 
     threshold: lowest score returned (streams pass a lower one than the track threshold: ByteTrack's second
     association continues tracks with low scores). keep: class ids to keep (None = all). min_area: smallest box
-    area in source pixels. nms_iou: class-aware NMS threshold applied to the model's output.
+    area in source pixels. nms_iou: class-aware NMS threshold applied to everything found. tiles: (rows, cols)
+    to also run the model on that many overlapping tiles (``overlap`` of a tile's size) besides the whole frame,
+    for objects too small for the model's input; a tile's box cut by an inner tile edge is dropped (the whole
+    frame or the next tile sees that object whole), and the boxes of all passes are merged by the NMS.
     """
 
     def __init__(self, model, *, threshold: float, keep: np.ndarray | None = None, min_area: float = 0.0,
-                 nms_iou: float = 0.5, name: str | None = None) -> None:
+                 nms_iou: float = 0.5, name: str | None = None, tiles: tuple[int, int] | None = None,
+                 overlap: float = 0.2) -> None:
         self.model = model
         self.name = name or model.path.name
         self.labels: list[str] = list(model.labels)
         self.threshold, self.keep, self.min_area, self.nms_iou = threshold, keep, float(min_area), nms_iou
+        self.tiles, self.overlap = tiles, overlap
+
+    def _tiles(self, w: int, h: int) -> list[tuple[int, int, int, int]]:
+        """(x1, y1, x2, y2) pixel windows of the tile grid, overlapping by ``overlap`` of a tile."""
+        assert self.tiles is not None
+        rows, cols = self.tiles
+        tw, th = w / (cols - (cols - 1) * self.overlap), h / (rows - (rows - 1) * self.overlap)
+        out = []
+        for r in range(rows):
+            for c in range(cols):
+                x1, y1 = int(round(c * tw * (1 - self.overlap))), int(round(r * th * (1 - self.overlap)))
+                out.append((x1, y1, min(w, int(round(x1 + tw))), min(h, int(round(y1 + th)))))
+        return out
 
     def warm_up(self, size: tuple[int, int]) -> None:
         """Run once on a black frame of (width, height): a model ``detect`` cannot read fails here, before any
@@ -105,6 +138,15 @@ class ModelDetector:
 
     def detect(self, image: np.ndarray) -> Detections:
         det = self.model.detect(image, self.threshold)
+        if self.tiles is not None and self.tiles != (1, 1):
+            h, w = image.shape[:2]
+            parts = [det]
+            for x1, y1, x2, y2 in self._tiles(w, h):
+                d = self.model.detect(np.ascontiguousarray(image[y1:y2, x1:x2]), self.threshold)
+                if len(d):
+                    d = d.scale(1.0, 1.0, x1, y1)
+                    parts.append(d[~_cut(d.xyxy, (x1, y1, x2, y2), w, h)])
+            det = Detections.concat(parts)
         if self.keep is not None and len(det):
             det = det[np.isin(det.class_id, self.keep)]
         if self.min_area > 0 and len(det):

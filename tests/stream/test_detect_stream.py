@@ -242,3 +242,13 @@ def test_two_people_walking_together_keep_two_ids():
     seen, rep = _tracks(VIDEOS / "face-demographics-walking.gif", threshold=0.5)
     assert len(seen) == 2
     assert all(max(f) == 34 and len(f) == 34 - min(f) + 1 for f in seen.values())  # never lost once found
+
+
+def test_tiles_find_the_small_people_sooner_without_extra_ids():
+    """The same clip with --tiles 2x2: both people are found while still small (from frames 2 and 9 instead of
+    9 and 21), and the tile passes add no identity (a box cut by a tile edge is dropped, the rest merged)."""
+    plain, _ = _tracks(VIDEOS / "face-demographics-walking.gif")
+    tiled, rep = _tracks(VIDEOS / "face-demographics-walking.gif", tiles=(2, 2))
+    assert len(tiled) == 2 and rep["tracks"] == 2
+    assert sorted(min(f) for f in tiled.values()) < sorted(min(f) for f in plain.values())
+    assert min(min(f) for f in tiled.values()) <= 4

@@ -164,3 +164,32 @@ def test_line_segment_end_is_respected():
     for x in (50, 150):
         ev += zc.update(np.array([1]), np.array([[x, 80.0]]), ["car"])
     assert ev == []
+
+
+def test_tiles_cover_the_frame_and_merge_by_nms():
+    from edgesdk.runtime.stream import ModelDetector
+
+    class _Fake:
+        labels = ["person"]
+        path = type("P", (), {"name": "fake"})()
+
+        def detect(self, image, threshold):  # one box in the middle of whatever it is given
+            h, w = image.shape[:2]
+            return Detections(np.array([[w * 0.25, h * 0.25, w * 0.75, h * 0.75]], np.float32), [0.9], [0])
+
+    d = ModelDetector(_Fake(), threshold=0.5, tiles=(2, 2), nms_iou=0.5)
+    wins = d._tiles(100, 80)
+    assert len(wins) == 4 and wins[0][:2] == (0, 0) and wins[-1][2:] == (100, 80)
+    assert all(x2 - x1 >= 50 and y2 - y1 >= 40 for x1, y1, x2, y2 in wins)  # each tile over half the frame
+    out = d.detect(np.zeros((80, 100, 3), np.uint8))
+    assert len(out) == 5  # the whole frame's box and one per tile: none overlap enough to be merged
+
+    class _Edge(_Fake):
+        def detect(self, image, threshold):  # a box reaching the right edge of what it is given
+            h, w = image.shape[:2]
+            return Detections(np.array([[w * 0.5, h * 0.25, w, h * 0.75]], np.float32), [0.9], [0])
+
+    cut = ModelDetector(_Edge(), threshold=0.5, tiles=(1, 2)).detect(np.zeros((80, 100, 3), np.uint8))
+    assert len(cut) and all(x2 == 100.0 for x2 in cut.xyxy[:, 2])  # the left tile's box, cut by the inner edge, is dropped
+    d2 = ModelDetector(_Fake(), threshold=0.5, tiles=(1, 1))
+    assert len(d2.detect(np.zeros((80, 100, 3), np.uint8))) == 1
