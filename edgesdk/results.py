@@ -78,12 +78,13 @@ class Detections:
         norm = {p.normalized for p in parts}
         if len(norm) > 1:
             raise ValueError("cannot concatenate normalized and pixel Detections")
-        kps = [p.keypoints for p in parts if len(p)]
+        filled = sum(1 for p in parts if len(p))
+        kps = [p.keypoints for p in parts if len(p) and p.keypoints is not None]
         keypoints = None
-        if kps and all(k is not None for k in kps) and len({k.shape[1] for k in kps}) == 1:
+        if kps and len(kps) == filled and len({k.shape[1] for k in kps}) == 1:
             keypoints = np.concatenate(kps)
-        tids = [p.tracker_id for p in parts if len(p)]
-        tracker_id = np.concatenate(tids) if tids and all(t is not None for t in tids) else None
+        tids = [p.tracker_id for p in parts if len(p) and p.tracker_id is not None]
+        tracker_id = np.concatenate(tids) if tids and len(tids) == filled else None
         return cls(
             np.concatenate([p.xyxy for p in parts]),
             np.concatenate([p.score for p in parts]),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ._common import add_json, non_negative_int, positive_int, print_json, progress, unit_float
 from ._segment_args import add_person_mask_args
+from ._stream_args import add_play_args, hostport
 
 ORDER = 40
 
@@ -42,15 +43,6 @@ def _scale(text: str) -> float:
     if not 1.0 <= v <= 4.0:
         raise argparse.ArgumentTypeError(f"mask scale must be between 1.0 and 4.0, got {v}")
     return v
-
-
-def _hostport(text: str):
-    from ..runtime.sinks import parse_hostport
-
-    try:
-        return parse_hostport(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers) -> None:
@@ -87,9 +79,10 @@ def register(subparsers) -> None:
     p.add_argument("--hold-frames", type=non_negative_int, default=5, metavar="N",
                    help="keep masking a face for N frames after the detector loses it")
     p.add_argument("--events", metavar="FILE", help="write JSONL events (frame, timestamp, boxes, scores; no pixels)")
-    p.add_argument("--serve", type=_hostport, metavar="HOST:PORT",
+    p.add_argument("--serve", type=hostport, metavar="HOST:PORT",
                    help="serve an MJPEG page of the anonymized stream (e.g. 127.0.0.1:8080; loopback unless told)")
     p.add_argument("--show", action="store_true", help="show the anonymized frames in a window (needs a display)")
+    add_play_args(p)
     p.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                    help="stop after N frames (demo: 150 unless given)")
     p.add_argument("--device", default="cpu", metavar="cpu|edgetpu",
@@ -111,7 +104,8 @@ def run(args) -> int:
         classes=tuple(tuple(c.split(",")) for c in args.classes) if args.classes else None, mode=args.mode,
         feather=args.feather, threshold=args.threshold, mask_scale=args.mask_scale, tiles=args.tiles,
         sweep=args.sweep, hold_frames=args.hold_frames, max_frames=args.max_frames, device=args.device,
-        threads=args.threads, person_mask=args.person_mask, person_shape=args.person_shape,
+        threads=args.threads, realtime=args.realtime, loop=args.loop, person_mask=args.person_mask,
+        person_shape=args.person_shape,
     )
     with progress("anonymize", None) as bar:
         def started(info) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...results import Detections
 from ..stream._pipeline import Pipeline, RunError, RunSummary
-from ..stream._protocols import Detector, Sink, Source, StreamFrame
+from ..stream._protocols import Detector, FrameStage, Sink, Source, StreamFrame
 from ._strategies import Anonymizer
 from ._tracker import IoUTracker
 
@@ -66,16 +66,18 @@ class AnonymizePipeline(Pipeline):
 
     live: drop the oldest queued frame when detection falls behind (default: the source's ``live``).
     on_frame: called after each written frame with the number written so far.
+    stage: a FrameStage replacing the default ``MaskStage(Renderer(anonymizer, mask_scale))`` (for example one
+    that also masks a segmentation's person pixels); it must fail closed (blank the frame in ``fail``).
     """
 
     def __init__(
         self, source: Source, detector: Detector, anonymizer: Anonymizer, sinks: Sequence[Sink], *,
         hold_frames: int = 5, mask_scale: float = 1.3, live: bool | None = None, queue_size: int = 4,
-        max_detect_errors: int = 30, on_frame: Callable[[int], None] | None = None,
+        max_detect_errors: int = 30, on_frame: Callable[[int], None] | None = None, stage: FrameStage | None = None,
     ) -> None:
         self.renderer = Renderer(anonymizer, mask_scale)
-        super().__init__(source, detector, IoUTracker(hold_frames), MaskStage(self.renderer), sinks, live=live,
-                         queue_size=queue_size, max_detect_errors=max_detect_errors, on_frame=on_frame)
+        super().__init__(source, detector, IoUTracker(hold_frames), stage or MaskStage(self.renderer), sinks,
+                         live=live, queue_size=queue_size, max_detect_errors=max_detect_errors, on_frame=on_frame)
 
 
 # kept for callers of the old name

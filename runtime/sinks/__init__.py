@@ -5,6 +5,7 @@ from ._base import FrameMeta, Sink, SinkError
 from ._events import EventsSink
 from ._images import IMAGE_OUT_EXTENSIONS, ImageFileSink, ImageFolderSink
 from ._mjpeg import MjpegServer, parse_hostport
+from ._track_events import TrackEventsSink
 from ._video import VIDEO_FOURCC, VideoSink
 from ._window import WindowSink, display_available
 
@@ -17,6 +18,7 @@ __all__ = [
     "MjpegServer",
     "Sink",
     "SinkError",
+    "TrackEventsSink",
     "VIDEO_FOURCC",
     "VideoSink",
     "WindowSink",

@@ -9,6 +9,7 @@ from typing import Callable
 
 from ...errors import InputError
 from ._control import StreamInfo, stop_on_signals
+from ._pacing import pace
 from ._outputs import (
     EventsOutput, FileOutput, OutputSpec, ServeOutput, WindowOutput, check_output_paths, open_sink, plan_output,
 )
@@ -46,6 +47,8 @@ class AnonymizeConfig:
     max_frames: int | None = None
     device: str = "cpu"
     threads: int | None = None
+    realtime: bool | None = None  # pace a file source to its frame rate (None: when serving a live page)
+    loop: bool = False  # start a file source again at its end (demos)
     person_mask: str | None = None  # also mask every person's silhouette: "" default selfie model, or a MODEL
     person_shape: str = "box"  # box | hull | silhouette (edgesdk.runtime.segment.person_shapes)
 
@@ -96,7 +99,7 @@ def anonymize(
     specs = config.outputs(stop.set)
     if not specs:
         raise InputError("nothing to write: give -o OUT, --events FILE, --serve HOST:PORT or --show")
-    source = open_source(config.source, max_frames=config.max_frames)
+    source = open_source(config.source, max_frames=None if config.loop else config.max_frames)
     check_output_paths(specs, config.source)
     source.open()
     sinks = []
@@ -126,15 +129,20 @@ def anonymize(
         source.close()
         raise
     url = next((s.url for s in sinks if isinstance(s, MjpegServer)), None)
+    run_source = pace(source, realtime=config.realtime, loop=config.loop, serving=config.serve is not None,
+                      max_frames=config.max_frames)
     if on_start is not None:
-        on_start(StreamInfo(source.name, None if source.live else source.total, source.live,
+        on_start(StreamInfo(source.name, None if run_source.live else run_source.total, run_source.live,
                             tuple(s.name for s in sinks), url))
-    pipe = AnonymizePipeline(source, detector, mode, sinks, hold_frames=config.hold_frames,
-                             mask_scale=config.mask_scale, on_frame=on_frame)
+    person_stage = None
     if person is not None:
+        from ..anonymize._pipeline import MaskStage, Renderer
         from ..segment import PersonMaskStage
 
-        pipe.stage = person_stage = PersonMaskStage(pipe.stage, person[0], mode, person[1], shape=config.person_shape)
+        person_stage = PersonMaskStage(MaskStage(Renderer(mode, config.mask_scale)), person[0], mode, person[1],
+                                       shape=config.person_shape)
+    pipe = AnonymizePipeline(run_source, detector, mode, sinks, hold_frames=config.hold_frames,
+                             mask_scale=config.mask_scale, on_frame=on_frame, stage=person_stage)
 
     def report(summary) -> dict:
         d = summary.to_dict()
@@ -146,7 +154,7 @@ def anonymize(
             "mask_scale": config.mask_scale, "hold_frames": config.hold_frames,
             "tiles": config.tiles if isinstance(config.tiles, str) else f"{config.tiles[0]}x{config.tiles[1]}",
             "outputs": [s.name for s in sinks], "tiled_frames": detector.tiled_frames,
-            **({"person_mask": person_stage.describe()} if person is not None else {}),
+            **({"person_mask": person_stage.describe()} if person_stage is not None else {}),
             **{k: v for k, v in d.items() if k != "source"},
         }
 

@@ -17,8 +17,8 @@ from typing import Callable, Union
 
 from ...errors import InputError
 from ..sinks import (
-    IMAGE_OUT_EXTENSIONS, VIDEO_FOURCC, EventsSink, ImageFileSink, ImageFolderSink, MjpegServer, SinkError, VideoSink,
-    WindowSink,
+    IMAGE_OUT_EXTENSIONS, VIDEO_FOURCC, EventsSink, ImageFileSink, ImageFolderSink, MjpegServer, SinkError,
+    TrackEventsSink, VideoSink, WindowSink,
 )
 from ._protocols import Sink, Source
 
@@ -53,7 +53,8 @@ class TrackEventsOutput:
 
 @dataclass(frozen=True)
 class SnapshotsOutput:
-    """A folder getting one JPEG per new track, cropped to its box."""
+    """A folder getting one JPEG per new track, cropped to its box (written by detect's frame stage, before it
+    draws on the frame; ``check_output_paths`` checks it)."""
 
     folder: str
 
@@ -169,13 +170,9 @@ def open_sink(spec: OutputSpec, source: Source, source_spec: str | None = None) 
     if isinstance(spec, EventsOutput):
         return EventsSink(spec.path)
     if isinstance(spec, TrackEventsOutput):
-        from ..sinks import TrackEventsSink
-
         return TrackEventsSink(spec.path)
     if isinstance(spec, SnapshotsOutput):
-        from ._snapshots import SnapshotSink
-
-        return SnapshotSink(spec.folder)
+        raise TypeError("snapshots are written by the detect stage, not by a sink")
     if isinstance(spec, ServeOutput):
         return MjpegServer(spec.host, spec.port, title=spec.title)
     if isinstance(spec, WindowOutput):

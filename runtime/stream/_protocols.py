@@ -30,8 +30,11 @@ class Detector(Protocol):
     """Finds boxes in one BGR frame. ``labels[class_id]`` names a class; ``reset()`` forgets state carried from
     frame to frame (called before each frame of a source of unrelated pictures); ``close()`` stops workers."""
 
-    name: str
-    labels: Sequence[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def labels(self) -> Sequence[str]: ...
 
     def detect(self, image: np.ndarray) -> Detections: ...
 
