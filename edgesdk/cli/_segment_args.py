@@ -27,7 +27,7 @@ def add_person_mask_args(p: argparse.ArgumentParser) -> None:
     """anonymize --person-mask [MODEL] --person-shape box|hull|silhouette."""
     p.add_argument("--person-mask", nargs="?", const="", default=None, metavar="MODEL",
                    help="also mask every person found by a segmentation model, with --mode (default model: "
-                        "selfie_segmentation.tflite on $EDGESDK_MODEL_PATH, ./models, ~/.local/share/edgesdk/models; "
+                        "selfie_segmentation.tflite on the search path of `remove-background --help`; "
                         "or a DeepLabV3 Pascal model: its person class); put it after SOURCE")
     p.add_argument("--person-shape", choices=("box", "hull", "silhouette"), default="box",
                    help="with --person-mask: what is masked per person: its bounding box, convex hull or exact "

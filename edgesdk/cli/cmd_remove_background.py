@@ -16,7 +16,7 @@ EXAMPLES = """examples:
   edgesdk remove-background call.mp4 -o out.mp4 --replace blur      videos, cameras, folders: default blur
 
 model: --model, else selfie_segmentation.tflite (MediaPipe, Apache 2.0; not shipped with edgesdk) looked up in
-$EDGESDK_MODEL_PATH, ./models, ~/.local/share/edgesdk/models.
+$EDGESDK_MODEL_PATH, ./models, ~/.local/share/edgesdk/models, ../shared/testdata/models (dev checkout).
 """
 
 

@@ -2,8 +2,9 @@
 
 MediaPipe's ``selfie_segmentation.tflite`` (Apache 2.0) is not shipped inside edgesdk: ``--model`` names a model,
 or the default is looked up by file name in, in order, the folders of ``$EDGESDK_MODEL_PATH`` (separated like
-PATH), ``./models`` and ``~/.local/share/edgesdk/models``. Put it in one of them on a device (``edgesdk deploy``
-copies bundles, not this file).
+PATH), ``./models``, ``~/.local/share/edgesdk/models`` and, last, ``../shared/testdata/models`` (the test data of
+a development checkout, run from its root; devices do not have it). Put it in one of the first three on a device
+(``edgesdk deploy`` copies bundles, not this file).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ MODEL_PATH_ENV = "EDGESDK_MODEL_PATH"
 def model_search_path() -> list[Path]:
     """The folders searched for a model given by name only, in order."""
     dirs = [Path(p) for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p]
-    return dirs + [Path("models"), Path.home() / ".local" / "share" / "edgesdk" / "models"]
+    return dirs + [Path("models"), Path.home() / ".local" / "share" / "edgesdk" / "models",
+                   Path("..") / "shared" / "testdata" / "models"]
 
 
 def find_model(model: str | os.PathLike | None, default: str = DEFAULT_SEGMENTER) -> Path:
