@@ -212,3 +212,32 @@ def test_default_model_missing_says_where(capsys, tmp_path, monkeypatch, hopper)
     monkeypatch.chdir(tmp_path)
     rc, _, err = _run(capsys, "remove-background", hopper, "-o", tmp_path / "o.png")
     _one_line_error(rc, err, "selfie_segmentation.tflite", "--model")
+
+
+# --- helpers and hardware -----------------------------------------------------------------------------------------
+def test_is_stream_and_labels(tmp_path):
+    from edgesdk.errors import InputError
+    from edgesdk.runtime.segment import PASCAL_VOC_CLASSES, is_stream, segment_labels
+
+    assert not is_stream(["a.jpg", "b.png"]) and is_stream(["clip.mp4"]) and is_stream(["0"]) and is_stream(["demo"])
+    assert is_stream([str(tmp_path)])
+    with pytest.raises(InputError, match="image files"):
+        is_stream(["a.jpg", "clip.mp4"])
+    voc = segment_labels(MODELS / "pascal_voc_segmentation_labels.txt")
+    assert voc == PASCAL_VOC_CLASSES  # the note after the blank line is not a class
+    empty = tmp_path / "e.txt"
+    empty.write_text("\n")
+    with pytest.raises(InputError, match="empty"):
+        segment_labels(empty)
+
+
+@pytest.mark.edgetpu
+def test_edgetpu_twin_matches_cpu(deeplab, hopper):  # pragma: no cover - needs hardware
+    from edgesdk.runtime import find_edgetpu_library, list_edgetpu_devices
+
+    if not find_edgetpu_library() or not list_edgetpu_devices():
+        pytest.skip("no Edge TPU library or device on this machine")
+    img = cv2.imread(str(hopper))
+    cpu = load_segmenter(deeplab).segment(img).label_map
+    tpu = load_segmenter(MODELS / "deeplabv3_mnv2_dm05_pascal_quant_edgetpu.tflite", device="edgetpu").segment(img)
+    assert (tpu.label_map == cpu).mean() >= 0.97

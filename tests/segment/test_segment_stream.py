@@ -180,3 +180,27 @@ def test_person_shapes_and_tiles():
     assert tile_grid(300, 200, (256, 144)) == []
     tiles = tile_grid(768, 432, (256, 144))
     assert len(tiles) == 4 and tiles[0][:2] == (0, 0) and tiles[-1][2:] == (768, 432)
+
+
+@pytest.mark.slow
+def test_person_mask_solid_no_face_found_again_far_people(tmp_path):
+    """The issue's held-out condition on the first 300 frames of the far-people clip: with --person-mask (landscape
+    selfie) --mode solid, no input face is found again in the output (project leak check, IoU >= 0.5)."""
+    from edgesdk.results import Detections
+    from edgesdk.runtime.anonymize import leak_report, thorough_face_detector
+    from edgesdk.runtime.sources import video_frames
+    from edgesdk.runtime.stream import AnonymizeConfig, anonymize
+
+    out = tmp_path / "a.mp4"
+    anonymize(AnonymizeConfig(source=str(FAR), output=str(out), max_frames=300, mode="solid",
+                              person_mask=str(MODELS / "selfie_segmentation_landscape.tflite")), handle_signals=False)
+    ref, probe = thorough_face_detector(), thorough_face_detector(threshold=0.3)
+    found = []
+    for src, anon in zip(video_frames(FAR), video_frames(out)):
+        ref.reset()
+        probe.reset()
+        f = ref.detect(src)
+        found.append((f, probe.detect(anon) if len(f) else Detections.empty()))
+    rep = leak_report(found, match_iou=0.5)
+    assert rep.frames == 300 and rep.input_faces > 50
+    assert rep.leaked_faces == 0, rep.to_dict()
