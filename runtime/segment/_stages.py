@@ -198,7 +198,7 @@ class PersonMaskStage:
         self.crops = 0
         self.scale = 1
 
-    def people(self, image: np.ndarray) -> np.ndarray:
+    def people(self, image: np.ndarray, still: bool = False) -> np.ndarray:
         """(h, w) bool: pixels of people in ``image`` (whole frame, plus the tile crops), at a working resolution
         of 1/``f`` of the frame (f = 2 when the frame is at least twice the model input, else 1); see ``scale``."""
         h, w = image.shape[:2]
@@ -206,7 +206,9 @@ class PersonMaskStage:
         f = self.scale = 2 if w >= 2 * mw and h >= 2 * mh else 1
         mask = self.segmenter.segment(image, (w // f, h // f)).mask(self.person_ids)
         grid = tile_grid(w, h, (mw, mh)) if self.tiles else []
-        turn = [self.frames % len(grid)] if grid and self.sweep else range(len(grid))
+        turn = [self.frames % len(grid)] if grid and self.sweep and not still else range(len(grid))
+        if still:
+            self._tile_masks.clear()
         for i in turn:
             x0, y0, x1, y1 = grid[i]
             part = mask[y0 // f:y1 // f, x0 // f:x1 // f]
@@ -222,8 +224,11 @@ class PersonMaskStage:
         return mask
 
     def apply(self, frame: StreamFrame) -> None:
-        now = self.people(frame.image)  # before the faces are masked: the frame as captured
-        mask = now | self._prev if self.hold and self._prev is not None and self._prev.shape == now.shape else now
+        # pictures from files (source_name set) are unrelated: every crop, nothing carried over from the last one
+        still = frame.source_name is not None
+        now = self.people(frame.image, still)  # before the faces are masked: the frame as captured
+        held = self.hold and not still and self._prev is not None and self._prev.shape == now.shape
+        mask = now | self._prev if held else now
         self._prev = now
         self.inner.apply(frame)
         h, w = frame.image.shape[:2]

@@ -204,3 +204,24 @@ def test_person_mask_solid_no_face_found_again_far_people(tmp_path):
     rep = leak_report(found, match_iou=0.5)
     assert rep.frames == 300 and rep.input_faces > 50
     assert rep.leaked_faces == 0, rep.to_dict()
+
+
+def test_person_mask_pictures_carry_nothing_over(tmp_path):
+    """An image folder: each picture is segmented on its own (all crops, no hold from the previous picture)."""
+    from edgesdk.runtime.anonymize import MaskStage, Renderer
+    from edgesdk.runtime.segment import PersonMaskStage
+    from edgesdk.runtime.stream import StreamFrame
+
+    seg = load_segmenter(MODELS / "selfie_segmentation_landscape.tflite")
+    stage = PersonMaskStage(MaskStage(Renderer(Solid())), seg, Solid(), [1])
+    person = cv2.resize(cv2.imread(str(IMAGES / "grace_hopper.bmp")), (768, 432))
+    empty = np.full((432, 768, 3), 200, np.uint8)
+    stage.apply(StreamFrame(person.copy(), 0, 0.0, source_name="a.jpg"))
+    frame = StreamFrame(empty.copy(), 1, 0.0, source_name="b.jpg")
+    stage.apply(frame)
+    assert frame.counts["person_mask_pixels"] == 0 and (frame.image == 200).all()
+    assert stage.crops == 8  # 4 crops per picture
+    video = StreamFrame(empty.copy(), 2, 0.0)  # a video frame after a person: held one frame
+    stage._prev = seg.segment(person, (384, 216)).mask([1])
+    stage.apply(video)
+    assert video.counts["person_mask_pixels"] > 0
