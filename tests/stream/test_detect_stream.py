@@ -252,3 +252,33 @@ def test_tiles_find_the_small_people_sooner_without_extra_ids():
     assert len(tiled) == 2 and rep["tracks"] == 2
     assert sorted(min(f) for f in tiled.values()) < sorted(min(f) for f in plain.values())
     assert min(min(f) for f in tiled.values()) <= 4
+
+
+def test_sigterm_finishes_and_finalizes_the_outputs(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out, ev = tmp_path / "o.mp4", tmp_path / "e.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgesdk", "detect", str(SSD), str(PEOPLE), "--labels", str(LABELS), "-o", str(out),
+         "--events", str(ev), "--threads", "1", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and (not out.exists() or out.stat().st_size < 300_000):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    rep = json.loads(stdout)
+    assert rep["interrupted"] and 0 < rep["frames_written"] < 1394
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == rep["frames_written"]  # finalized: the file plays
+    cap.release()
+    recs = _events(ev)  # every line whole
+    assert recs and max(r["frame"] for r in recs) < rep["frames_written"]
