@@ -147,6 +147,7 @@ class FakeCamera:
     """
 
     live = True
+    independent = False
 
     def __init__(self, size: tuple[int, int] = (640, 480), fps: float = 30.0, *, image: "np.ndarray | None" = None,
                  frames: int | None = None, max_frames: int | None = None, drop_at: Sequence[int] = ()) -> None:
@@ -225,6 +226,9 @@ class FakeCamera:
             n += 1
             if self.max_frames is not None and n >= self.max_frames:
                 break
+
+    def frame_name(self, index: int) -> str | None:
+        return None
 
     def close(self) -> None:
         if self._grabber is not None:

@@ -80,6 +80,8 @@ class OutputSpec:
     softmax's or a sigmoid's probabilities, decided from the graph's final op), ``ssd`` (TFLite_Detection_PostProcess: boxes, classes,
     scores, count), ``blazeface`` / ``mediapipe-person`` (raw boxes and scores + anchors), ``yolo-v5`` /
     ``yolo-v8`` (Ultralytics heads), ``segment`` (per-pixel class map). Detector params: see bundle/_decoders.py.
+    Segmentation: ``segment`` (per-pixel output, decoder inferred from its shape) or one of ``deeplab-argmax``
+    (1xHxW class indices), ``deeplab-logits`` (1xHxWxC class scores), ``mediapipe-selfie`` (1xHxWx1 person probability).
     label_offset: add to a class index before looking it up in labels (e.g. -1 when index 0 is background
     and labels.txt omits it). params: decoder-specific settings (anchor options, score sigmoid, ...).
     """

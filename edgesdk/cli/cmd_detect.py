@@ -1,72 +1,128 @@
-"""edgesdk detect MODEL IMAGE...: boxes, classes, scores; --annotate draws them."""
+"""``edgesdk detect MODEL [SOURCE|IMAGE...]``: boxes, classes and scores for images; on a video, camera, stream
+or folder: persistent track ids, zones and lines, JSONL events, snapshots, annotated video and a live page."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from ._common import add_json, print_json
+from ._common import add_json, non_negative_int, positive_float, positive_int, print_json, progress, unit_float
 from ._model_args import add_model_args, load_from_args
+from ._stream_args import add_play_args, hostport
 
 ORDER = 40
 
+EXAMPLES = """examples:
+  edgesdk detect ssd.tflite photo.jpg --annotate boxes.jpg        boxes in one image (today's output)
+  edgesdk detect ssd.tflite clip.mp4 --labels coco_labels.txt --classes person --line door:0.5,0,0.5,1 \\
+      --events e.jsonl -o out.mp4                                    tracks, line crossings, annotated video
+  edgesdk detect ssd.bundle 0 --serve 127.0.0.1:8080 --snapshots shots/   first camera, live page, a JPEG per new track
+"""
+
+
+def _grid(text: str) -> tuple[int, int]:
+    r, _, c = text.lower().partition("x")
+    if not (r.isdigit() and c.isdigit() and 1 <= int(r) <= 8 and 1 <= int(c) <= 8):
+        raise argparse.ArgumentTypeError(f"expected RxC with 1-8 rows and columns (e.g. 2x2), got {text!r}")
+    return int(r), int(c)
+
 
 def register(sub) -> None:
-    p = sub.add_parser("detect", help="boxes, classes and scores for images",
-                       description="Detect objects with an SSD (TFLite_Detection_PostProcess) model or bundle.")
+    p = sub.add_parser("detect", help="boxes, classes and scores for images; tracks, zones and events on streams",
+                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(p)
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
-    p.add_argument("--threshold", type=float, default=0.5, help="minimum score")
-    p.add_argument("--annotate", metavar="OUT", default=None,
-                   help="draw the boxes: an image file (one input) or an existing folder (several)")
+    p.add_argument("inputs", metavar="SOURCE|IMAGE", nargs="*",
+                   help="image files, or one SOURCE as anonymize takes it: video, folder, camera index, /dev/videoN, "
+                        "rtsp:// or http:// URL, picamera, demo (default: the first camera, else demo)")
+    p.add_argument("--threshold", type=unit_float, default=0.5, help="score that starts a track (default: 0.5)")
+    p.add_argument("--annotate", metavar="OUT", help="images: draw the boxes into an image file or an existing folder")
+    p.add_argument("-o", "--output", metavar="OUT", help="annotated video (.mp4 ...), image, or folder ending in /")
+    p.add_argument("--events", metavar="FILE.jsonl", help="frame records and track records (new, end, enter, leave, cross)")
+    p.add_argument("--snapshots", metavar="DIR", help="one JPEG per new track, cropped to its box")
+    p.add_argument("--classes", metavar="A,B", help="label names or ids to keep (default: all)")
+    p.add_argument("--min-area", type=positive_float, default=None, metavar="PX2", help="smallest box area in source pixels")
+    p.add_argument("--tiles", type=_grid, default=None, metavar="RxC", help="also search RxC overlapping tiles (small objects)")
+    p.add_argument("--zone", action="append", default=[], metavar="NAME:x,y;x,y;x,y", help="polygon (pixels or 0-1); repeat")
+    p.add_argument("--line", action="append", default=[], metavar="NAME:x1,y1,x2,y2", help="counting line (pixels or 0-1); repeat")
+    p.add_argument("--min-hits", type=positive_int, default=3, metavar="N", help="detections in a row that confirm a track (default: 3)")
+    p.add_argument("--max-misses", type=non_negative_int, default=30, metavar="M", help="frames a track may be missed before it ends (default: 30)")
+    p.add_argument("--max-frames", type=positive_int, default=None, metavar="N", help="stop after N frames")
+    p.add_argument("--mqtt", metavar="mqtt://HOST[:PORT]/PREFIX", help="publish events and retained counts")
+    p.add_argument("--mqtt-user", metavar="USER", help="MQTT user name")
+    p.add_argument("--mqtt-password-file", metavar="FILE", help="file holding the MQTT password")
+    p.add_argument("--serve", type=hostport, metavar="HOST:PORT", help="live page (loopback unless told)")
+    p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
+    add_play_args(p)
     add_json(p)
     p.set_defaults(func=run)
 
 
-def _annotate_targets(out: str, images: list[str]) -> list[Path]:
-    from ..errors import InputError
+def _still_images(args) -> bool:
     from ..runtime import IMAGE_SUFFIXES
 
-    o = Path(out)
-    if o.is_dir():
-        targets = [o / (Path(i).stem + "_detect.jpg") for i in images]
-    elif len(images) == 1:
-        if o.suffix.lower() not in IMAGE_SUFFIXES:
-            raise InputError(f"--annotate {out}: unsupported image extension {o.suffix or '(none)'}; use .jpg or .png")
-        if not o.parent.is_dir():
-            raise InputError(f"--annotate {out}: folder {o.parent} does not exist")
-        targets = [o]
-    else:
-        raise InputError(f"--annotate {out}: with several images, give an existing folder")
-    for src, dst in zip(images, targets):
-        if Path(src).resolve() == dst.resolve():
-            raise InputError(f"--annotate would overwrite the input {src}")
-    return targets
+    images = bool(args.inputs) and all(Path(i).suffix.lower() in IMAGE_SUFFIXES for i in args.inputs)
+    stream_flags = (args.output, args.events, args.snapshots, args.zone, args.line, args.mqtt, args.serve, args.show,
+                    args.classes, args.min_area, args.loop, args.tiles)
+    return images and not any(stream_flags)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..runtime import draw_detections, read_image, write_image
 
-    if not 0.0 <= args.threshold <= 1.0:
-        raise InputError("--threshold must be between 0 and 1")
-    targets = _annotate_targets(args.annotate, args.images) if args.annotate else []
-    images = [read_image(p) for p in args.images]
+    if _still_images(args):
+        return _run_stills(args)
+    if len(args.inputs) > 1:
+        raise InputError("give one SOURCE (several images: put them in a folder)")
+    if args.annotate:
+        raise InputError("--annotate is for image files; on a stream use -o OUT")
+    from ..runtime.stream import DetectConfig, RunError, detect_stream
+
+    cfg = DetectConfig(
+        model=args.model, source=args.inputs[0] if args.inputs else None, labels=args.labels,
+        input_range=args.input_range, output=args.output, events=args.events, snapshots=args.snapshots,
+        serve=args.serve, mqtt=args.mqtt, mqtt_user=args.mqtt_user, mqtt_password_file=args.mqtt_password_file,
+        show=args.show, classes=tuple(args.classes.split(",")) if args.classes else None, threshold=args.threshold,
+        min_area=args.min_area or 0.0, tiles=args.tiles, zones=tuple(args.zone), lines=tuple(args.line), min_hits=args.min_hits,
+        max_misses=args.max_misses, max_frames=args.max_frames, device=args.device, threads=args.threads,
+        realtime=args.realtime, loop=args.loop,
+    )
+    with progress("detect", None) as bar:
+        def started(info) -> None:
+            bar.update(total=info.total, description=f"detect {Path(info.source).name}")
+            if info.url:
+                print(f"serving the detections at {info.url}", file=sys.stderr)
+
+        try:
+            report = detect_stream(cfg, on_start=started, on_frame=lambda n: bar.advance(1))
+        except RunError as exc:
+            if args.json and exc.report is not None:
+                print_json({**exc.report, "ok": False})
+            raise
+    if args.json:
+        print_json({**report, "ok": True})
+        return 0
+    ms = report["stage_ms_per_frame"]
+    print(f"{report['frames_written']} frames from {report['source']} in {report['seconds']:.2f} s "
+          f"({report['fps']:.1f} FPS); tracks: {report['tracks']}; per class: {report['tracks_per_class'] or report['detections_per_class']}")
+    print("  per frame: " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()))
+    for k, v in sorted(report["counts"].items()):
+        print(f"  {k}: {v}")
+    for o in report["outputs"]:
+        print(f"  -> {o}")
+    return 0
+
+
+def _run_stills(args: argparse.Namespace) -> int:
+    from ..runtime.stream import detect_images
+
     model = load_from_args(args)
-    results = []
-    for i, (path, image) in enumerate(zip(args.images, images)):
-        det = model.detect(image, args.threshold)
-        row = {"image": path, "size": [image.shape[1], image.shape[0]], "detections": det.to_dicts(model.labels or None)}
-        if targets:
-            write_image(targets[i], draw_detections(image, det, model.labels))
-            row["annotated"] = str(targets[i])
-        results.append(row)
+    results = detect_images(model, args.inputs, args.threshold, args.annotate)
     if args.json:
         print_json({"model": str(model.path), "backend": model.backend.to_dict(), "device": model.device, "results": results})
         return 0
     for r in results:
         print(f"{r['image']}: {len(r['detections'])} detection(s)" + (f" -> {r['annotated']}" if "annotated" in r else ""))
         for d in r["detections"]:
-            label = d.get("label", d["class_id"])
-            print(f"  {d['score']:.3f}  {label}  box {d['box']}")
+            print(f"  {d['score']:.3f}  {d.get('label', d['class_id'])}  box {d['box']}")
     return 0

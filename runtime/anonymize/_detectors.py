@@ -111,6 +111,11 @@ class MultiDetector:
             if hasattr(d, "close"):
                 d.close()
 
+    @property
+    def tiled_frames(self) -> int:
+        """Frames on which a face detector ran tiles or crops around small faces (for the summary)."""
+        return sum(d.inner.tiled_frames for d in self.detectors if isinstance(d, _FaceAdapter))
+
     def detect(self, image: np.ndarray) -> Detections:
         parts = []
         for i, d in enumerate(self.detectors):

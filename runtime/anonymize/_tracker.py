@@ -9,6 +9,7 @@ import numpy as np
 
 from ...results import Detections
 from ..faces._decode import iou_matrix
+from ..stream._protocols import Tracked
 
 __all__ = ["IoUTracker", "Track"]
 
@@ -45,6 +46,13 @@ class IoUTracker:
 
     def reset(self) -> None:
         self.tracks = []
+
+    def track(self, det: Detections, index: int = 0) -> Tracked:
+        """The stream pipeline's Tracker protocol: ``update`` as a Tracked record (held rows flagged)."""
+        boxes, ids = self.update(det)
+        held = np.zeros(len(boxes), bool)
+        held[len(det):] = True
+        return Tracked(boxes.with_tracker_id(ids), held)
 
     def update(self, det: Detections) -> tuple[Detections, np.ndarray]:
         """Feed one frame's pixel detections; returns (boxes to mask, (n,) track ids)."""

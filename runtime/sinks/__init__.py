@@ -8,6 +8,7 @@ from ._mjpeg import MjpegServer, parse_hostport
 from ._mqtt import DEFAULT_QUEUE_SIZE as MQTT_QUEUE_SIZE
 from ._mqtt import MqttSink, MqttStats, MqttTarget, parse_mqtt_url, read_password_file
 from ._video import ENCODERS, VIDEO_CODECS, VIDEO_FOURCC, VideoSink
+from ._track_events import TrackEventsSink
 from ._window import WindowSink, display_available
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Sink",
     "SinkError",
     "VIDEO_CODECS",
+    "TrackEventsSink",
     "VIDEO_FOURCC",
     "VideoSink",
     "WindowSink",

@@ -37,7 +37,7 @@ class EventsSink:
             return
         rows = []
         labels = list(meta.labels) if meta.labels else None
-        for i, d in enumerate(detections.to_dicts(labels)):
+        for i, d in enumerate(detections.with_tracker_id(None).to_dicts(labels)):
             if i < len(meta.track_ids):
                 d["track"] = int(meta.track_ids[i])
             if i < len(meta.held):
@@ -46,6 +46,8 @@ class EventsSink:
         line = {"frame": int(meta.index), "t": round(float(meta.timestamp), 4), "boxes": rows}
         if meta.blanked:
             line["blanked"] = True
+        if meta.counts:
+            line["counts"] = dict(meta.counts)  # e.g. person_mask_pixels: pixels masked by --person-mask
         try:
             self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
             self.frames += 1

@@ -19,7 +19,7 @@ def display_available() -> bool:
 class WindowSink:
     """Shows frames in a window; closing it (or pressing q / Esc) sets ``closed_by_user``."""
 
-    def __init__(self, title: str = "edgesdk anonymize") -> None:
+    def __init__(self, title: str = "edgesdk anonymize", on_close=None) -> None:
         if not display_available():
             raise SinkError("no display here (DISPLAY is not set): use --serve HOST:PORT to watch the stream instead")
         import cv2
@@ -31,14 +31,17 @@ class WindowSink:
         self.title = title
         self.name = f"window:{title}"
         self.closed_by_user = False
+        self.on_close = on_close  # called once when the user closes the window (the job stops cleanly)
 
     def write(self, frame: np.ndarray, detections: Detections | None = None, meta: FrameMeta | None = None) -> None:
         import cv2
 
         cv2.imshow(self.title, frame)
         key = cv2.waitKey(1) & 0xFF
-        if key in (ord("q"), 27):
+        if key in (ord("q"), 27) and not self.closed_by_user:
             self.closed_by_user = True
+            if self.on_close is not None:
+                self.on_close()
 
     def close(self) -> None:
         import cv2

@@ -31,8 +31,13 @@ class Source(Protocol):
     total: int | None  # number of frames when known
     skipped: int  # corrupt / unreadable frames skipped
     dropped: int  # stale frames dropped (live sources)
+    independent: bool  # frames are unrelated pictures (image files): nothing carries over between them
 
     def open(self) -> "Source": ...
+
+    def frame_name(self, index: int) -> str | None:
+        """The file frame ``index`` came from (image sources), else None."""
+        ...
 
     def __iter__(self) -> Iterator[Frame]: ...
 
@@ -44,6 +49,7 @@ class BaseSource:
 
     name = "source"
     live = False
+    independent = False
 
     def __init__(self, max_frames: int | None = None) -> None:
         if max_frames is not None and max_frames < 1:
@@ -80,6 +86,9 @@ class BaseSource:
             n += 1
             if self.max_frames is not None and n >= self.max_frames:
                 break
+
+    def frame_name(self, index: int) -> str | None:
+        return None
 
     def close(self) -> None:
         self._opened = False

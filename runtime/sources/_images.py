@@ -50,6 +50,9 @@ class ImageSource(BaseSource):
         if self._image is not None:
             yield Frame(self._image, 0.0, 0)
 
+    def frame_name(self, index: int) -> str | None:
+        return self.path.name
+
 
 class ImageFolderSource(BaseSource):
     """Every image in a folder (not recursive), in name order. Files that fail to decode are skipped and
@@ -91,3 +94,6 @@ class ImageFolderSource(BaseSource):
 
     def file_for(self, index: int) -> Path:
         return self.files[index]
+
+    def frame_name(self, index: int) -> str | None:
+        return self.files[index].name if 0 <= index < len(self.files) else None

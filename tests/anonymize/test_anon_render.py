@@ -115,7 +115,7 @@ class _Mem:
 
 
 class _ListSource:
-    name, live = "list", False
+    name, live, independent = "list", False, False
 
     def __init__(self, frames):
         self._frames, self.total, self.skipped, self.dropped = frames, len(frames), 0, 0
@@ -124,6 +124,9 @@ class _ListSource:
         for i, f in enumerate(self._frames):
             yield f, i / 30, i
 
+    def frame_name(self, index):
+        return None
+
     def close(self):
         pass
 
@@ -131,7 +134,13 @@ class _ListSource:
 class _BoxDetector:
     """Finds a fixed box, except on the frames listed in ``miss`` and raising on ``fail``."""
 
-    labels = ["face"]
+    name, labels = "box", ["face"]
+
+    def reset(self):
+        pass
+
+    def close(self):
+        pass
 
     def __init__(self, box, miss=(), fail=(), delay=0.0):
         self.box, self.miss, self.fail, self.delay, self.calls = box, set(miss), set(fail), delay, 0

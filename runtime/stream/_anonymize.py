@@ -1,0 +1,171 @@
+"""``anonymize(config)``: the anonymize job on the stream pipeline (what ``edgesdk anonymize`` calls)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, fields
+from typing import Callable
+
+from ...errors import InputError
+from ._control import StreamInfo, stop_on_signals
+from ._pacing import pace
+from ._outputs import (
+    EventsOutput, FileOutput, OutputSpec, ServeOutput, WindowOutput, check_output_paths, open_sink, plan_output,
+)
+from ._pipeline import RunError
+
+__all__ = ["AnonymizeConfig", "anonymize"]
+
+
+@dataclass(frozen=True)
+class AnonymizeConfig:
+    """Everything ``anonymize`` needs. Paths are checked before any work.
+
+    source: SOURCE as ``open_source`` takes it (None: first camera, else demo).
+    output / events / serve / show: where to write (at least one).
+    detectors: ``face`` | ``face-full`` | bundle paths; classes: one list per bundle (or one for all).
+    mode: blur | pixelate | solid | mask; feather: soft edge in px; mask_scale: box growth (1.0-4.0).
+    tiles: auto | off | (rows, cols); sweep: frames the auto tiles are spread over; hold_frames: frames a lost
+    box stays masked; threads: per model (default 1); device: cpu | edgetpu (bundles).
+    """
+
+    source: str | None = None
+    output: str | None = None
+    events: str | None = None
+    serve: tuple[str, int] | None = None
+    show: bool = False
+    detectors: tuple[str, ...] = ("face",)
+    classes: tuple[tuple[str, ...], ...] | None = None
+    mode: str = "blur"
+    feather: int = 0
+    threshold: float | None = None
+    mask_scale: float = 1.3
+    tiles: str | tuple[int, int] = "auto"
+    sweep: int = 4
+    hold_frames: int = 5
+    max_frames: int | None = None
+    device: str = "cpu"
+    threads: int | None = None
+    realtime: bool | None = None  # pace a file source to its frame rate (None: when serving a live page)
+    loop: bool = False  # start a file source again at its end (demos)
+    person_mask: str | None = None  # also mask every person's silhouette: "" default selfie model, or a MODEL
+    person_shape: str = "box"  # box | hull | silhouette (edgesdk.runtime.segment.person_shapes)
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.mask_scale <= 4.0:
+            raise InputError(f"mask scale must be between 1.0 and 4.0, got {self.mask_scale}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AnonymizeConfig":
+        """Rejects unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InputError(f"unknown anonymize setting(s): {', '.join(unknown)}")
+        return cls(**d)
+
+    def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
+        specs: list[OutputSpec] = []
+        if self.output:
+            specs.append(FileOutput(self.output))
+        if self.events:
+            specs.append(EventsOutput(self.events))
+        if self.serve:
+            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk anonymize"))
+        if self.show:
+            specs.append(WindowOutput("edgesdk anonymize", on_close))
+        return specs
+
+
+def anonymize(
+    config: AnonymizeConfig, *, stop: threading.Event | None = None, handle_signals: bool = True,
+    on_start: Callable[[StreamInfo], None] | None = None, on_frame: Callable[[int], None] | None = None,
+) -> dict:
+    """Run the anonymize job; returns its report (JSON-ready dict).
+
+    Everything that can be checked is checked before any work (InputError / SinkError with one line, nothing
+    written). stop: set it to finish the frames in flight and finalize the outputs (also on SIGINT / SIGTERM
+    when ``handle_signals``). Raises RunError (``.report`` holds the report so far) when a source, detector or
+    sink error stopped the run; the outputs are closed and what was written is kept.
+    """
+    from ..anonymize._detectors import build_detectors
+    from ..anonymize._pipeline import AnonymizePipeline
+    from ..anonymize._strategies import make_anonymizer
+    from ..sinks import MjpegServer
+    from ..sources import open_source
+
+    stop = stop or threading.Event()
+    specs = config.outputs(stop.set)
+    if not specs:
+        raise InputError("nothing to write: give -o OUT, --events FILE, --serve HOST:PORT or --show")
+    source = open_source(config.source, max_frames=None if config.loop else config.max_frames)
+    check_output_paths(specs, config.source)
+    source.open()
+    sinks = []
+    detector = None
+    try:
+        plan_output(config.output, config.source, source.total)
+        detector = build_detectors(
+            list(config.detectors), classes=[list(c) for c in config.classes] if config.classes else None,
+            threshold=config.threshold, tiles=config.tiles, device=config.device,
+            threads=config.threads if config.threads is not None else 1, sweep_frames=config.sweep,
+            still=source.independent,
+        )
+        mode = make_anonymizer(config.mode, config.feather)
+        person = None
+        if config.person_mask is not None:
+            from ..segment import load_person_segmenter
+
+            person = load_person_segmenter(config.person_mask or None, device=config.device,
+                                           threads=config.threads if config.threads is not None else 1)
+        for spec in specs:
+            sinks.append(open_sink(spec, source, config.source))
+    except BaseException:
+        for s in sinks:
+            s.close()
+        if detector is not None:
+            detector.close()
+        source.close()
+        raise
+    url = next((s.url for s in sinks if isinstance(s, MjpegServer)), None)
+    run_source = pace(source, realtime=config.realtime, loop=config.loop, serving=config.serve is not None,
+                      max_frames=config.max_frames)
+    if on_start is not None:
+        on_start(StreamInfo(source.name, None if run_source.live else run_source.total, run_source.live,
+                            tuple(s.name for s in sinks), url))
+    person_stage = None
+    if person is not None:
+        from ..anonymize._pipeline import MaskStage, Renderer
+        from ..segment import PersonMaskStage
+
+        person_stage = PersonMaskStage(MaskStage(Renderer(mode, config.mask_scale)), person[0], mode, person[1],
+                                       shape=config.person_shape)
+    pipe = AnonymizePipeline(run_source, detector, mode, sinks, hold_frames=config.hold_frames,
+                             mask_scale=config.mask_scale, on_frame=on_frame, stage=person_stage)
+
+    def report(summary) -> dict:
+        d = summary.to_dict()
+        ms = d["stage_ms_per_frame"]
+        ms["detect"] = round(ms["detect"] + ms.pop("track"), 3)  # tracking is part of detection here
+        return {
+            "source": source.name, "size": list(source.size) if source.size else None, "source_fps": source.fps,
+            "detectors": detector.name, "labels": list(detector.labels), "anonymizer": mode.describe(),
+            "mask_scale": config.mask_scale, "hold_frames": config.hold_frames,
+            "tiles": config.tiles if isinstance(config.tiles, str) else f"{config.tiles[0]}x{config.tiles[1]}",
+            "outputs": [s.name for s in sinks], "tiled_frames": detector.tiled_frames,
+            **({"person_mask": person_stage.describe()} if person_stage is not None else {}),
+            **{k: v for k, v in d.items() if k != "source"},
+        }
+
+    try:
+        with stop_on_signals(stop) if handle_signals else contextlib.nullcontext():
+            try:
+                summary = pipe.run(stop)
+            except RunError as exc:
+                exc.report = report(exc.summary)
+                raise
+    finally:
+        detector.close()
+    return report(summary)
+

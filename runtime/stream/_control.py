@@ -1,0 +1,49 @@
+"""Run control shared by the jobs: Ctrl-C / SIGTERM finish the frames in flight and finalize the outputs, and the
+``StreamInfo`` a job hands its caller once everything is open (for progress bars and messages)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Iterator
+
+log = logging.getLogger(__name__)
+
+__all__ = ["StreamInfo", "stop_on_signals"]
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a job opened: the source's name, frame count (None for live sources), live or not, output names,
+    and the live page's URL when serving."""
+
+    source: str
+    total: int | None
+    live: bool
+    outputs: tuple[str, ...]
+    url: str | None = None
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
+    """While inside: SIGINT / SIGTERM set ``stop`` (the pipeline finishes the frames read and closes the sinks);
+    a second signal raises KeyboardInterrupt. Only in the main thread (elsewhere it does nothing)."""
+
+    def _on_signal(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        log.warning("stopping: finishing the current frame and closing the outputs (again to abort)")
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, _on_signal)
+    try:
+        yield stop
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

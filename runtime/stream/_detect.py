@@ -1,0 +1,190 @@
+"""``detect_stream(config)``: the detect job on the stream pipeline (what ``edgesdk detect MODEL SOURCE`` calls):
+detector -> ByteTrack -> events, zones, lines, snapshots, drawing -> video / images, JSONL, live page, MQTT."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, fields
+from typing import Callable
+
+from ...errors import InputError
+from ._control import StreamInfo, stop_on_signals
+from ._pacing import pace
+from ._outputs import (
+    FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
+    check_output_paths, open_sink, plan_output,
+)
+from ._pipeline import Pipeline, RunError
+from ._zones import parse_line, parse_zone
+
+__all__ = ["DetectConfig", "detect_stream"]
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Everything ``detect_stream`` needs; checked before any work.
+
+    model: .tflite or bundle; labels: a labels file replacing the model's; input_range: float range the model
+    expects for pixels 0..255 (default: the bundle's, or inferred). source: as ``open_source`` takes it.
+    output / events / snapshots / serve / mqtt / show: outputs (none: only the summary).
+    classes: label names or ids to keep; threshold: score that starts a track (lower scores down to
+    ``low_threshold``, default 0.6 x threshold, only continue tracks); min_area: px^2 of the source frame;
+    nms_iou: class-aware NMS; tiles: (rows, cols) of overlapping tiles also searched (small objects). zones / lines: ``NAME:x,y;x,y;...`` / ``NAME:x1,y1,x2,y2`` in pixels or 0-1.
+    min_hits: detections in a row that confirm a track; max_misses: frames a track may be missed before it ends.
+    """
+
+    model: str
+    source: str | None = None
+    labels: str | None = None
+    input_range: tuple[float, float] | None = None
+    output: str | None = None
+    events: str | None = None
+    snapshots: str | None = None
+    serve: tuple[str, int] | None = None
+    mqtt: str | None = None
+    mqtt_user: str | None = None
+    mqtt_password_file: str | None = None
+    show: bool = False
+    classes: tuple[str, ...] | None = None
+    threshold: float = 0.5
+    low_threshold: float | None = None
+    min_area: float = 0.0
+    nms_iou: float = 0.5
+    tiles: tuple[int, int] | None = None
+    zones: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
+    min_hits: int = 3
+    max_misses: int = 30
+    max_frames: int | None = None
+    device: str = "cpu"
+    threads: int | None = None
+    realtime: bool | None = None  # pace a file source to its frame rate (None: when serving a live page)
+    loop: bool = False  # start a file source again at its end (demos)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise InputError(f"threshold must be in (0, 1], got {self.threshold}")
+        if self.min_hits < 1 or self.max_misses < 0:
+            raise InputError("min_hits must be >= 1 and max_misses >= 0")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DetectConfig":
+        """Rejects unknown keys."""
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise InputError(f"unknown detect setting(s): {', '.join(unknown)}")
+        return cls(**d)
+
+    def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
+        specs: list[OutputSpec] = []
+        if self.output:
+            specs.append(FileOutput(self.output))
+        if self.events:
+            specs.append(TrackEventsOutput(self.events))
+        if self.snapshots:
+            specs.append(SnapshotsOutput(self.snapshots))
+        if self.mqtt:
+            specs.append(MqttOutput(self.mqtt, self.mqtt_user, self.mqtt_password_file))
+        if self.serve:
+            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk detect"))
+        if self.show:
+            specs.append(WindowOutput("edgesdk detect", on_close))
+        return specs
+
+
+def detect_stream(
+    config: DetectConfig, *, stop: threading.Event | None = None, handle_signals: bool = True,
+    on_start: Callable[[StreamInfo], None] | None = None, on_frame: Callable[[int], None] | None = None,
+) -> dict:
+    """Run the detect job; returns its report (JSON-ready dict: frames, per-class counts, tracks, zone and line
+    counts, per-stage ms). Same contract as ``anonymize``: InputError / SinkError before any work, RunError
+    (``.report`` set) when a run stopped on an error, outputs always finalized."""
+    from ...bundle import InputSpec, read_labels
+    from .. import load
+    from ..sinks import MjpegServer
+    from ..sources import open_source
+    from ._bytetrack import ByteTracker, NoTracker
+    from ._detect_stage import DetectStage, SnapshotWriter
+    from ._model_detector import ModelDetector, check_detector, resolve_classes
+
+    stop = stop or threading.Event()
+    zones = [parse_zone(z) for z in config.zones]
+    lines = [parse_line(ln) for ln in config.lines]
+    names = [z.name for z in zones] + [ln.name for ln in lines]
+    if len(set(names)) != len(names):
+        raise InputError("zone and line names must differ from each other")
+    specs = config.outputs(stop.set)
+    source = open_source(config.source, max_frames=None if config.loop else config.max_frames)
+    check_output_paths(specs, config.source)
+    in_spec = InputSpec.from_range(*config.input_range) if config.input_range else None
+    model = load(config.model, config.device, config.threads, input_spec=in_spec)
+    name = str(config.model).rstrip("/").rsplit("/", 1)[-1]
+    check_detector(model, name)
+    if config.labels:
+        try:
+            model.labels = read_labels(config.labels)
+        except OSError as exc:
+            raise InputError(f"cannot read labels file {config.labels}: {exc.strerror}") from None
+    keep = resolve_classes(config.classes, model.labels, name)
+    source.open()
+    sinks = []
+    try:
+        size = source.size
+        if size is not None:
+            zones = [z.resolved(*size) for z in zones]
+            lines = [ln.resolved(*size) for ln in lines]
+        elif zones or lines:
+            raise InputError(f"the frame size of {source.name} is not known before the first frame: cannot place zones")
+        plan_output(config.output, config.source, source.total)
+        still = source.independent
+        low = config.threshold if still else (config.low_threshold or round(0.6 * config.threshold, 3))
+        detector = ModelDetector(model, threshold=low, keep=keep, min_area=config.min_area, nms_iou=config.nms_iou,
+                                 name=name, tiles=config.tiles)
+        detector.warm_up(size or (300, 300))
+        tracker = NoTracker() if still else ByteTracker(config.threshold, config.min_hits, config.max_misses)
+        snaps = SnapshotWriter(config.snapshots) if config.snapshots else None
+        for spec in specs:
+            if not isinstance(spec, SnapshotsOutput):
+                sinks.append(open_sink(spec, source, config.source))
+    except BaseException:
+        for s in sinks:
+            s.close()
+        source.close()
+        raise
+    draw = any(isinstance(s, (FileOutput, ServeOutput, WindowOutput)) for s in specs)
+    stage = DetectStage(detector.labels, zones=zones, lines=lines, draw=draw, snapshots=snaps)
+    url = next((s.url for s in sinks if isinstance(s, MjpegServer)), None)
+    run_source = pace(source, realtime=config.realtime, loop=config.loop, serving=config.serve is not None,
+                      max_frames=config.max_frames)
+    if on_start is not None:
+        on_start(StreamInfo(source.name, None if run_source.live else run_source.total, run_source.live,
+                            tuple(s.name for s in sinks), url))
+    pipe = Pipeline(run_source, detector, tracker, stage, sinks, on_frame=on_frame)
+
+    def report(summary) -> dict:
+        d = summary.to_dict()
+        d.pop("held_boxes", None)
+        d.pop("blanked", None)
+        return {
+            "model": name, "source": source.name, "size": list(size) if size else None, "source_fps": source.fps,
+            "threshold": config.threshold, "low_threshold": low,
+            "classes": [detector.labels[i] if i < len(detector.labels) else str(i) for i in keep.tolist()] if keep is not None else None,
+            "tracking": None if still else {"min_hits": config.min_hits, "max_misses": config.max_misses},
+            "detections_per_class": dict(stage.detections), "tracks_per_class": dict(stage.tracks),
+            "tracks": None if still else sum(stage.tracks.values()),
+            "frames_with_detections": stage.frames_with_detections,
+            "zones": {z.name: [list(p) for p in z.points] for z in zones},
+            "lines": {ln.name: [list(ln.a), list(ln.b)] for ln in lines},
+            "counts": stage.counter.counts(), "snapshots": snaps.written if snaps else None,
+            "outputs": [s.name for s in sinks] + ([f"snapshots:{config.snapshots}"] if snaps else []),
+            **{k: v for k, v in d.items() if k != "source"},
+        }
+
+    with stop_on_signals(stop) if handle_signals else contextlib.nullcontext():
+        try:
+            summary = pipe.run(stop)
+        except RunError as exc:
+            exc.report = report(exc.summary)
+            raise
+    return report(summary)
