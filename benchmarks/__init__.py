@@ -9,7 +9,7 @@ from ._bench import benchmark
 from ._compare import Change, compare
 from ._latency import Opened, PhaseTimer, measure, run_suite
 from ._machine import machine_facts
-from ._report import SCHEMA, add_ratios, plain_table, plot, print_table, read_document, to_json, to_markdown
+from ._report import SCHEMA, add_ratios, plain_table, plot, print_table, read_document, to_json, to_markdown, write_atomic
 from ._stats import percentile, summarize
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "summarize",
     "to_json",
     "to_markdown",
+    "write_atomic",
 ]

@@ -12,6 +12,7 @@ from ._compile import (
     OperatorStatus,
     compile_model,
     find_compiler,
+    op_total,
     parse_compiler_log,
     predict_mapping,
     run_compiler,
@@ -24,6 +25,7 @@ from ._export import export_bundle, render_report_md
 from ._latency import measure_latency
 from ._load import LoadedModel, fix_input_size, load_keras
 from ._preprocess import infer_input_spec
+from ._recipe import run_recipe_cli
 from ._quantize import CALIBRATIONS, IO_TYPES, QUANTIZE_MODES, ConvertResult, convert_tflite
 
 __all__ = [
@@ -56,11 +58,13 @@ __all__ = [
     "load_images",
     "load_keras",
     "measure_latency",
+    "op_total",
     "parse_compiler_log",
     "predict_mapping",
     "read_image",
     "render_report_md",
     "run_compiler",
+    "run_recipe_cli",
     "sample",
     "scan_images",
     "stratified_split",

@@ -71,9 +71,9 @@ class Detections:
         if len(norm) > 1:
             raise ValueError("cannot concatenate normalized and pixel Detections")
         kps = [p.keypoints for p in parts if len(p)]
-        keypoints = None
-        if kps and all(k is not None for k in kps) and len({k.shape[1] for k in kps}) == 1:
-            keypoints = np.concatenate(kps)
+        keypoints: np.ndarray | None = None
+        if kps and all(k is not None for k in kps) and len({k.shape[1] for k in kps}) == 1:  # type: ignore[union-attr]
+            keypoints = np.concatenate(kps)  # type: ignore[arg-type]
         return cls(
             np.concatenate([p.xyxy for p in parts]),
             np.concatenate([p.score for p in parts]),

@@ -51,7 +51,7 @@ def _import(name: str, module: str) -> Backend:
     return Backend(name, version, mod.Interpreter, mod.load_delegate)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_backend(name: str | None = None) -> Backend:
     """The first importable backend, or the one named (argument or EDGESDK_BACKEND)."""
     wanted = name or os.environ.get("EDGESDK_BACKEND") or None
@@ -80,7 +80,7 @@ def available_backends() -> list[dict]:
         try:
             b = _import(bname, module) if bname != "tensorflow.lite" else None
             if b is None:
-                spec = importlib.util.find_spec("tensorflow")
+                spec = importlib.util.find_spec("tensorflow")  # type: ignore[attr-defined]
                 from importlib import metadata
 
                 version = metadata.version("tensorflow") if spec else None

@@ -61,4 +61,5 @@ def draw_detections(image: np.ndarray, det: Detections, labels: Sequence[str] = 
 
 def _color(i: int) -> tuple[int, int, int]:
     rng = np.random.default_rng(i * 7919 + 17)
-    return tuple(int(v) for v in rng.integers(64, 256, 3))
+    b, g, r = (int(v) for v in rng.integers(64, 256, 3))
+    return b, g, r

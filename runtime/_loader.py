@@ -45,7 +45,7 @@ def load(
     """
     kind, dev_option = parse_device(device)
     bundle = model if isinstance(model, Bundle) else None
-    path = None if bundle else Path(model)
+    path = None if bundle else Path(model)  # type: ignore[arg-type]
     if bundle is None and path is not None and is_bundle(path) and not path.name.endswith(".tflite"):
         bundle = load_bundle(path)
     if bundle is not None:

@@ -63,7 +63,7 @@ def make_bundle(
     if info.is_edgetpu_compiled:
         raise BundleError(f"{src.name} is Edge TPU-compiled: bundle the CPU model and pass this one as --edgetpu-model")
     task = task or infer_task(info)
-    files: dict[str, str | os.PathLike] = {"model.tflite": src}
+    files: dict[str, str | os.PathLike | bytes] = {"model.tflite": src}
     twin = Path(edgetpu_model) if edgetpu_model else src.with_name(src.stem + "_edgetpu.tflite")
     etpu_name = None
     if edgetpu_model or twin.exists():

@@ -17,7 +17,7 @@ import logging
 import pkgutil
 import sys
 
-from .._version import __version__
+from .. import __version__
 from ..errors import EdgeSDKError
 
 __all__ = ["main", "build_parser"]

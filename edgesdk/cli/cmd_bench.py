@@ -87,7 +87,7 @@ def register(subparsers) -> None:
     rem.add_argument("--remote", action="append", default=[], metavar="[USER@]HOST",
                      help="run on this host (repeatable; an ssh config alias works)")
     rem.add_argument("--local", action="store_true", help="with --remote: also run here, in the same table")
-    from ..deploy._cli import add_ssh_args
+    from ._deploy_args import add_ssh_args
 
     add_ssh_args(p)
     p.set_defaults(func=run)
@@ -102,7 +102,7 @@ def _check_output(path: str | None, what: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgesdk.benchmarks import benchmark, compare, plot, print_table, read_document, to_json, to_markdown
-    from edgesdk.benchmarks._report import write_atomic
+    from edgesdk.benchmarks import write_atomic
 
     from ..errors import InputError
     from ._common import progress
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--image {args.image}: not a readable image")
     ssh = None
     if args.remote:
-        from ..deploy._cli import ssh_options
+        from ._deploy_args import ssh_options
 
         ssh = ssh_options(args)
     command = "edgesdk bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] else ""

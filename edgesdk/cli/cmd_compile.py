@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
-    from ..converters._compile import op_total
+    from ..converters import op_total
 
     pred = report.get("predicted") or {}
     if pred:

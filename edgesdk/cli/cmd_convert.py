@@ -63,7 +63,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.recipe or not args.model:
-        from ..converters._recipe import run_recipe_cli
+        from ..converters import run_recipe_cli
 
         return run_recipe_cli(args)
     from ..converters import ConvertOptions, convert
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         if "keras" in acc:
             line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
         print(line)
-    from ..converters._compile import op_total
+    from ..converters import op_total
 
     pred = (report.get("edgetpu") or {}).get("predicted")
     if pred:

@@ -52,7 +52,7 @@ class DeployResult:
         return asdict(self)
 
 
-def call_agent(target: Target, ssh: SSHOptions, command: str, *args: str, feed=None, python: str = "python3",
+def call_agent(target: Target, ssh: SSHOptions, command: str, *args: str | int, feed=None, python: str = "python3",
                timeout: float | None = 300, check: bool = True) -> dict:
     """Run one agent command on the device and return its JSON answer (DeployError when it says ok: false)."""
     remote = " ".join([shlex.quote(python), "-c", shlex.quote(agent_source()), command,

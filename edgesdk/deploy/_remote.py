@@ -98,7 +98,7 @@ class Root:
         self.path = os.path.abspath(os.path.expanduser(path))
         self.releases = os.path.join(self.path, RELEASES)
         self.current_link = os.path.join(self.path, CURRENT)
-        self._lock_fd = None
+        self._lock_fd: int | None = None
 
     # -- reading -------------------------------------------------------------------------------------------
     def current(self):
@@ -123,7 +123,7 @@ class Root:
 
     def list(self) -> list:
         """Releases, newest deploy first."""
-        out = []
+        out: list = []
         try:
             names = os.listdir(self.releases)
         except OSError:
@@ -172,7 +172,7 @@ class Root:
             fcntl.flock(fd, fcntl.LOCK_EX)  # another deploy is running: wait for it
         self._lock_fd = fd
 
-    def clean_stale(self, spare=None) -> list:
+    def clean_stale(self, spare=None) -> list:  # type: ignore[valid-type]
         """Remove upload folders left by an interrupted deploy (we hold the lock, so their owner is gone).
         ``spare``: a path to leave alone (the archive an Ansible upload just put there)."""
         removed = []
@@ -217,7 +217,7 @@ class Root:
             raise _oserror(exc, "switching %s" % self.current_link, self.path)
         _fsync_dir(self.path)
 
-    def prune(self, keep: int) -> list:
+    def prune(self, keep: int) -> list:  # type: ignore[valid-type]
         cur = self.current()
         removed = []
         for i, rel in enumerate(self.list()):
@@ -283,7 +283,7 @@ def _extract(tar: tarfile.TarFile, dest: str) -> int:
         src = tar.extractfile(m)
         with open(target, "wb") as out:
             while True:
-                block = src.read(_CHUNK)
+                block = src.read(_CHUNK)  # type: ignore[union-attr]
                 if not block:
                     break
                 out.write(block)

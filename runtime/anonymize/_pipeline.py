@@ -297,7 +297,7 @@ class AnonymizePipeline:
         s.skipped = int(getattr(self.source, "skipped", 0))
         s.dropped += int(getattr(self.source, "dropped", 0))
         if s.error or close_error:
-            raise _RunError(s.error or close_error, s)
+            raise _RunError(s.error or close_error or "", s)
         return s
 
     def _stopped_early(self, s: RunSummary) -> bool:

@@ -38,7 +38,8 @@ _EMPTY = Detections.empty()
 
 
 class _Detector(Protocol):
-    input_size: tuple[int, int]
+    @property
+    def input_size(self) -> tuple[int, int]: ...
 
     def detect(self, image: np.ndarray) -> Detections: ...
 
@@ -343,8 +344,8 @@ class TiledDetector:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(n - 1, thread_name_prefix="tiles")
-        futures = [self._pool.submit(self._run_many, self._detectors[k], image, rects[k::n]) for k in range(1, n)]
+            self._pool = ThreadPoolExecutor(n - 1, thread_name_prefix="tiles")  # type: ignore[assignment]
+        futures = [self._pool.submit(self._run_many, self._detectors[k], image, rects[k::n]) for k in range(1, n)]  # type: ignore[attr-defined]
         mine = self._run_many(self.detector, image, rects[0::n])
         return mine + [d for f in futures for d in f.result()]
 
@@ -363,7 +364,7 @@ class TiledDetector:
         self.last_tiled = False
         rects = [plan.full]
         if self.tiles != "off":
-            rects += [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]
+            rects += [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]  # type: ignore[misc]
             rects += self._roi_crops(plan)
             self._frames += 1
             if len(rects) > 1:

@@ -74,7 +74,7 @@ class MjpegServer:
             self._server = _Server((host, port), handler)
         except OSError as exc:
             raise SinkError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-        self.address = self._server.server_address[:2]
+        self.address: tuple[str, int] = self._server.server_address[:2]  # type: ignore[assignment]
         self.name = f"mjpeg:http://{self.address[0]}:{self.address[1]}/"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="mjpeg-server", daemon=True)
@@ -166,7 +166,7 @@ class MjpegServer:
                 try:
                     while True:
                         with sink._cond:
-                            sink._cond.wait_for(lambda: sink._closed or sink._seq > seen, timeout=1.0)
+                            sink._cond.wait_for(lambda: sink._closed or sink._seq > seen, timeout=1.0)  # noqa: B023 (waits here, in this iteration)
                             if sink._closed:
                                 break
                             if sink._seq <= seen:

@@ -35,7 +35,7 @@ class ImageSource(BaseSource):
         super().__init__(max_frames)
         self.path = Path(path)
         self.name = str(self.path)
-        self._image = None
+        self._image: np.ndarray | None = None
 
     def _open(self) -> None:
         check_readable_file(self.path, "image")

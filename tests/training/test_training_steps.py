@@ -355,7 +355,7 @@ def test_multi_worker_strategy_two_cpu_workers(tmp_path):
         procs.append(subprocess.Popen([sys.executable, str(script), "x", "x", str(Path(__file__).parents[1])], env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=240) for p in procs]
-    for p, (o, e) in zip(procs, outs):
+    for p, (_, e) in zip(procs, outs):
         assert p.returncode == 0, e[-2000:]
     results = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
     assert [r["replicas"] for r in results] == [2, 2]
