@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from edgesdk.errors import InputError, ModelError
+from edgesdk.runtime import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 WNIDS_NAME = "imagenet_wnids.txt"
 
 
@@ -98,13 +98,10 @@ def evaluate(model, data: str | Path, *, limit: int | None = None, wnids: str | 
     # converters' seeded sample returns nothing when every class has a single image, as in imagenet-500.)
     if not limit and not any(p.is_dir() for p in root.iterdir()):
         wfile = _wnids_file(root, Path(model.path), wnids)
-        try:
-            from edgesdk.converters import evaluate as eval_model
-        except ImportError as exc:
-            log.info("edgesdk.converters unavailable (%s): using the bench's own loop", exc)
-        else:
-            r = eval_model(source or model.path, data, wnids=wfile, limit=limit, on_image=on_image)
-            return {"top1": r.top1, "top5": r.top5, "n": r.n, "data": str(data), "via": "edgesdk eval"}
+        from edgesdk.converters import evaluate as eval_model
+
+        r = eval_model(source or model.path, data, wnids=wfile, limit=limit, on_image=on_image)
+        return {"top1": r.top1, "top5": r.top5, "n": r.n, "data": str(data), "via": "edgesdk eval"}
     if limit:
         pairs = pairs[: int(limit)]
     top1 = top5 = n = 0

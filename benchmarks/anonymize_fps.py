@@ -249,23 +249,9 @@ def _demo_truth(i: int, frames: int = 150, size: tuple[int, int] = (640, 480)) -
 
 
 def _coverage(masked: np.ndarray, faces: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        from edgesdk.runtime.anonymize import face_coverage
-    except ImportError:  # an older checkout: the same computation
-        face_coverage = None
-    if face_coverage is not None:
-        return face_coverage(masked, faces, w, h)
-    mask = np.zeros((h, w), bool)
-    for x1, y1, x2, y2 in np.asarray(masked, np.float64).reshape(-1, 4):
-        mask[int(np.floor(max(y1, 0))):max(0, int(np.ceil(min(y2, h)))), int(np.floor(max(x1, 0))):max(0, int(np.ceil(min(x2, w))))] = True
-    vis, cov = np.zeros(len(faces)), np.ones(len(faces))
-    for k, (x1, y1, x2, y2) in enumerate(np.asarray(faces, np.float64)):
-        cx1, cy1, cx2, cy2 = max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)
-        vis[k] = max(0.0, cx2 - cx1) * max(0.0, cy2 - cy1) / ((x2 - x1) * (y2 - y1))
-        ix1, iy1, ix2, iy2 = (int(round(v)) for v in (cx1, cy1, cx2, cy2))
-        if ix2 > ix1 and iy2 > iy1:
-            cov[k] = float(mask[iy1:iy2, ix1:ix2].mean())
-    return vis, cov
+    from edgesdk.runtime.anonymize import face_coverage
+
+    return face_coverage(masked, faces, w, h)
 
 
 def demo_coverage(repeat: int = 1) -> dict:

@@ -137,7 +137,7 @@ def main() -> None:
     lat = measure_latency({"float32": float_tfl, "int8 (float I/O)": int8_float_io, "int8 (uint8 I/O, --edgetpu)": edgetpu_tfl},
                           threads=1, runs=args.latency_runs)
     pred = report["edgetpu"]["predicted"]
-    from edgesdk.converters._compile import op_total
+    from edgesdk.converters import op_total
 
     result = {
         "command": "python benchmarks/convert_mobilenet_v2.py",

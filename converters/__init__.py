@@ -12,20 +12,20 @@ from ._compile import (
     OperatorStatus,
     compile_model,
     find_compiler,
-    op_total,
     parse_compiler_log,
     predict_mapping,
     run_compiler,
 )
 from ._convert import ConvertOptions, convert
-from ._data import IMAGE_SUFFIXES, ImageSet, load_images, read_image, sample, scan_images, stratified_split, tf_dataset
+from ._data import IMAGE_SUFFIXES, ImageSet, load_images, sample, scan_images, stratified_split, tf_dataset
 from ._env import import_tf, import_tf_keras, import_tfmot
 from ._evaluate import EvalResult, evaluate, topk_accuracy
-from ._export import export_bundle, render_report_md
+from ._export import export_bundle
 from ._latency import measure_latency
 from ._load import LoadedModel, fix_input_size, load_keras
-from ._preprocess import infer_input_spec
+from ._input_spec import infer_input_spec
 from ._recipe import run_recipe_cli
+from ._report import op_total, render_report_md, report_json
 from ._quantize import CALIBRATIONS, IO_TYPES, QUANTIZE_MODES, ConvertResult, convert_tflite
 
 __all__ = [
@@ -61,8 +61,8 @@ __all__ = [
     "op_total",
     "parse_compiler_log",
     "predict_mapping",
-    "read_image",
     "render_report_md",
+    "report_json",
     "run_compiler",
     "run_recipe_cli",
     "sample",

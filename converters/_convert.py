@@ -16,11 +16,12 @@ import numpy as np
 from ..bundle import OutputSpec, read_labels
 from ..errors import BundleError, InputError
 from ._arch import ARCHITECTURES, build_architecture
-from ._compile import op_total, predict_mapping
+from ._compile import predict_mapping
+from ._report import op_total
 from ._data import load_images, sample, scan_images, stratified_split, tf_dataset
 from ._export import export_bundle
 from ._load import load_keras
-from ._preprocess import infer_input_spec
+from ._input_spec import infer_input_spec
 from ._quantize import convert_tflite
 
 log = logging.getLogger(__name__)
@@ -227,19 +228,9 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
 
 
 def _op_counts(path: Path) -> dict:
-    try:
-        from ..tflite import read_model
+    from ..tflite import read_model
 
-        info = read_model(path)
-        return dict(getattr(info, "op_counts", None) or {})
-    except ImportError:
-        from ..runtime import get_backend
-
-        it = get_backend().Interpreter(model_path=str(path))
-        counts: dict = {}
-        for op in it._get_ops_details():  # noqa: SLF001
-            counts[op["op_name"]] = counts.get(op["op_name"], 0) + 1
-        return counts
+    return dict(read_model(path).op_counts)
 
 
 def _check_accuracy(loaded, model_path: Path, spec, opts: ConvertOptions, progress) -> dict:

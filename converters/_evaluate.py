@@ -11,7 +11,8 @@ import numpy as np
 
 from ..bundle import InputSpec, is_bundle
 from ..errors import InputError
-from ._data import ImageSet, load_images, read_image, scan_images
+from ..runtime import read_image
+from ._data import ImageSet, load_images, scan_images
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,10 @@ def predict_tflite(model, images: ImageSet, *, threads: int | None = None, spec:
     from ..runtime import load
 
     m = load(model, threads=threads, input_spec=spec)
-    c = m.inputs[m._find_image_input()].shape[-1] if hasattr(m, "_find_image_input") else 3  # noqa: SLF001
+    c = m.image_input.shape[-1]
     out = []
     for p in images.paths:
-        img = read_image(Path(p), c, convert=True)
+        img = read_image(p, c)
         out.append(np.asarray(m.run(img)[0], np.float32).reshape(-1))
         if on_image is not None:
             on_image()
@@ -124,7 +125,7 @@ def evaluate(
         kind = "tflite"
     else:
         from ._load import load_keras
-        from ._preprocess import infer_input_spec
+        from ._input_spec import infer_input_spec
 
         loaded = load_keras(p)
         spec, _ = infer_input_spec(loaded.model, input_range, resize=resize or "crop")

@@ -674,7 +674,7 @@ class _Runner:
         rep = compile_model(path, sdir)
         row = self.measure(step.name, "edgetpu", tflite=path)
         pred = rep.get("predicted") or {}
-        from ._compile import op_total
+        from ._report import op_total
 
         row["details"] = {"compiled": rep.get("compiled", False), "note": rep.get("note"),
                           "predicted_mapped_ops": op_total(pred.get("mapped_ops")),
@@ -708,7 +708,7 @@ class _Runner:
                   "steps": self.rows, "distribute": self.r.distribute.strategy, "warnings": self.warnings,
                   "quantization": {"mode": "int8" if last.name in self.tflite else "none"},
                   "size": {"model.tflite": model_file.stat().st_size}}
-        from ._export import render_report_md
+        from ._report import render_report_md
 
         extra["report.md"] = (render_report_md(report) + "\n## After every step\n\n"
                               + f"Accuracy on {len(self.eval_set)} held-out images (never trained on).\n\n"

@@ -12,18 +12,31 @@ import numpy as np
 from ..errors import InputError
 from ..results import Detections
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+# The one list of image file types the SDK reads (OpenCV decodes them all); folders are scanned for these.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm")
+_KINDS = {1: "grayscale", 2: "grayscale+alpha", 4: "RGBA"}
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """(H, W, 3) uint8 BGR image; InputError naming the file when it is missing or not an image."""
+def read_image(path: str | os.PathLike, channels: int = 3, *, convert: bool = True) -> np.ndarray:
+    """The one image reader: (H, W, 3) uint8 BGR, or (H, W, 1) gray for ``channels=1``.
+
+    Raises InputError naming the file when it is missing or cannot be decoded, and, with ``convert=False``, when
+    it has another channel count (a grayscale or RGBA file where RGB is needed). With ``convert`` (the default)
+    OpenCV converts: gray becomes 3 equal channels, alpha is dropped, 16-bit becomes 8-bit."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"image not found: {p}")
-    image = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    data = np.fromfile(p, np.uint8)
+    if not convert:
+        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        got = None if raw is None else 1 if raw.ndim == 2 else raw.shape[2]
+        if got is not None and got != channels:
+            raise InputError(f"{p.name} is a {_KINDS.get(got, f'{got}-channel')} image ({got} channel(s)); the model "
+                             f"needs {channels} ({'RGB' if channels == 3 else 'grayscale'}): convert the image set first")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR if channels == 3 else cv2.IMREAD_GRAYSCALE) if data.size else None
     if image is None:
-        raise InputError(f"cannot read {p} as an image (unsupported or corrupt file)")
-    return image
+        raise InputError(f"cannot read {p}: not a readable image (OpenCV cannot decode it: unsupported or corrupt file)")
+    return image if image.ndim == 3 else image[:, :, None]
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:

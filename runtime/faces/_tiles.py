@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ...results import Detections
+from .._preprocess import padded_input
 from ._decode import iou_matrix, nms
 
 __all__ = ["TiledDetector", "TilePlan", "tile_plan", "merge_detections", "parse_tiles", "padded_input"]
@@ -132,29 +133,6 @@ def tile_plan(width: int, height: int, model_size: int, *, min_face: float = 20.
                 break  # close enough to the finest size: a level more would cost more than it finds
     arr = np.asarray(tiles, np.int32).reshape(-1, 4)
     return TilePlan(width, height, full, arr, tuple(levels), tuple(overlaps), tuple(margins), full_min, f_prev)
-
-
-def padded_input(image: np.ndarray, rect, size: tuple[int, int], border: int = cv2.BORDER_REFLECT_101,
-                 interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """The part ``rect`` (x1, y1, x2, y2, may reach beyond the image) of ``image`` scaled to ``size`` (w, h); what
-    lies outside the image is filled by ``border`` (reflection by default). Returns (input, (sx, sy, ox, oy))
-    with input pixel = (frame pixel - (ox, oy)) * (sx, sy)... i.e. frame x = x_in / sx + ox."""
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = (int(v) for v in rect)
-    mw, mh = size
-    cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
-    kx, ky = mw / (x2 - x1), mh / (y2 - y1)
-    l, t = int(round((cx1 - x1) * kx)), int(round((cy1 - y1) * ky))
-    iw = min(mw - l, max(1, int(round((cx2 - cx1) * kx))))
-    ih = min(mh - t, max(1, int(round((cy2 - cy1) * ky))))
-    crop = image[cy1:cy2, cx1:cx2]
-    if (iw, ih) != (crop.shape[1], crop.shape[0]):
-        crop = cv2.resize(crop, (iw, ih), interpolation=interpolation)
-    r, b = mw - l - iw, mh - t - ih
-    if l or t or r or b:
-        crop = cv2.copyMakeBorder(crop, t, b, l, r, border, value=0)
-    sx, sy = iw / (cx2 - cx1), ih / (cy2 - cy1)
-    return crop, (sx, sy, cx1 - l / sx, cy1 - t / sy)
 
 
 def merge_detections(parts: list[Detections], iou_threshold: float = 0.3, containment: float = 0.7) -> Detections:

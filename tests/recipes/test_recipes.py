@@ -96,7 +96,9 @@ def test_missing_files(tmp_path, capsys, cifar_small, tiny_h5):
 def _subset(tmp_path, spec):
     import os
 
-    from _tiny import CIFAR
+    from _tiny import need_cifar
+
+    CIFAR = need_cifar()
 
     root = tmp_path / "data"
     for cls, kinds in spec.items():

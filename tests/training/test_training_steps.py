@@ -254,7 +254,9 @@ def test_distill_rejects_mismatched_classes(tiny, data, tmp_path):
 # --- bad data -------------------------------------------------------------------------------------------------
 
 def _mk(root: Path, spec: dict) -> Path:
-    from _tiny import CIFAR
+    from _tiny import need_cifar
+
+    CIFAR = need_cifar()
 
     for cls, files in spec.items():
         d = root / cls
