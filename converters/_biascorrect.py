@@ -44,7 +44,7 @@ def bias_correct(model, calib: np.ndarray, *, batch: int = 25) -> tuple[object, 
     clone = tf_keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     probe = tf_keras.Model(clone.inputs, [clone.get_layer(conv.name).input for conv, _ in pairs])
-    sums = [None] * len(pairs)
+    sums: list = [None] * len(pairs)
     for i in range(0, len(calib), batch):
         outs = probe(calib[i:i + batch], training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]

@@ -89,13 +89,13 @@ def scan_images(root: str | os.PathLike, *, wnids: str | os.PathLike | list[str]
     if wnids is not None:
         table = read_wnids(wnids) if not isinstance(wnids, list) else wnids
         index = {w: i for i, w in enumerate(table)}
-        labels = []
+        ids = []
         for f in files:
             m = _WNID.match(f.name)
             if not m or m.group(1) not in index:
                 raise InputError(f"{f.name}: no ImageNet id from the wnid list at the start of its name (<wnid>_*.JPEG)")
-            labels.append(index[m.group(1)])
-        return ImageSet(d, files, np.asarray(labels, np.int64), table, "wnid")
+            ids.append(index[m.group(1)])
+        return ImageSet(d, files, np.asarray(ids, np.int64), table, "wnid")
     return ImageSet(d, files, None, [], "flat")
 
 

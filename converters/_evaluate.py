@@ -132,5 +132,6 @@ def evaluate(
         scores = predict_keras(loaded.model, images, spec, on_image=on_image)
         kind = "keras"
     off = label_offset(images, scores.shape[1])
+    assert images.labels is not None  # checked above
     y = images.labels + off
     return EvalResult(topk_accuracy(scores, y, 1), topk_accuracy(scores, y, 5), len(images), str(p), kind, scores)

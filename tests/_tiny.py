@@ -33,7 +33,7 @@ def cifar_subset(root: Path, per_class: int, classes: list[str] | None = None) -
 
 
 def tiny_net(classes: int = 10, size: int = 32, name: str = "tinynet"):
-    from edgesdk.converters._env import import_tf_keras
+    from edgesdk.converters import import_tf_keras
 
     k = import_tf_keras()
     L = k.layers

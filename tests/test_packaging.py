@@ -31,6 +31,7 @@ def test_wheel_maps_folders_under_edgesdk(wheel):
         assert pkg in names
 
 
+@pytest.mark.slow
 def test_fresh_venv_without_tensorflow(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

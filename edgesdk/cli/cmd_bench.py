@@ -36,12 +36,6 @@ def _threads(text: str) -> list[int]:
     return sorted(set(values), key=values.index)
 
 
-
-
-
-
-
-
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Defaults shown, except None/False ones (their help says what happens)."""
 
@@ -93,16 +87,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _check_output(path: str | None, what: str) -> None:
-    from ..errors import InputError
-
-    if path and not Path(path).resolve().parent.is_dir():
-        raise InputError(f"{what} {path}: folder {Path(path).parent} does not exist")
-
-
 def run(args: argparse.Namespace) -> int:
-    from edgesdk.benchmarks import benchmark, compare, plot, print_table, read_document, to_json, to_markdown
-    from edgesdk.benchmarks import write_atomic
+    from edgesdk.benchmarks import (benchmark, check_outputs, compare, error_lines, print_table, read_document, to_json,
+                                    write_outputs)
 
     from ..errors import InputError
     from ._common import progress
@@ -113,18 +100,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--limit needs --data")
     if args.local and not args.remote:
         raise InputError("--local only makes sense with --remote")
-    for path, what in ((args.markdown, "--markdown"), (args.plot, "--plot"), (args.save, "--save")):
-        _check_output(path, what)
+    check_outputs(markdown=args.markdown, plot=args.plot, save=args.save)
     old = read_document(args.compare) if args.compare else None  # fail before measuring anything
     if args.data and not Path(args.data).is_dir():
         raise InputError(f"--data {args.data}: not a folder")
     image = None
     if args.image:
-        import cv2
+        from ..runtime import read_image
 
-        image = cv2.imread(args.image, cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(f"--image {args.image}: not a readable image")
+        image = read_image(args.image)
     ssh = None
     if args.remote:
         from ._deploy_args import ssh_options
@@ -140,26 +124,14 @@ def run(args: argparse.Namespace) -> int:
             remote_python=args.remote_python, ssh=ssh, memory=not args.no_memory, command=command,
             on_round=lambda n: bar.advance(1),
         )
-    for e in doc["errors"]:
-        host, model, msg = e.get("host"), e.get("model"), e["error"]
-        prefix = "" if host in (None, "local") or msg.startswith(f"{host}:") else f"{host}: "
-        if model and model not in msg:
-            prefix += f"{model}: "
-        print(f"edgesdk bench: error: {prefix}{msg}", file=sys.stderr)
+    for line in error_lines(doc):
+        print(f"edgesdk bench: error: {line}", file=sys.stderr)
     if args.json:
         sys.stdout.write(to_json(doc))
     else:
         print_table(doc, sys.stdout)
-    if args.save:
-        write_atomic(args.save, to_json(doc).encode())
-    if args.plot:
-        if any(r["status"] == "ok" for r in doc["results"]):
-            plot(doc, args.plot)
-        else:
-            print("edgesdk bench: no plot: no model ran", file=sys.stderr)
-    if args.markdown:
-        md = to_markdown(doc, plot=Path(args.plot).name if args.plot else None)
-        write_atomic(args.markdown, md.encode())
+    for note in write_outputs(doc, save=args.save, markdown=args.markdown, plot_file=args.plot):
+        print(f"edgesdk bench: {note}", file=sys.stderr)
     regressed = False
     if old is not None:
         metric = "p50"

@@ -61,11 +61,27 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _run_recipe(args: argparse.Namespace) -> int:
+    from ..converters import load_recipe, render_steps_md, run_recipe
+    from ..errors import InputError
+
+    if not args.recipe:
+        raise InputError("give a MODEL or --recipe FILE")
+    if args.model:
+        raise InputError("give either a MODEL or --recipe FILE, not both (the recipe names its model)")
+    recipe = load_recipe(args.recipe)
+    report = run_recipe(recipe, args.out, overwrite=args.overwrite, progress=progress)
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"wrote {args.out} ({len(recipe.steps)} steps of {recipe.path.name})")
+    print(render_steps_md(report["steps"]), end="")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.recipe or not args.model:
-        from ..converters import run_recipe_cli
-
-        return run_recipe_cli(args)
+        return _run_recipe(args)
     from ..converters import ConvertOptions, convert
 
     opts = ConvertOptions(
