@@ -41,7 +41,7 @@ from ._prune import (
 )
 from ._qat import init_ranges, prepare_for_qat, qat_train, quantization_aware
 from ._quantize import CALIBRATIONS, IO_TYPES, QUANTIZE_MODES, ConvertResult, convert_tflite
-from ._report import op_total, render_report_md, report_json
+from ._report import compile_summary, convert_summary, op_total, render_report_md, report_json
 from ._training import FitResult, fit, read_curves
 from ._trainset import TrainingData, make_datasets, prepare_data
 from .recipes import STEP_KINDS, QatStep, Recipe, Step, load_recipe, render_steps_md, run_recipe
@@ -76,7 +76,9 @@ __all__ = [
     "build_architecture",
     "compile_classifier",
     "compile_model",
+    "compile_summary",
     "convert",
+    "convert_summary",
     "convert_tflite",
     "distill",
     "evaluate",

@@ -22,8 +22,7 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
     opts.check()
     name = str(model)
     step = Step("convert", "convert", None, ConvertStep(name, opts))
-    recipe = Recipe(Path(name).resolve() if os.sep in name else Path.cwd() / f"{name}.convert",
-                    ModelSection(base=name), DataSection(train=None, seed=opts.seed), DistributeSection(),
-                    ReportSection(latency_runs=opts.latency_runs, threads=1), [step])
     work = Path(tempfile.mkdtemp(prefix="edgesdk-convert-"))
+    recipe = Recipe(work / "convert.recipe", ModelSection(base=name), DataSection(train=None, seed=opts.seed),
+                    DistributeSection(), ReportSection(latency_runs=opts.latency_runs, threads=1), [step])
     return run_recipe(recipe, out_dir, work_dir=work, overwrite=opts.overwrite, keep_work=False, progress=progress)

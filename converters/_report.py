@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["op_total", "render_report_md", "report_json"]
+__all__ = ["compile_summary", "convert_summary", "op_total", "render_report_md", "report_json"]
 
 
 def op_total(value) -> int:
@@ -89,3 +89,42 @@ def _json_default(obj):
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def convert_summary(report: dict, out: str) -> tuple[list[str], list[str]]:
+    """What ``edgesdk convert`` prints about a conversion report: (lines for stdout, warnings for stderr)."""
+    q = report["quantization"]
+    lines = [f"wrote {out}: {q['mode']} ({q['io']} I/O), {report['size']['model.tflite']} bytes, "
+             f"converted in {report['conversion_seconds']:.1f} s"]
+    for name, v in report.get("latency_ms", {}).items():
+        lines.append(f"  CPU latency {name}: {v['median']:.2f} ms (1 thread, median of {v['runs']})")
+    acc = report.get("accuracy")
+    if acc:
+        line = f"  agreement with Keras: {acc['agreement'] * 100:.2f}% on {acc['n']} images"
+        if "keras" in acc:
+            line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
+        lines.append(line)
+    pred = (report.get("edgetpu") or {}).get("predicted")
+    if pred:
+        lines.append(f"  Edge TPU (predicted): {op_total(pred.get('mapped_ops'))} ops mapped, "
+                     f"{op_total(pred.get('cpu_ops'))} on the CPU")
+    return lines, [f"warning: {w}" for w in report.get("warnings", [])]
+
+
+def compile_summary(report: dict) -> tuple[list[str], list[str]]:
+    """What ``edgesdk compile`` prints about ``compile_model``'s report: (lines for stdout, notes for stderr)."""
+    lines: list[str] = []
+    pred = report.get("predicted") or {}
+    if pred:
+        lines.append(f"predicted: {op_total(pred.get('mapped_ops'))} ops mapped to the Edge TPU, "
+                     f"{op_total(pred.get('cpu_ops'))} on the CPU"
+                     + (f" (first: {pred.get('first_unmapped')})" if pred.get("first_unmapped") else ""))
+    if not report["compiled"]:
+        return lines, [f"not compiled: {report['note']}"]
+    c = report["compiler"]
+    lines.append(f"edgetpu_compiler {c['version']}: {c['edgetpu_ops']} of {c['total_ops']} ops on the Edge TPU, "
+                 f"{c['subgraphs']} subgraph(s); on-chip {c['on_chip_used_bytes']} B used, "
+                 f"{c['on_chip_remaining_bytes']} B free; off-chip {c['off_chip_used_bytes']} B")
+    lines += [f"  {row['op']:<28} {row['count']:>5}  {row['status']}" for row in c["operators"]]
+    lines += [f"wrote {path}" for path in report.get("outputs", [])]
+    return lines, []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from ._schema import Recipe, Step
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RecipeRun", "StepContext"]
+__all__ = ["RecipeRun", "StepContext", "StepKind"]
 
 
 def load_model_file(tf_keras, path: Path, custom: bool = False):
@@ -241,3 +241,20 @@ class StepContext:
         path = self.dir / "model.h5"
         model.save(path, include_optimizer=False)
         return str(path)
+
+
+class StepKind(Protocol):
+    """What a step's settings class provides (a dataclass; its fields are the TOML keys of the step).
+
+    ``kind`` is its name in ``[[steps]] kind = ...``; ``trains`` / ``exports`` place it in the order rules
+    (training steps come before the int8 export); ``validate`` checks what needs the recipe (files, earlier
+    steps) and raises InputError; ``run`` does the work and returns the step's record for step.json: paths
+    (``model``, ``tflite``, ``edgetpu``), flags (``sparse``, ``qat``) and the report ``row``."""
+
+    kind: ClassVar[str]
+    trains: ClassVar[bool]
+    exports: ClassVar[bool]
+
+    def validate(self, recipe: Recipe, earlier: list[str], where: str) -> None: ...
+
+    def run(self, ctx: StepContext) -> dict[str, Any]: ...

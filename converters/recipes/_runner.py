@@ -138,7 +138,7 @@ def run_recipe(recipe: Recipe | str | os.PathLike, out: str | os.PathLike, *, wo
     run.prepare()  # data checks before anything is written
     work.mkdir(parents=True, exist_ok=True)
     try:
-        if r.path.is_file():
+        if r.path.suffix == ".toml" and r.path.is_file():
             (work / "recipe.toml").write_bytes(r.path.read_bytes())
         chain = ""
         for i, step in enumerate(r.steps):

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any
 
-if TYPE_CHECKING:
-    from ._context import StepContext
-
-__all__ = ["DataSection", "DistributeSection", "ModelSection", "Recipe", "ReportSection", "Step", "StepKind"]
+__all__ = ["DataSection", "DistributeSection", "ModelSection", "Recipe", "ReportSection", "Step"]
 
 
 @dataclass
@@ -57,28 +54,12 @@ class ReportSection:
     threads: int = 1
 
 
-class StepKind(Protocol):
-    """What a step's settings class provides (a dataclass; its fields are the TOML keys of the step).
-
-    ``kind`` is its name in ``[[steps]] kind = ...``; ``trains`` / ``exports`` place it in the order rules
-    (training steps come before the int8 export); ``validate`` checks what needs the recipe (files, earlier
-    steps) and raises InputError; ``run`` does the work and returns the step's record (see StepContext.finish)."""
-
-    kind: ClassVar[str]
-    trains: ClassVar[bool]
-    exports: ClassVar[bool]
-
-    def validate(self, recipe: Recipe, earlier: list[str], where: str) -> None: ...
-
-    def run(self, ctx: StepContext) -> dict[str, Any]: ...
-
-
 @dataclass
 class Step:
     kind: str
     name: str
     input: str | None  # the earlier step whose model this one starts from (None: the previous one / the base)
-    settings: Any  # a StepKind
+    settings: Any  # a StepKind (see _context)
 
 
 @dataclass

@@ -35,21 +35,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
-    from ..converters import op_total
+    from ..converters import compile_summary
 
-    pred = report.get("predicted") or {}
-    if pred:
-        print(f"predicted: {op_total(pred.get('mapped_ops'))} ops mapped to the Edge TPU, {op_total(pred.get('cpu_ops'))} on the CPU"
-              + (f" (first: {pred.get('first_unmapped')})" if pred.get("first_unmapped") else ""))
-    if not report["compiled"]:
-        print(f"not compiled: {report['note']}", file=sys.stderr)
-        return 0
-    c = report["compiler"]
-    print(f"edgetpu_compiler {c['version']}: {c['edgetpu_ops']} of {c['total_ops']} ops on the Edge TPU, "
-          f"{c['subgraphs']} subgraph(s); on-chip {c['on_chip_used_bytes']} B used, {c['on_chip_remaining_bytes']} B "
-          f"free; off-chip {c['off_chip_used_bytes']} B")
-    for row in c["operators"]:
-        print(f"  {row['op']:<28} {row['count']:>5}  {row['status']}")
-    for path in report.get("outputs", []):
-        print(f"wrote {path}")
+    lines, notes = compile_summary(report)
+    for line in lines:
+        print(line)
+    for note in notes:
+        print(note, file=sys.stderr)
     return 0

@@ -97,23 +97,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
-    q = report["quantization"]
-    print(f"wrote {args.out}: {q['mode']} ({q['io']} I/O), {report['size']['model.tflite']} bytes, "
-          f"converted in {report['conversion_seconds']:.1f} s")
-    lat = report.get("latency_ms", {})
-    for name, v in lat.items():
-        print(f"  CPU latency {name}: {v['median']:.2f} ms (1 thread, median of {v['runs']})")
-    acc = report.get("accuracy")
-    if acc:
-        line = f"  agreement with Keras: {acc['agreement'] * 100:.2f}% on {acc['n']} images"
-        if "keras" in acc:
-            line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
-        print(line)
-    from ..converters import op_total
+    from ..converters import convert_summary
 
-    pred = (report.get("edgetpu") or {}).get("predicted")
-    if pred:
-        print(f"  Edge TPU (predicted): {op_total(pred.get('mapped_ops'))} ops mapped, {op_total(pred.get('cpu_ops'))} on the CPU")
-    for w in report.get("warnings", []):
-        print(f"  warning: {w}", file=sys.stderr)
+    lines, warnings = convert_summary(report, args.out)
+    for line in lines:
+        print(line)
+    for w in warnings:
+        print(f"  {w}", file=sys.stderr)
     return 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...results import Detections
-from ..faces._decode import iou_matrix
+from ..faces import iou_matrix
 
 __all__ = ["IoUTracker", "Track"]
 
