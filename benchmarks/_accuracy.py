@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from edgesdk.errors import InputError, ModelError
-from edgesdk.runtime import IMAGE_SUFFIXES
+from edgesdk.runtime import IMAGE_SUFFIXES, read_image
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ def evaluate(model, data: str | Path, *, limit: int | None = None, wnids: str | 
     loaded from (a bundle keeps its input spec that way), default its model file.
 
     Returns ``{"top1", "top5", "n", "data"}``. ModelError when the model is not a classifier."""
-    import cv2
 
     if isinstance(model, (str, Path)):
         from edgesdk.runtime import load
@@ -107,8 +106,9 @@ def evaluate(model, data: str | Path, *, limit: int | None = None, wnids: str | 
     top1 = top5 = n = 0
     offset = model.output_spec.label_offset
     for path, truth in pairs:
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
+        try:
+            img = read_image(path)
+        except InputError:
             log.warning("skipping unreadable image %s", path)
             continue
         ids = [int(c) - offset for c in model.classify(img, top_k=5).class_id]

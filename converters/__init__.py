@@ -2,6 +2,12 @@
 
 TensorFlow is imported only inside the functions that need it (with ``TF_USE_LEGACY_KERAS=1`` set first), so
 ``import edgesdk.converters`` stays light.
+
+The public API, by job: ``convert`` + ``ConvertOptions`` (one model, one call); the training steps with their
+config dataclasses (``finetune`` + ``FinetuneConfig``, ``apply_pruning`` + ``PruneConfig``, ``distill`` +
+``DistillConfig``, ``quantization_aware`` / ``qat_train``, ``fit``); ``convert_tflite`` (quantize); recipes
+(``load_recipe``, ``run_recipe``, ``STEP_KINDS``, more in ``edgesdk.converters.recipes``); data (``scan_images``,
+``load_images``, ``tf_dataset``, ``prepare_data``); ``evaluate``; ``compile_model``; reports.
 """
 
 from ._arch import ARCHITECTURES, build_architecture
