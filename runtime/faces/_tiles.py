@@ -256,7 +256,7 @@ class TiledDetector:
         self._next_tile = (self._next_tile + per) % n
         return grid[idx]
 
-    def _roi_crops(self, plan: TilePlan) -> list[tuple[int, int, int, int]]:
+    def _roi_rects(self, plan: TilePlan) -> list[tuple[int, int, int, int]]:
         side_min = float(min(self.detector.input_size))
         full_side = plan.full[2] - plan.full[0]
         crops = []
@@ -343,7 +343,7 @@ class TiledDetector:
         rects = [plan.full]
         if self.tiles != "off":
             rects += [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]  # type: ignore[misc]
-            rects += self._roi_crops(plan)
+            rects += self._roi_rects(plan)
             self._frames += 1
             if len(rects) > 1:
                 self.last_tiled = True
