@@ -43,7 +43,7 @@ def labelled_images(data: str | Path, n_classes: int, labels: Sequence[str], *, 
     if subdirs:
         if not labels:
             raise InputError(f"--data {root} has class folders but the model has no labels to match them to")
-        index = {}
+        index: dict[str, int] = {}
         for i, lab in enumerate(labels):  # "tench, Tinca tinca": the whole label or any of its names
             for key in [lab, *lab.split(",")]:
                 index.setdefault(_norm(key), i)
