@@ -1,31 +1,23 @@
-"""Maps the design's top-level folders onto import names under ``edgesdk``.
+"""Lists the subpackages of the folders that pyproject.toml's [tool.setuptools.package-dir] maps under ``edgesdk``
+(``runtime/`` -> ``edgesdk.runtime`` ...): setuptools' own package finder cannot prefix them."""
 
-``runtime/`` -> ``edgesdk.runtime`` and so on, so installing the SDK never puts a generic ``runtime`` or
-``converters`` package into site-packages. Subpackages are found by walking each folder for ``__init__.py``.
-"""
+import tomllib
 from pathlib import Path
 
 from setuptools import setup
 
-ROOTS = {
-    "edgesdk": "edgesdk",
-    "edgesdk.runtime": "runtime",
-    "edgesdk.converters": "converters",
-    "edgesdk.benchmarks": "benchmarks",
-}
-DATA = ["*.toml", "*.json", "*.jpg", "*/*.jpg", "*.yml", "*.yaml", "*.html", "*.txt", "*.service", "py.typed"]
+HERE = Path(__file__).parent
+ROOTS = tomllib.loads((HERE / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
 
 
 def _packages() -> list[str]:
-    here = Path(__file__).parent
     found = set()
     for name, folder in ROOTS.items():
-        for init in (here / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(here / folder)
-            if "__pycache__" in rel.parts:
-                continue
-            found.add(".".join([name, *rel.parts]))
+        for init in (HERE / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(HERE / folder)
+            if "__pycache__" not in rel.parts:
+                found.add(".".join([name, *rel.parts]))
     return sorted(found)
 
 
-setup(packages=_packages(), package_dir=ROOTS, package_data={name: DATA for name in _packages()})
+setup(packages=_packages())

@@ -9,7 +9,8 @@ from ._bench import benchmark
 from ._compare import Change, compare
 from ._latency import Opened, PhaseTimer, measure, run_suite
 from ._machine import machine_facts
-from ._report import SCHEMA, add_ratios, plain_table, plot, print_table, read_document, to_json, to_markdown
+from ._outputs import check_outputs, error_lines, write_outputs
+from ._report import SCHEMA, add_ratios, plain_table, plot, print_table, read_document, to_json, to_markdown, write_atomic
 from ._stats import percentile, summarize
 
 __all__ = [
@@ -18,8 +19,10 @@ __all__ = [
     "Opened",
     "PhaseTimer",
     "add_ratios",
+    "check_outputs",
     "benchmark",
     "compare",
+    "error_lines",
     "machine_facts",
     "measure",
     "percentile",
@@ -31,4 +34,6 @@ __all__ = [
     "summarize",
     "to_json",
     "to_markdown",
+    "write_atomic",
+    "write_outputs",
 ]

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from edgesdk.errors import InputError, ModelError
+from edgesdk.runtime import IMAGE_SUFFIXES, read_image
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 WNIDS_NAME = "imagenet_wnids.txt"
 
 
@@ -43,7 +43,7 @@ def labelled_images(data: str | Path, n_classes: int, labels: Sequence[str], *, 
     if subdirs:
         if not labels:
             raise InputError(f"--data {root} has class folders but the model has no labels to match them to")
-        index = {}
+        index: dict[str, int] = {}
         for i, lab in enumerate(labels):  # "tench, Tinca tinca": the whole label or any of its names
             for key in [lab, *lab.split(",")]:
                 index.setdefault(_norm(key), i)
@@ -82,7 +82,6 @@ def evaluate(model, data: str | Path, *, limit: int | None = None, wnids: str | 
     loaded from (a bundle keeps its input spec that way), default its model file.
 
     Returns ``{"top1", "top5", "n", "data"}``. ModelError when the model is not a classifier."""
-    import cv2
 
     if isinstance(model, (str, Path)):
         from edgesdk.runtime import load
@@ -98,20 +97,18 @@ def evaluate(model, data: str | Path, *, limit: int | None = None, wnids: str | 
     # converters' seeded sample returns nothing when every class has a single image, as in imagenet-500.)
     if not limit and not any(p.is_dir() for p in root.iterdir()):
         wfile = _wnids_file(root, Path(model.path), wnids)
-        try:
-            from edgesdk.converters import evaluate as eval_model
-        except ImportError as exc:
-            log.info("edgesdk.converters unavailable (%s): using the bench's own loop", exc)
-        else:
-            r = eval_model(source or model.path, data, wnids=wfile, limit=limit, on_image=on_image)
-            return {"top1": r.top1, "top5": r.top5, "n": r.n, "data": str(data), "via": "edgesdk eval"}
+        from edgesdk.converters import evaluate as eval_model
+
+        r = eval_model(source or model.path, data, wnids=wfile, limit=limit, on_image=on_image)
+        return {"top1": r.top1, "top5": r.top5, "n": r.n, "data": str(data), "via": "edgesdk eval"}
     if limit:
         pairs = pairs[: int(limit)]
     top1 = top5 = n = 0
     offset = model.output_spec.label_offset
     for path, truth in pairs:
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
+        try:
+            img = read_image(path)
+        except InputError:
             log.warning("skipping unreadable image %s", path)
             continue
         ids = [int(c) - offset for c in model.classify(img, top_k=5).class_id]

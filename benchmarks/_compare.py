@@ -58,14 +58,14 @@ def compare(old: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, metric: 
         if ov is None and nv is None:
             continue
         if ov is None:
-            out.append(Change(*k, None, nv, None, "new"))
+            out.append(Change(*k, None, nv, None, "new"))  # type: ignore[call-arg]
         elif nv is None:
-            out.append(Change(*k, ov, None, None, "failed"))
+            out.append(Change(*k, ov, None, None, "failed"))  # type: ignore[call-arg]
         else:
             ch = nv / ov - 1.0
             status = "regression" if ch > threshold else "improved" if ch < -threshold else "ok"
-            out.append(Change(*k, ov, nv, ch, status))
+            out.append(Change(*k, ov, nv, ch, status))  # type: ignore[call-arg]
     for k, o in before.items():
         if k not in seen and o.get("status") == "ok":
-            out.append(Change(*k, (o.get("latency_ms") or {}).get(metric), None, None, "missing"))
+            out.append(Change(*k, (o.get("latency_ms") or {}).get(metric), None, None, "missing"))  # type: ignore[call-arg]
     return out

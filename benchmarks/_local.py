@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -99,7 +100,7 @@ def local_opener(device: str = "cpu", pipeline_image: np.ndarray | None = None) 
     return opener
 
 
-def model_file(model: str | Path, device: str = "cpu") -> Path:
+def model_file(model: str | os.PathLike, device: str = "cpu") -> Path:
     """The .tflite a MODEL argument runs: the file itself, or a bundle's model (its Edge TPU model on an Edge TPU).
     Raises ModelError / BundleError with one line."""
     from edgesdk.bundle import is_bundle, load_bundle
@@ -115,7 +116,7 @@ def model_file(model: str | Path, device: str = "cpu") -> Path:
 
 
 def bench_local(
-    models: Sequence[str | Path],
+    models: Sequence[str | os.PathLike],
     *,
     device: str = "cpu",
     threads: Sequence[int] = (1,),
@@ -161,7 +162,7 @@ def bench_local(
     return rows
 
 
-def unique_names(models: Sequence[str | Path]) -> list[str]:
+def unique_names(models: Sequence[str | os.PathLike]) -> list[str]:
     """Display names: file names (a bundle's folder name), made unique with their parent folder if needed."""
     names = [Path(m).name.removesuffix(".tar.gz") for m in models]
     if len(set(names)) == len(names):

@@ -72,7 +72,7 @@ def package_versions(names=PACKAGES) -> dict:
 def machine_facts() -> dict:
     """CPU model, cores (total and usable by this process), OS, kernel, Python, memory, package versions."""
     try:
-        usable = len(os.sched_getaffinity(0))
+        usable: int | None = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         usable = os.cpu_count()
     try:

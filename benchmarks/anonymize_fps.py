@@ -46,6 +46,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgesdk.benchmarks.anonymize_demo_coverage import demo_coverage
+from edgesdk.benchmarks.anonymize_fps_md import markdown
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EDGESDK_SHARED", REPO.parent / "shared"))
 VIDEOS = SHARED / "testdata" / "videos"
@@ -226,99 +229,6 @@ def leaks(clip: Path, output: Path) -> dict:
     }
 
 
-def _demo_truth(i: int, frames: int = 150, size: tuple[int, int] = (640, 480)) -> np.ndarray:
-    """DemoSource.face_boxes(i), computed here too so that --demo-only also scores checkouts older than it."""
-    import math
-
-    face = (178.35, 80.91, 271.76, 174.32)
-    k = 341 / 512
-    boxes = np.array([face, (512 + (512 - face[2]) * k, 85 + face[1] * k, 512 + (512 - face[0]) * k, 85 + face[3] * k)])
-    ch, cw = 512, 853
-    ow, oh = size
-    t = i / max(1, frames - 1)
-    zoom = 1.0 + 0.6 * (0.5 - 0.5 * math.cos(2 * math.pi * t))
-    vh = ch / zoom
-    vw = vh * ow / oh
-    cx = vw / 2 + (cw - vw) * (0.5 - 0.5 * math.cos(math.pi * t))
-    cy = ch / 2 + (ch - vh) / 2 * 0.6 * math.sin(2 * math.pi * t)
-    s = np.float32(ow / vw)
-    tx, ty = np.float32(ow / 2 - s * cx), np.float32(oh / 2 - s * cy)
-    x = (boxes[:, [0, 2]] - 0.5) * float(s) + float(tx) + 0.5
-    y = (boxes[:, [1, 3]] - 0.5) * float(s) + float(ty) + 0.5
-    return np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1).astype(np.float32)
-
-
-def _coverage(masked: np.ndarray, faces: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        from edgesdk.runtime.anonymize import face_coverage
-    except ImportError:  # an older checkout: the same computation
-        face_coverage = None
-    if face_coverage is not None:
-        return face_coverage(masked, faces, w, h)
-    mask = np.zeros((h, w), bool)
-    for x1, y1, x2, y2 in np.asarray(masked, np.float64).reshape(-1, 4):
-        mask[int(np.floor(max(y1, 0))):max(0, int(np.ceil(min(y2, h)))), int(np.floor(max(x1, 0))):max(0, int(np.ceil(min(x2, w))))] = True
-    vis, cov = np.zeros(len(faces)), np.ones(len(faces))
-    for k, (x1, y1, x2, y2) in enumerate(np.asarray(faces, np.float64)):
-        cx1, cy1, cx2, cy2 = max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)
-        vis[k] = max(0.0, cx2 - cx1) * max(0.0, cy2 - cy1) / ((x2 - x1) * (y2 - y1))
-        ix1, iy1, ix2, iy2 = (int(round(v)) for v in (cx1, cy1, cx2, cy2))
-        if ix2 > ix1 and iy2 > iy1:
-            cov[k] = float(mask[iy1:iy2, ix1:ix2].mean())
-    return vis, cov
-
-
-def demo_coverage(repeat: int = 1) -> dict:
-    """The CLI's default run on the demo; ground-truth coverage of every visible face in every frame."""
-    from edgesdk.runtime.anonymize import AnonymizePipeline, Blur, build_detectors
-    from edgesdk.runtime.sources import DemoSource
-
-    class _Mem:
-        name = "mem"
-
-        def __init__(self):
-            self.boxes = []
-
-        def write(self, frame, det, meta):
-            self.boxes.append(det)
-
-        def close(self):
-            pass
-
-    src = DemoSource()
-    det = build_detectors(None, threads=1, sweep_frames=4)
-    sink = _Mem()
-    pipe = AnonymizePipeline(src, det, Blur(), [sink], hold_frames=5, mask_scale=1.3)
-    try:
-        s = pipe.run()
-    finally:
-        if hasattr(det, "close"):
-            det.close()
-    visible = covered = 0
-    missed = []
-    per_frame_ok = 0
-    for i, d in enumerate(sink.boxes):
-        masked, _ = pipe.renderer.boxes(d, 640, 480)
-        truth = _demo_truth(i)
-        if hasattr(src, "face_boxes"):
-            assert np.allclose(truth, src.face_boxes(i), atol=1e-3)
-        vis, cov = _coverage(masked, truth, 640, 480)
-        ok = True
-        for k in np.flatnonzero(vis >= 0.3):
-            visible += 1
-            if cov[k] >= 0.8:
-                covered += 1
-            else:
-                ok = False
-                missed.append([i, int(k), round(float(vis[k]), 2), round(float(cov[k]), 2)])
-        per_frame_ok += ok
-    return {"frames": len(sink.boxes), "visible_faces": visible, "covered_faces": covered,
-            "recall": round(covered / max(1, visible), 4), "leak_rate": round(1 - covered / max(1, visible), 4),
-            "frames_all_covered": per_frame_ok, "missed": missed, "fps": round(s.fps, 2),
-            "detections": s.detections, "held_boxes": s.held_boxes}
-
-
-# --- the size BlazeFace finds reliably ----------------------------------------------------------------------------
 def size_table(model: str = "face") -> dict:
     from edgesdk.runtime.faces import FaceDetector, iou_matrix
     from edgesdk.runtime.sources import demo_photo
@@ -425,83 +335,6 @@ def main(argv=None) -> int:
     (out / "anonymize_fps.md").write_text(markdown(results))
     print(f"wrote {out / 'anonymize_fps.json'} and {out / 'anonymize_fps.md'}")
     return 0
-
-
-def _leak_cell(lk: dict, key: str) -> str:
-    v = lk.get(key)
-    return f"{v['leaked_faces']}/{v['input_faces']} ({v['leak_rate']})" if v else "-"
-
-
-def markdown(r: dict) -> str:
-    lines = [
-        "# edgesdk anonymize: throughput, stage times, leak rate and demo coverage",
-        "",
-        f"Measured {r['when']} on {r['machine']} with {r['cpus']} CPUs shared with other work (load average "
-        f"{r['load_average_start'][0]} at the start, {r['load_average_end'][0]} at the end), Python {r['python']}, "
-        f"OpenCV {r['opencv']}. Command: `{r['command'].strip()}` (best of the repeats per clip).",
-        "",
-        f"Bare invoke (median, 1 thread): BlazeFace short range {r['bare_invoke_ms']['face (128x128, 1 thread)']} ms, "
-        f"full range {r['bare_invoke_ms']['face-full (192x192, 1 thread)']} ms.",
-        "",
-        "## End to end (threaded pipeline, file to .mp4)",
-        "",
-        "Defaults: `edgesdk anonymize CLIP -o out.mp4` (face, tiles auto with sweep 4, 2 tile workers, blur, mask "
-        "scale 1.3, hold 5). Stage times are per frame in parallel threads and include waiting for a CPU.",
-        "",
-        "| clip | size | tiles | workers | frames | FPS | capture ms | detect ms | render ms | write ms | invokes/frame |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, entry in r["clips"].items():
-        for mode, v in entry.items():
-            if "fps" not in v:
-                continue
-            st = v["stage_ms_per_frame"]
-            tiles, workers = (p.split("=")[1] for p in mode.split())
-            lines.append(f"| {name} | {v['size'][0]}x{v['size'][1]} | {tiles} | {workers} | {v['frames_written']} | "
-                         f"{v['fps']} | {st['capture']} | {st['detect']} | {st['render']} | {st['write']} | "
-                         f"{v['invokes_per_frame']} |")
-    lines += ["", "## Own cost around the detector (single thread, stage by stage, ms per frame)", "",
-              "| clip | decode | preprocess | invoke | rest of detection | track | render | encode (mp4v) | invokes/frame | own cost |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, entry in r["clips"].items():
-        s = entry["stages_single_thread"]
-        lines.append(f"| {name} | {s['decode']} | {s['preprocess']} | {s['invoke']} | {s['detect_other']} | {s['track']} | "
-                     f"{s['render']} | {s['encode']} | {s['invokes_per_frame']} | {s['own_cost_ms']} |")
-    enc = r.get("encode_ms_per_frame_again_mkv", {})
-    if enc:
-        lines += ["", "Encoding again.mkv's frames alone, ms per frame: " + ", ".join(f"{k} {v}" for k, v in enc.items()) + "."]
-    lines += ["", "## Leaks (IoU >= 0.5 unless noted; leaked / input faces (rate))", "",
-              "| clip | tiles | raw | raw, IoU >= 0.3 | confirmed in an adjacent frame | reference score >= 0.9 |",
-              "|---|---|---|---|---|---|"]
-    for name, entry in r["clips"].items():
-        for mode, v in entry.items():
-            lk = v.get("leaks") if isinstance(v, dict) else None
-            if not lk:
-                continue
-            lines.append(f"| {name} | {mode.split()[0].split('=')[1]} | {_leak_cell(lk, 'raw')} | {_leak_cell(lk, 'raw_iou_0.3')} | "
-                         f"{_leak_cell(lk, 'confirmed')} | {_leak_cell(lk, 'score_0.9')} |")
-    lines += ["", "Leaked boxes (frame, x1 y1 x2 y2, reference score), default settings:", ""]
-    for name, entry in r["clips"].items():
-        v = entry.get("tiles=auto workers=2", {})
-        boxes = v.get("leaks", {}).get("raw", {}).get("leaked_boxes", [])
-        if boxes:
-            lines.append(f"- {name}: " + "; ".join(f"{b[0]}: {' '.join(str(int(x)) for x in b[1])} ({b[2]})" for b in boxes))
-    d = r["demo"]
-    lines += ["", "## Demo: ground-truth coverage", "",
-              f"`edgesdk anonymize demo` defaults, {d['frames']} frames: {d['covered_faces']} of {d['visible_faces']} "
-              f"visible faces (>= 30 % of the box in view) covered >= 80 % (recall {d['recall']}, leak rate "
-              f"{d['leak_rate']}); frames with every visible face covered: {d['frames_all_covered']} of {d['frames']}; "
-              f"missed (frame, face, visible, covered): {d['missed'] or 'none'}. {d['detections']} detections, "
-              f"{d['held_boxes']} held boxes, {d['fps']} FPS in memory.", ""]
-    for t in r.get("sizes", []):
-        lines += [f"## Smallest reliable face: {t['model']} ({t['input']}x{t['input']}, threshold {t['threshold']})", "",
-                  "| face width in the input (px) | photo faces found (astronaut, face.jpg x2) | 18 dlib faces, mean |",
-                  "|---|---|---|"]
-        for row in t["rows"]:
-            lines.append(f"| {row['width_px']} | {', '.join(str(v) for v in row['photo_faces'])} | "
-                         f"{row['dlib_faces_mean'] if row['dlib_faces_mean'] is not None else '-'} |")
-        lines.append("")
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -64,8 +64,8 @@ def main() -> None:
     from edgesdk.bundle import InputSpec
     from edgesdk.converters import (ConvertOptions, convert, convert_tflite, load_images, load_keras,
                                     measure_latency, scan_images)
-    from edgesdk.converters._biascorrect import bias_correct
-    from edgesdk.converters._load import LoadedModel
+    from edgesdk.converters import bias_correct
+    from edgesdk.converters import LoadedModel
 
     t0 = time.perf_counter()
     loaded = load_keras(MODEL)
@@ -128,7 +128,7 @@ def main() -> None:
         convert_cpu = time.process_time() - cpu
         edgetpu_tfl = (out / "model.tflite").read_bytes()
         # accuracy of the Edge TPU-ready model (uint8 I/O), fed like the runtime does
-        from edgesdk.converters._evaluate import predict_tflite
+        from edgesdk.converters import predict_tflite
 
         q_edge = predict_tflite(out, ev_set, threads=2)
     edge = {"agreement": float(np.mean(q_edge.argmax(1) == p_float[:n].argmax(1))),
@@ -137,7 +137,7 @@ def main() -> None:
     lat = measure_latency({"float32": float_tfl, "int8 (float I/O)": int8_float_io, "int8 (uint8 I/O, --edgetpu)": edgetpu_tfl},
                           threads=1, runs=args.latency_runs)
     pred = report["edgetpu"]["predicted"]
-    from edgesdk.converters._compile import op_total
+    from edgesdk.converters import op_total
 
     result = {
         "command": "python benchmarks/convert_mobilenet_v2.py",

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
                          "model in --work); 'all' runs what is not done yet and writes the results")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from edgesdk.converters._recipe import QatStep, Step, load_recipe, render_steps_md, run_recipe
+    from edgesdk.converters import QatStep, Step, load_recipe, render_steps_md, run_recipe
 
     work = Path(args.work)
     t0 = time.time()
@@ -123,12 +123,12 @@ def main(argv=None) -> int:
     qat, q8q = row(rep_q, "qat"), row(rep_q, "quantize")
     dense_int8 = None
     try:  # the dense fine-tuned model as int8 (for the gzip ratio): same calibration as the pruned one
-        from edgesdk.converters._data import load_images, sample
-        from edgesdk.converters._env import import_tf_keras
-        from edgesdk.converters._load import LoadedModel
-        from edgesdk.converters._prune import gzip_size, tflite_sparsity
-        from edgesdk.converters._quantize import convert_tflite
-        from edgesdk.converters._training import prepare_data
+        from edgesdk.converters import load_images, sample
+        from edgesdk.converters import import_tf_keras
+        from edgesdk.converters import LoadedModel
+        from edgesdk.converters import gzip_size, tflite_sparsity
+        from edgesdk.converters import convert_tflite
+        from edgesdk.converters import prepare_data
         from edgesdk.bundle import InputSpec
 
         m = import_tf_keras().models.load_model(teacher, compile=False)

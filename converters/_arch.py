@@ -91,7 +91,7 @@ def build_architecture(
         model = _efficientnet_lite0(tf_keras, input_size, classes)
     else:
         ctor = getattr(tf_keras.applications, ctor_name)
-        kw = {"input_shape": shape, "weights": None}
+        kw: dict[str, object] = {"input_shape": shape, "weights": None}
         if name.startswith("mobilenet"):
             kw["alpha"] = alpha
         elif alpha != 1.0:

@@ -26,11 +26,6 @@ def _quant_error(kernel: np.ndarray, axis: int) -> np.ndarray:
     return np.round(kernel / scale) * scale - kernel
 
 
-def _folded_scale(bn) -> np.ndarray:
-    gamma = bn.gamma.numpy() if bn.scale else 1.0
-    return gamma / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
-
-
 def bias_correct(model, calib: np.ndarray, *, batch: int = 25) -> tuple[object, int]:
     """Return a copy of the tf_keras functional ``model`` with corrected batch-norm means and the number of
     layers corrected. Layers whose input is not a single tensor or whose BN is not the only consumer are left."""
@@ -49,7 +44,7 @@ def bias_correct(model, calib: np.ndarray, *, batch: int = 25) -> tuple[object, 
     clone = tf_keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     probe = tf_keras.Model(clone.inputs, [clone.get_layer(conv.name).input for conv, _ in pairs])
-    sums = [None] * len(pairs)
+    sums: list = [None] * len(pairs)
     for i in range(0, len(calib), batch):
         outs = probe(calib[i:i + batch], training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]

@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import EdgeSDKError, InputError, ModelError
+from ._report import render_report_md
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CompileLog", "CompileResult", "INSTALL_HINT", "find_compiler", "parse_compiler_log", "run_compiler",
-           "predict_mapping", "op_total", "mapping_summary"]
+           "predict_mapping"]
 
 COMPILER = "edgetpu_compiler"
 INSTALL_HINT = (
@@ -199,35 +200,10 @@ def run_compiler(model: str | os.PathLike, out_dir: str | os.PathLike, *, num_se
     return CompileResult(parsed, outputs, logs, text)
 
 
-def op_total(value) -> int:
-    """An op count that may be given as a number or as {op: count} (the predictor's form)."""
-    if isinstance(value, dict):
-        return int(sum(value.values()))
-    return int(value or 0)
-
-
-def mapping_summary(pred: dict) -> str:
-    """One line for a predicted mapping (``predict_mapping``'s dict): ops on the Edge TPU and on the CPU, and
-    where the CPU part starts and why; for an already compiled model, what the file holds."""
-    if pred.get("compiled"):
-        return f"already compiled for the Edge TPU ({pred.get('note') or 'edgetpu-custom-op'})"
-    mapped, cpu = op_total(pred.get("mapped_ops")), op_total(pred.get("cpu_ops"))
-    text = f"{mapped} op(s) on the Edge TPU, {cpu} on the CPU"
-    first = pred.get("first_unmapped")
-    if isinstance(first, dict) and first.get("op"):
-        text += f", from op #{first.get('index')} {first['op']}" + (f": {first['reason']}" if first.get("reason") else "")
-    elif cpu:
-        text += " (" + ", ".join(f"{op} x{n}" for op, n in sorted(dict(pred.get("cpu_ops") or {}).items())) + ")"
-    return text
-
-
 def predict_mapping(model: str | os.PathLike) -> dict | None:
-    """The predicted Edge TPU mapping of a .tflite file (edgesdk.tflite's predictor), or None if unavailable."""
-    try:
-        from ..tflite import predict_edgetpu, read_model
-    except ImportError:
-        log.warning("edgesdk.tflite's Edge TPU predictor is not available in this install")
-        return None
+    """The predicted Edge TPU mapping of a .tflite file (edgesdk.tflite's predictor), or None if it fails."""
+    from ..tflite import predict_edgetpu, read_model
+
     try:
         return predict_edgetpu(read_model(model)).to_dict()
     except (ModelError, InputError):
@@ -279,8 +255,6 @@ def compile_model(model: str | os.PathLike, out_dir: str | os.PathLike | None = 
         if res.log.cpu_ops:
             log.warning("edgetpu_compiler left %d op(s) on the CPU (first: %s)", res.log.cpu_ops, res.log.first_unmapped)
         if bundle is not None:
-            from ._export import render_report_md
-
             files = {name: bundle.root / name for name in bundle.manifest.files}
             old = json.loads((bundle.root / "report.json").read_text()) if "report.json" in files else {}
             old.setdefault("edgetpu", {})["compiler"] = res.log.to_dict()

@@ -13,15 +13,13 @@ import numpy as np
 
 from ..bundle import InputSpec
 from ..errors import InputError
-from ._preprocess import normalize
+from ..runtime import IMAGE_SUFFIXES, image_preprocessor, model_pixels, normalize, read_image
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IMAGE_SUFFIXES", "ImageSet", "check_skipped", "is_cut", "scan_images", "stratified_split", "sample",
-           "load_images", "read_image",
+__all__ = ["IMAGE_SUFFIXES", "ImageSet", "check_skipped", "scan_images", "stratified_split", "sample", "load_images",
            "tf_dataset"]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 _WNID = re.compile(r"^(n\d{8})[_.]")
 
 
@@ -92,13 +90,13 @@ def scan_images(root: str | os.PathLike, *, wnids: str | os.PathLike | list[str]
     if wnids is not None:
         table = read_wnids(wnids) if not isinstance(wnids, list) else wnids
         index = {w: i for i, w in enumerate(table)}
-        labels = []
+        ids = []
         for f in files:
             m = _WNID.match(f.name)
             if not m or m.group(1) not in index:
                 raise InputError(f"{f.name}: no ImageNet id from the wnid list at the start of its name (<wnid>_*.JPEG)")
-            labels.append(index[m.group(1)])
-        return ImageSet(d, files, np.asarray(labels, np.int64), table, "wnid")
+            ids.append(index[m.group(1)])
+        return ImageSet(d, files, np.asarray(ids, np.int64), table, "wnid")
     return ImageSet(d, files, None, [], "flat")
 
 
@@ -133,89 +131,27 @@ def sample(images: ImageSet, count: int | None, seed: int = 0) -> ImageSet:
     return images.subset(np.sort(order[:count]))
 
 
-def read_image(path: Path, channels: int = 3, *, convert: bool = False) -> np.ndarray:
-    """Read an image as uint8 (H, W, channels) in OpenCV's BGR order. InputError if unreadable, or if it has
-    another channel count (a grayscale or RGBA file where RGB is needed) unless ``convert`` is set, which turns
-    grayscale into 3 equal channels and drops alpha."""
-    import cv2
-
-    data = np.fromfile(path, np.uint8) if path.is_file() else None
-    if data is not None and is_cut(path):
-        raise InputError(f"{path} is not a readable image: truncated (the file ends before the image does)")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
-    if img is None:
-        raise InputError(f"{path} is not a readable image")
-    if img.dtype != np.uint8:
-        img = cv2.convertScaleAbs(img, alpha=255.0 / max(1, int(np.iinfo(img.dtype).max)))
-    got = 1 if img.ndim == 2 else img.shape[2]
-    if got != channels:
-        if not convert:
-            kind = {1: "grayscale", 2: "grayscale+alpha", 4: "RGBA"}.get(got, f"{got}-channel")
-            raise InputError(f"{path.name} is a {kind} image ({got} channel(s)); the model needs {channels} "
-                             f"({'RGB' if channels == 3 else 'grayscale'}): convert the image set first")
-        if img.ndim == 2:
-            img = img[:, :, None]
-        if got == 2:
-            img = img[:, :, :1]
-        if got == 4:
-            img = img[:, :, :3]
-        if channels == 3 and img.shape[2] == 1:
-            img = np.repeat(img, 3, axis=2)
-        elif channels == 1 and img.shape[2] == 3:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    return img if img.ndim == 3 else img[:, :, None]
-
-
-def _channels(path: Path) -> int | None:
-    import cv2
-
-    data = np.fromfile(path, np.uint8) if path.is_file() else None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
-    return None if img is None else (1 if img.ndim == 2 else img.shape[2])
-
-
-def resize(img: np.ndarray, w: int, h: int, policy: str) -> np.ndarray:
-    """Resize like the runtime does (edgesdk.runtime Preprocessor): stretch, letterbox or centre crop."""
-    import cv2
-
-    ih, iw = img.shape[:2]
-    if policy == "stretch":
-        out = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
-    elif policy == "letterbox":
-        s = min(w / iw, h / ih)
-        nw, nh = max(1, round(iw * s)), max(1, round(ih * s))
-        out = np.zeros((h, w, img.shape[2]), img.dtype)
-        px, py = (w - nw) // 2, (h - nh) // 2
-        r = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        out[py:py + nh, px:px + nw] = r.reshape(nh, nw, -1)
-    else:
-        s = max(w / iw, h / ih)
-        cw, ch = w / s, h / s
-        x0, y0 = int((iw - cw) / 2), int((ih - ch) / 2)
-        crop = img[y0:y0 + int(round(ch)), x0:x0 + int(round(cw))]
-        out = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
-    return out.reshape(h, w, -1)
-
-
 def load_images(paths: list[Path], size: tuple[int, int], spec: InputSpec, *, channels: int = 3,
                 on_image=None, wrong_fraction: float = 0.05, skipped: list[Path] | None = None) -> np.ndarray:
-    """Decode, check, resize and normalise images into a float32 (n, h, w, c) array per ``spec``.
+    """Decode, check, resize and normalise images into a float32 (n, h, w, c) array per ``spec``, with the
+    runtime's preprocessing (edgesdk.runtime.image_preprocessor): the tensors the device would be fed.
 
     Images with another channel count (grayscale, RGBA) are converted when they are a few strays (at most 2 or
     ``wrong_fraction`` of the set, as in ImageNet); more than that raises InputError naming the first one.
     With a ``skipped`` list, unreadable or truncated files are appended to it and left out of the array
     (n = len(paths) - len(skipped)); without one, the first raises InputError."""
-    import cv2
-
     h, w = size
+    pre = image_preprocessor((w, h), spec, np.float32, channels)
     out = np.empty((len(paths), h, w, channels), np.float32)
     wrong: list[Path] = []
     bad: list[int] = []
     for i, p in enumerate(paths):
         try:
-            raw = read_image(Path(p), channels)
+            raw = read_image(p, channels, convert=False)
         except InputError:
-            if _channels(Path(p)) is None or is_cut(Path(p)):
+            try:
+                raw = read_image(p, channels)  # a file OpenCV cannot decode, or one cut short, raises here
+            except InputError:
                 if skipped is None:
                     raise
                 skipped.append(Path(p))
@@ -225,30 +161,13 @@ def load_images(paths: list[Path], size: tuple[int, int], spec: InputSpec, *, ch
             # mostly of the wrong kind is an error
             wrong.append(Path(p))
             if len(wrong) > max(2, int(wrong_fraction * len(paths))):
-                read_image(wrong[0], channels)  # raises the one-line error naming the file
-            raw = read_image(Path(p), channels, convert=True)
-        img = resize(raw, w, h, spec.resize)
-        if channels == 3 and spec.color == "RGB":
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        out[i] = normalize(img, spec)
+                read_image(wrong[0], channels, convert=False)  # raises the one-line error naming the file
+        out[i] = pre(raw if channels == 3 else raw[:, :, 0])[0][0]
         if on_image is not None:
             on_image()
     if wrong:
         log.warning("%d image(s) with another channel count were converted (first: %s)", len(wrong), wrong[0].name)
     return np.delete(out, bad, axis=0) if bad else out
-
-
-def is_cut(path: Path) -> bool:
-    """True for a truncated JPEG/PNG file (see runtime.is_truncated)."""
-    from ..runtime import is_truncated
-
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-            f.seek(max(0, path.stat().st_size - 65536))
-            return is_truncated(head + f.read())
-    except OSError:
-        return True
 
 
 def check_skipped(skipped: list[Path], total: int, what: str, max_fraction: float = 0.05) -> None:
@@ -266,7 +185,8 @@ def check_skipped(skipped: list[Path], total: int, what: str, max_fraction: floa
 def tf_dataset(images: ImageSet, size: tuple[int, int], spec: InputSpec, *, batch_size: int = 32,
                augment: bool = False, shuffle: bool = False, seed: int = 0, cache: bool = True,
                num_classes: int | None = None):
-    """A tf.data pipeline: read, decode, resize (spec.resize), cache, [augment], normalise, batch, prefetch.
+    """A tf.data pipeline: read and resize (spec.resize) with the runtime's functions, cache, [augment],
+    normalise, batch, prefetch.
     Augmentation (training only): horizontal flip, small rotation and zoom, brightness and contrast."""
     from ._env import import_tf, import_tf_keras
 
@@ -278,22 +198,13 @@ def tf_dataset(images: ImageSet, size: tuple[int, int], spec: InputSpec, *, batc
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=False)
 
+    def pixels(path: bytes) -> np.ndarray:  # the runtime's reader and resize: no train/serve skew
+        return model_pixels(read_image(path.decode()), (w, h), spec)
+
     def load(path, label):
-        img = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        img.set_shape([None, None, 3])
-        if spec.resize == "crop":
-            shape = tf.cast(tf.shape(img)[:2], tf.float32)
-            s = tf.maximum(w / shape[1], h / shape[0])
-            ch, cw = tf.cast(tf.round(h / s), tf.int32), tf.cast(tf.round(w / s), tf.int32)
-            img = tf.image.resize_with_crop_or_pad(img, ch, cw)
-            img = tf.image.resize(img, (h, w), method="area")
-        elif spec.resize == "letterbox":
-            img = tf.image.resize_with_pad(img, h, w)
-        else:
-            img = tf.image.resize(img, (h, w))
-        if spec.color == "BGR":
-            img = img[..., ::-1]
-        return tf.cast(tf.clip_by_value(tf.round(img), 0, 255), tf.uint8), label
+        img = tf.numpy_function(pixels, [path], tf.uint8, stateful=False)
+        img.set_shape([h, w, 3])
+        return img, label
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
@@ -301,8 +212,6 @@ def tf_dataset(images: ImageSet, size: tuple[int, int], spec: InputSpec, *, batc
     if shuffle:
         ds = ds.shuffle(min(len(images), 2048), seed=seed)
     ds = ds.batch(batch_size)
-    mean = tf.constant(np.asarray(spec.mean, np.float32))
-    std = tf.constant(np.asarray(spec.std, np.float32))
     if augment:
         L = import_tf_keras().layers
         aug = import_tf_keras().Sequential([
@@ -315,7 +224,7 @@ def tf_dataset(images: ImageSet, size: tuple[int, int], spec: InputSpec, *, batc
         ds = ds.map(augment_fn, num_parallel_calls=tf.data.AUTOTUNE)
 
     def finish(x, y):
-        x = (tf.cast(x, tf.float32) - mean) / std
+        x = normalize(tf.cast(x, tf.float32), spec)
         return x, (tf.one_hot(y, num_classes) if num_classes else y)
 
     return ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

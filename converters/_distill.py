@@ -24,7 +24,8 @@ import numpy as np
 from ..errors import InputError, ModelError
 from ._env import import_tf, import_tf_keras
 from ._finetune import logits_model
-from ._training import FitResult, TrainingData, cosine_schedule, fit
+from ._training import FitResult, cosine_schedule, fit
+from ._trainset import TrainingData
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def make_distiller(student, teacher, cfg: DistillConfig, classes: int, teacher_s
     tf_keras = import_tf_keras()
     s_logits = _logit_fn(student)
     t_fn = _logit_fn(teacher) if teacher is not None else None
-    teacher_size = None if teacher_size is None else tuple(teacher_size)
+    teacher_size = None if teacher_size is None else (int(teacher_size[0]), int(teacher_size[1]))
 
     def t_logits(x, training=False):
         if teacher_size is not None and tuple(x.shape[1:3]) != teacher_size:
@@ -86,7 +87,7 @@ def make_distiller(student, teacher, cfg: DistillConfig, classes: int, teacher_s
         return t_fn(x, training=training)
     T, alpha = float(cfg.temperature), float(cfg.alpha)
 
-    class Distiller(tf_keras.Model):
+    class Distiller(tf_keras.Model):  # type: ignore[name-defined]
         def __init__(self):
             super().__init__(name=f"distill_{student.name}")
             self.student = student
@@ -156,7 +157,8 @@ def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, c
     tf_keras = import_tf_keras()
     from ._data import ImageSet, tf_dataset
 
-    teacher_size = tuple(teacher_size or size)
+    ts = teacher_size or size
+    teacher_size = (int(ts[0]), int(ts[1]))
     classes = int(student.outputs[0].shape[-1])
     t_classes = int(teacher.outputs[0].shape[-1])
     if t_classes != classes:
@@ -168,7 +170,7 @@ def distill(student, teacher, data: TrainingData, size: tuple[int, int], spec, c
     wd = Path(work_dir)
     wd.mkdir(parents=True, exist_ok=True)
     n = len(data.train)
-    labels = data.train.labels if data.labelled else np.full(n, -1, np.int64)
+    labels = data.train.labels if data.labelled and data.train.labels is not None else np.full(n, -1, np.int64)
     # the pipeline's "label" is the image index, so cached teacher logits and true labels are looked up per image
     indexed = ImageSet(data.train.root, list(data.train.paths), np.arange(n, dtype=np.int64), data.classes, "classes")
     cached = (cfg.cache_teacher and not cfg.augment) or cfg.alpha == 1.0

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..bundle import InputSpec, is_bundle
 from ..errors import InputError
-from ._data import ImageSet, check_skipped, load_images, read_image, scan_images
+from ..runtime import read_image
+from ._data import ImageSet, check_skipped, load_images, scan_images
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,11 @@ def predict_tflite(model, images: ImageSet, *, threads: int | None = None, spec:
 
     m = load(model, threads=threads, input_spec=spec)
     m.require_task("classify")
-    c = m.inputs[m._find_image_input()].shape[-1] if hasattr(m, "_find_image_input") else 3  # noqa: SLF001
+    c = m.image_input.shape[-1]
     out = []
     for p in images.paths:
         try:
-            img = read_image(Path(p), c, convert=True)
+            img = read_image(p, c)
         except InputError:
             if skipped is None:
                 raise
@@ -145,7 +146,7 @@ def evaluate(
         kind = "tflite"
     else:
         from ._load import load_keras
-        from ._preprocess import infer_input_spec
+        from ._input_spec import infer_input_spec
 
         loaded = load_keras(p)
         spec, _ = infer_input_spec(loaded.model, input_range, resize=resize or "crop")
@@ -156,6 +157,7 @@ def evaluate(
         gone = {str(s) for s in skipped}
         images = images.subset(np.asarray([i for i, q in enumerate(images.paths) if str(q) not in gone], np.int64))
     off = label_offset(images, scores.shape[1])
+    assert images.labels is not None  # checked above
     y = images.labels + off
     return EvalResult(topk_accuracy(scores, y, 1), topk_accuracy(scores, y, 5), len(images), str(p), kind, scores,
                       tuple(str(s) for s in skipped))

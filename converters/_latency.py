@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
 __all__ = ["measure_latency"]
 
 
-def measure_latency(models: dict[str, bytes | str], *, threads: int = 1, runs: int = 30, warmup: int = 3,
+def measure_latency(models: Mapping[str, bytes | str | os.PathLike], *, threads: int = 1, runs: int = 30, warmup: int = 3,
                     seed: int = 0) -> dict[str, dict]:
     """Median/p90/mean milliseconds per invoke for each model, running them round-robin (one invoke of each
     per round) on random input of the right dtype."""

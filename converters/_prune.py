@@ -203,7 +203,7 @@ def sparsity_report(model) -> dict:
 def tflite_sparsity(tflite: bytes) -> dict:
     """Zero fraction of the filters of every CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED op in a .tflite model
     (int8 weights stay exactly 0 where the float weight was 0)."""
-    from ..runtime._backends import get_backend
+    from ..runtime import get_backend
 
     interp = get_backend().Interpreter(model_content=bytes(tflite))
     interp.allocate_tensors()

@@ -127,7 +127,7 @@ def init_ranges(qmodel, batches, *, decay: float = 0.9) -> int:
         for layer, rate in held:
             layer.rate = rate
     log.info("QAT: activation ranges set from %d batches (%d range updates)", n, state["calls"])
-    return state["calls"]
+    return int(state["calls"])
 
 
 def floor_weight_ranges(qmodel, *, rel: float = 1e-3) -> int:

@@ -126,7 +126,7 @@ def convert_tflite(
             if mode == "int8" and calibration != "minmax":
                 from ._calibrate import calibrate_and_quantize
 
-                result.tflite, result.details = calibrate_and_quantize(tf, conv, calib, io, calibration)
+                result.tflite, result.details = calibrate_and_quantize(tf, conv, calib, io, calibration)  # type: ignore[arg-type]
             else:
                 result.tflite = conv.convert()
     except (ModelError, InputError):

@@ -80,7 +80,7 @@ class Detections:
             raise ValueError("cannot concatenate normalized and pixel Detections")
         filled = sum(1 for p in parts if len(p))
         kps = [p.keypoints for p in parts if len(p) and p.keypoints is not None]
-        keypoints = None
+        keypoints: np.ndarray | None = None
         if kps and len(kps) == filled and len({k.shape[1] for k in kps}) == 1:
             keypoints = np.concatenate(kps)
         tids = [p.tracker_id for p in parts if len(p) and p.tracker_id is not None]

@@ -200,7 +200,7 @@ class FakeCamera:
         if self._grabber is None:
             self._t0 = _time.monotonic()
             reopen_timeout = 0.3 if self.frames is not None else None
-            self._grabber = LatestFrameGrabber(self._reader(), self._reader, name=self.name, backoff=0.05,
+            self._grabber = LatestFrameGrabber(self._reader(), self._reader, name=self.name, backoff=0.05,  # type: ignore[assignment]
                                                reopen_timeout=reopen_timeout)
         return self
 
@@ -296,7 +296,7 @@ def install_fake_picamera2(monkeypatch, cameras: int = 1):
 
     mod = types.ModuleType("picamera2")
     fake = type("Picamera2", (FakePicamera2,), {"cameras": cameras, "instances": []})
-    mod.Picamera2 = fake
+    mod.Picamera2 = fake  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "picamera2", mod)
     return fake
 

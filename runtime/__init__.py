@@ -13,7 +13,16 @@ from ._edgetpu import parse_device
 from ._images import IMAGE_SUFFIXES, draw_detections, is_truncated, read_image, write_image
 from ._loader import load
 from ._model import Model
-from ._preprocess import Preprocessor, Transform
+from ._preprocess import (
+    Preprocessor,
+    Transform,
+    fit_image,
+    image_preprocessor,
+    model_pixels,
+    normalize,
+    padded_input,
+    pixel_table,
+)
 from ._tensors import TensorSpec
 from .decoders import decode_classification, decode_ssd, softmax, ssd_output_order
 
@@ -31,12 +40,18 @@ __all__ = [
     "decode_ssd",
     "draw_detections",
     "edgetpu_library_name",
+    "fit_image",
     "find_edgetpu_library",
     "get_backend",
+    "image_preprocessor",
     "list_edgetpu_devices",
     "load",
+    "model_pixels",
+    "normalize",
+    "padded_input",
     "parse_device",
     "is_truncated",
+    "pixel_table",
     "read_image",
     "softmax",
     "ssd_output_order",

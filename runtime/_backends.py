@@ -67,7 +67,7 @@ def _quiet(cls: Any) -> Any:
     return Interpreter
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_backend(name: str | None = None) -> Backend:
     """The first importable backend, or the one named (argument or EDGESDK_BACKEND)."""
     wanted = name or os.environ.get("EDGESDK_BACKEND") or None
@@ -96,7 +96,7 @@ def available_backends() -> list[dict]:
         try:
             b = _import(bname, module) if bname != "tensorflow.lite" else None
             if b is None:
-                spec = importlib.util.find_spec("tensorflow")
+                spec = importlib.util.find_spec("tensorflow")  # type: ignore[attr-defined]
                 from importlib import metadata
 
                 version = metadata.version("tensorflow") if spec else None

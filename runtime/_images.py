@@ -12,7 +12,9 @@ import numpy as np
 from ..errors import InputError
 from ..results import Detections
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+# The one list of image file types the SDK reads (OpenCV decodes them all); folders are scanned for these.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm")
+_KINDS = {1: "grayscale", 2: "grayscale+alpha", 4: "RGBA"}
 
 
 def is_truncated(data: bytes) -> bool:
@@ -25,21 +27,32 @@ def is_truncated(data: bytes) -> bool:
     return False
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """(H, W, 3) uint8 BGR image; InputError naming the file when it is missing, not an image, or cut short."""
+def read_image(path: str | os.PathLike, channels: int = 3, *, convert: bool = True) -> np.ndarray:
+    """The one image reader: (H, W, 3) uint8 BGR, or (H, W, 1) gray for ``channels=1``.
+
+    Raises InputError naming the file when it is missing or cannot be decoded, and, with ``convert=False``, when
+    it has another channel count (a grayscale or RGBA file where RGB is needed). With ``convert`` (the default)
+    OpenCV converts: gray becomes 3 equal channels, alpha is dropped, 16-bit becomes 8-bit. A JPEG or PNG
+    cut short (which OpenCV would decode, grey below the cut) is an InputError too."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"image not found: {p}")
     try:
-        data = p.read_bytes()
+        data = np.fromfile(p, np.uint8)
     except OSError as exc:
         raise InputError(f"cannot read {p}: {(exc.strerror or 'error').lower()}") from None
-    if is_truncated(data):
+    if is_truncated(data.tobytes()):
         raise InputError(f"{p} is truncated (the file ends before the image does)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if not convert:
+        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        got = None if raw is None else 1 if raw.ndim == 2 else raw.shape[2]
+        if got is not None and got != channels:
+            raise InputError(f"{p.name} is a {_KINDS.get(got, f'{got}-channel')} image ({got} channel(s)); the model "
+                             f"needs {channels} ({'RGB' if channels == 3 else 'grayscale'}): convert the image set first")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR if channels == 3 else cv2.IMREAD_GRAYSCALE) if data.size else None
     if image is None:
-        raise InputError(f"cannot read {p} as an image (unsupported or corrupt file)")
-    return image
+        raise InputError(f"cannot read {p}: not a readable image (OpenCV cannot decode it: unsupported or corrupt file)")
+    return image if image.ndim == 3 else image[:, :, None]
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
@@ -81,4 +94,5 @@ def draw_detections(image: np.ndarray, det: Detections, labels: Sequence[str] = 
 
 def _color(i: int) -> tuple[int, int, int]:
     rng = np.random.default_rng(i * 7919 + 17)
-    return tuple(int(v) for v in rng.integers(64, 256, 3))
+    b, g, r = (int(v) for v in rng.integers(64, 256, 3))
+    return b, g, r

@@ -53,7 +53,7 @@ def load(
     """
     kind, dev_option = parse_device(device)
     bundle = model if isinstance(model, Bundle) else None
-    path = None if bundle else Path(model)
+    path = None if bundle else Path(model)  # type: ignore[arg-type]
     if bundle is None and path is not None and is_bundle(path) and not path.name.endswith(".tflite"):
         bundle = load_bundle(path)
     _check_signed(bundle, path, allowed_signers)

@@ -1,5 +1,9 @@
-"""Image -> input tensor, done once and right: resize (stretch, letterbox or centre crop), colour order,
-normalisation and quantization through one lookup table, into buffers allocated once per model."""
+"""Image -> input tensor, done once and right, for the whole SDK: resize (stretch, letterbox or centre crop),
+colour order, normalisation and quantization through one lookup table, into buffers allocated once per model.
+
+The runtime feeds models through ``Preprocessor``; the converters load calibration, evaluation and training
+images through ``image_preprocessor``, ``model_pixels`` and ``normalize`` from here, so training, conversion and
+the device see the same tensor for the same image."""
 
 from __future__ import annotations
 
@@ -39,20 +43,87 @@ class Transform:
         return out.clip(self.src_w, self.src_h)
 
 
-def _lut(spec: InputSpec, tensor: TensorSpec, channels: int) -> np.ndarray:
-    """(channels, 256) table: pixel value -> value stored in the input tensor."""
+def pixel_table(spec: InputSpec, dtype, channels: int, scale: float = 0.0, zero_point: int = 0) -> np.ndarray:
+    """(channels, 256) table: pixel value 0..255 -> value stored in an input tensor of ``dtype``: (p - mean) / std,
+    quantized with ``scale`` / ``zero_point`` when the tensor is integer (scale > 0), or the pixel itself for
+    ``spec.raw`` (shifted by -128 for int8)."""
+    dtype = np.dtype(dtype)
     p = np.arange(256, dtype=np.float64)
     if spec.raw:
-        shift = 0 if tensor.dtype == np.uint8 else -128 if tensor.dtype == np.int8 else 0
-        row = p + shift
-        return np.tile(row, (channels, 1)).astype(tensor.dtype)
+        shift = -128 if dtype == np.int8 else 0
+        return np.tile(p + shift, (channels, 1)).astype(dtype)
     mean = np.broadcast_to(np.asarray(spec.mean, np.float64), (channels,))
     std = np.broadcast_to(np.asarray(spec.std, np.float64), (channels,))
     real = (p[None, :] - mean[:, None]) / std[:, None]
-    if tensor.quantized:
-        info = np.iinfo(tensor.dtype)
-        return np.clip(np.rint(real / tensor.scale + tensor.zero_point), info.min, info.max).astype(tensor.dtype)
-    return real.astype(tensor.dtype)
+    if scale and np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(real / scale + zero_point), info.min, info.max).astype(dtype)
+    return real.astype(dtype)
+
+
+def normalize(pixels, spec: InputSpec):
+    """Float pixels (..., c) in the model's colour order -> (pixels - mean) / std, the float form of
+    ``pixel_table`` for values that are no longer integers (after augmentation). Plain arithmetic, so it takes
+    numpy arrays and TensorFlow tensors alike."""
+    return (pixels - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+
+
+def fit_image(image: np.ndarray, size: tuple[int, int], policy: str,
+              out: np.ndarray | None = None) -> tuple[np.ndarray, Transform]:
+    """The one resize of the SDK: ``image`` (H, W, c) -> (h, w, c) for ``size`` = (w, h) by ``policy``:
+
+    ``stretch`` (bilinear, aspect not kept), ``letterbox`` (aspect kept, centred, zero padding) or ``crop``
+    (centre crop to the target aspect, then area resize). ``out``: an (h, w, c) buffer to write into.
+    Returns the resized image and the Transform from source to input pixels."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    if out is None:
+        out = np.zeros((h, w) + image.shape[2:], image.dtype)
+    if (iw, ih) == (w, h) and policy in ("stretch", "letterbox"):
+        out[...] = image  # already the input size: nothing to resize or pad
+        return out, Transform(1.0, 1.0, 0.0, 0.0, w, h, iw, ih)
+    if policy == "stretch":
+        cv2.resize(image, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
+        return out, Transform(w / iw, h / ih, 0.0, 0.0, w, h, iw, ih)
+    if policy == "letterbox":
+        s = min(w / iw, h / ih)
+        nw, nh = max(1, round(iw * s)), max(1, round(ih * s))
+        px, py = (w - nw) // 2, (h - nh) // 2
+        out[:] = 0
+        cv2.resize(image, (nw, nh), dst=out[py:py + nh, px:px + nw], interpolation=cv2.INTER_LINEAR)
+        return out, Transform(nw / iw, nh / ih, float(px), float(py), w, h, iw, ih)
+    if policy != "crop":
+        raise ValueError(f"unknown resize policy {policy!r}: stretch, letterbox or crop")
+    s = max(w / iw, h / ih)
+    cw, ch = w / s, h / s
+    x0, y0 = int((iw - cw) / 2), int((ih - ch) / 2)
+    crop = image[y0:y0 + int(round(ch)), x0:x0 + int(round(cw))]
+    cv2.resize(crop, (w, h), dst=out, interpolation=cv2.INTER_AREA)
+    return out, Transform(w / crop.shape[1], h / crop.shape[0], -x0 * w / crop.shape[1],
+                          -y0 * h / crop.shape[0], w, h, iw, ih)
+
+
+def padded_input(image: np.ndarray, rect, size: tuple[int, int], border: int = cv2.BORDER_REFLECT_101,
+                 interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The part ``rect`` (x1, y1, x2, y2, may reach beyond the image) of ``image`` scaled to ``size`` (w, h); what
+    lies outside the image is filled by ``border`` (reflection by default). Returns (input, (sx, sy, ox, oy))
+    with input pixel = (frame pixel - (ox, oy)) * (sx, sy)... i.e. frame x = x_in / sx + ox."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (int(v) for v in rect)
+    mw, mh = size
+    cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+    kx, ky = mw / (x2 - x1), mh / (y2 - y1)
+    left, top = int(round((cx1 - x1) * kx)), int(round((cy1 - y1) * ky))
+    iw = min(mw - left, max(1, int(round((cx2 - cx1) * kx))))
+    ih = min(mh - top, max(1, int(round((cy2 - cy1) * ky))))
+    crop = image[cy1:cy2, cx1:cx2]
+    if (iw, ih) != (crop.shape[1], crop.shape[0]):
+        crop = cv2.resize(crop, (iw, ih), interpolation=interpolation)
+    r, b = mw - left - iw, mh - top - ih
+    if left or top or r or b:
+        crop = cv2.copyMakeBorder(crop, top, b, left, r, border, value=0)
+    sx, sy = iw / (cx2 - cx1), ih / (cy2 - cy1)
+    return crop, (sx, sy, cx1 - left / sx, cy1 - top / sy)
 
 
 class Preprocessor:
@@ -70,7 +141,7 @@ class Preprocessor:
         self._resized = np.zeros((self.h, self.w, 3), np.uint8)
         self._gray = np.zeros((self.h, self.w), np.uint8)
         self._out = np.zeros(tensor.shape, tensor.dtype)
-        self._lut = _lut(spec, tensor, self.c)
+        self._lut = pixel_table(spec, tensor.dtype, self.c, tensor.scale if tensor.quantized else 0.0, tensor.zero_point)
         self._single = bool(np.all(self._lut == self._lut[0]))
         self._identity = self._single and tensor.dtype == np.uint8 and np.array_equal(self._lut[0], np.arange(256))
         self._rgb = spec.color == "RGB"
@@ -82,31 +153,6 @@ class Preprocessor:
             b = float(self._lut[0][0])
             if np.allclose(self._lut[0], np.arange(256) * a + b, rtol=0, atol=1e-6):
                 self._affine = (a, b)
-
-    def _resize(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
-        ih, iw = image.shape[:2]
-        buf = self._resized
-        if (iw, ih) == (self.w, self.h) and self.spec.resize in ("stretch", "letterbox"):
-            buf[...] = image  # already the input size: nothing to resize or pad
-            return buf, Transform(1.0, 1.0, 0.0, 0.0, self.w, self.h, iw, ih)
-        if self.spec.resize == "stretch":
-            cv2.resize(image, (self.w, self.h), dst=buf, interpolation=cv2.INTER_LINEAR)
-            return buf, Transform(self.w / iw, self.h / ih, 0.0, 0.0, self.w, self.h, iw, ih)
-        if self.spec.resize == "letterbox":
-            s = min(self.w / iw, self.h / ih)
-            nw, nh = max(1, round(iw * s)), max(1, round(ih * s))
-            px, py = (self.w - nw) // 2, (self.h - nh) // 2
-            buf[:] = 0
-            cv2.resize(image, (nw, nh), dst=buf[py:py + nh, px:px + nw], interpolation=cv2.INTER_LINEAR)
-            return buf, Transform(nw / iw, nh / ih, float(px), float(py), self.w, self.h, iw, ih)
-        # centre crop to the model's aspect, then stretch
-        s = max(self.w / iw, self.h / ih)
-        cw, ch = self.w / s, self.h / s
-        x0, y0 = int((iw - cw) / 2), int((ih - ch) / 2)
-        crop = image[y0:y0 + int(round(ch)), x0:x0 + int(round(cw))]
-        cv2.resize(crop, (self.w, self.h), dst=buf, interpolation=cv2.INTER_AREA)
-        return buf, Transform(self.w / crop.shape[1], self.h / crop.shape[0], -x0 * self.w / crop.shape[1],
-                              -y0 * self.h / crop.shape[0], self.w, self.h, iw, ih)
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
         """image: (H, W, 3) uint8 BGR -> ((1, h, w, c) tensor, Transform)."""
@@ -120,7 +166,7 @@ class Preprocessor:
             raise InputError(f"expected an (H, W, 3) image, got shape {image.shape}")
         if image.shape[0] < 1 or image.shape[1] < 1:
             raise InputError("empty image")
-        resized, tf = self._resize(image)
+        resized, tf = fit_image(image, (self.w, self.h), self.spec.resize, out=self._resized)
         if self.c == 1:
             cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY, dst=self._gray)
             np.take(self._lut[0], self._gray, out=self._out[0, :, :, 0])
@@ -138,3 +184,17 @@ class Preprocessor:
             for ch in range(3):
                 np.take(self._lut[ch], resized[:, :, ch], out=self._out[0, :, :, ch])
         return self._out, tf
+
+
+def image_preprocessor(size: tuple[int, int], spec: InputSpec, dtype=np.float32, channels: int = 3) -> Preprocessor:
+    """A Preprocessor for an (1, h, w, channels) input of ``dtype`` (not quantized) with ``size`` = (w, h):
+    how the converters turn images into float model inputs exactly as the runtime feeds them."""
+    w, h = size
+    return Preprocessor(TensorSpec("image", 0, (1, h, w, channels), np.dtype(dtype)), spec)
+
+
+def model_pixels(image: np.ndarray, size: tuple[int, int], spec: InputSpec) -> np.ndarray:
+    """(H, W, 3) uint8 BGR -> (h, w, 3) uint8 resized by ``spec.resize`` and in ``spec.color`` order: the pixel
+    stage before normalisation (kept separate where training augments pixels first)."""
+    out, _ = fit_image(image, size, spec.resize)
+    return cv2.cvtColor(out, cv2.COLOR_BGR2RGB) if spec.color == "RGB" else out

@@ -11,8 +11,18 @@ from _paths import TESTDATA
 CIFAR = TESTDATA / "cifar10" / "train"
 
 
+def need_cifar() -> Path:
+    """The CIFAR-10 training folder, or a reported skip naming it when the shared test data lacks it."""
+    import pytest
+
+    if not CIFAR.is_dir():
+        pytest.skip(f"test data not available: {CIFAR} (CIFAR-10 images, see ../shared/README.md)")
+    return CIFAR
+
+
 def cifar_subset(root: Path, per_class: int, classes: list[str] | None = None) -> Path:
     """root/<class>/<file>.jpg symlinks to the first ``per_class`` images of each (or the given) CIFAR class."""
+    need_cifar()
     root.mkdir(parents=True, exist_ok=True)
     for c in classes or sorted(p.name for p in CIFAR.iterdir()):
         d = root / c
@@ -23,7 +33,7 @@ def cifar_subset(root: Path, per_class: int, classes: list[str] | None = None) -
 
 
 def tiny_net(classes: int = 10, size: int = 32, name: str = "tinynet"):
-    from edgesdk.converters._env import import_tf_keras
+    from edgesdk.converters import import_tf_keras
 
     k = import_tf_keras()
     L = k.layers

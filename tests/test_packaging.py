@@ -27,10 +27,18 @@ def test_wheel_maps_folders_under_edgesdk(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
     assert tops == {"edgesdk"}  # no top-level runtime/ converters/ benchmarks/
-    for pkg in ("edgesdk/runtime/__init__.py", "edgesdk/converters/__init__.py", "edgesdk/benchmarks/__init__.py"):
+    for pkg in ("edgesdk/runtime/__init__.py", "edgesdk/converters/__init__.py", "edgesdk/benchmarks/__init__.py",
+                "edgesdk/converters/recipes/__init__.py", "edgesdk/py.typed"):
         assert pkg in names
+    # every folder with an __init__.py under the mapped roots is in the wheel (setup.py lists them)
+    for root, name in (("edgesdk", "edgesdk"), ("runtime", "edgesdk/runtime"), ("converters", "edgesdk/converters"),
+                       ("benchmarks", "edgesdk/benchmarks")):
+        for init in (REPO / root).rglob("__init__.py"):
+            if "__pycache__" not in init.parts:
+                assert f"{name}/{init.relative_to(REPO / root).as_posix()}" in names
 
 
+@pytest.mark.slow
 def test_fresh_venv_without_tensorflow(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

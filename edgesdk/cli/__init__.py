@@ -17,7 +17,7 @@ import logging
 import pkgutil
 import sys
 
-from .._version import __version__
+from .. import __version__
 from ..errors import EdgeSDKError
 from ._common import HelpFormatter as _Formatter
 

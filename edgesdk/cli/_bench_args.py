@@ -104,7 +104,7 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     rem.add_argument("--remote", action="append", default=[], metavar="[USER@]HOST",
                      help="run on this host (repeatable; an ssh config alias works)")
     rem.add_argument("--local", action="store_true", help="with --remote: also run here, in the same table")
-    from ..deploy._cli import add_ssh_args
+    from ._deploy_args import add_ssh_args
 
     add_ssh_args(p)
     # -o is the output here as in every command: ssh options are --ssh-option only (conflict_handler="resolve")

@@ -36,8 +36,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgesdk.benchmarks import benchmark, compare, plot, print_table, read_document, to_json, to_markdown
-    from edgesdk.benchmarks._report import write_atomic
+    from edgesdk.benchmarks import (benchmark, check_outputs, compare, error_lines, print_table, read_document, to_json,
+                                    write_outputs)
 
     from ._common import progress
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     old = read_document(args.compare) if args.compare else None
     ssh = None
     if args.remote:
-        from ..deploy._cli import ssh_options
+        from ._deploy_args import ssh_options
 
         ssh = ssh_options(args)
     command = "edgesdk bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] else ""
@@ -58,26 +58,14 @@ def run(args: argparse.Namespace) -> int:
             remote_python=args.remote_python, ssh=ssh, memory=not args.no_memory, command=command,
             on_round=lambda n: bar.advance(1),
         )
-    for e in doc["errors"]:
-        host, model, msg = e.get("host"), e.get("model"), e["error"]
-        prefix = "" if host in (None, "local") or msg.startswith(f"{host}:") else f"{host}: "
-        if model and model not in msg:
-            prefix += f"{model}: "
-        print(f"edgesdk bench: error: {prefix}{msg}", file=sys.stderr)
+    for line in error_lines(doc):
+        print(f"edgesdk bench: error: {line}", file=sys.stderr)
     if args.json:
         sys.stdout.write(to_json(doc))
     else:
         print_table(doc, sys.stdout)
-    if args.save:
-        write_atomic(args.save, to_json(doc).encode())
-    if args.plot:
-        if any(r["status"] == "ok" for r in doc["results"]):
-            plot(doc, args.plot)
-        else:
-            print("edgesdk bench: no plot: no model ran", file=sys.stderr)
-    if args.markdown:
-        md = to_markdown(doc, plot=Path(args.plot).name if args.plot else None)
-        write_atomic(args.markdown, md.encode())
+    for note in write_outputs(doc, save=args.save, markdown=args.markdown, plot_file=args.plot):
+        print(f"edgesdk bench: {note}", file=sys.stderr)
     regressed = False
     if old is not None:
         metric = "p50"

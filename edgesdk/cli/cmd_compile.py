@@ -32,26 +32,18 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..converters import compile_model, mapping_summary
+    from ..converters import compile_model, compile_summary
 
     report = compile_model(args.model, args.out, num_segments=args.num_segments, predict_only=args.predict_only)
     ok = report["compiled"] or args.predict_only
     if args.json:
         print_json(report)
         return 0 if ok else 1
-    pred = report.get("predicted") or {}
-    if pred:
-        print(f"predicted: {mapping_summary(pred)}")
-    if not report["compiled"]:
-        if not args.predict_only:
-            print(f"edgesdk compile: error: {report['note']}", file=sys.stderr)
-        return 0 if ok else 1
-    c = report["compiler"]
-    print(f"edgetpu_compiler {c['version']}: {c['edgetpu_ops']} of {c['total_ops']} ops on the Edge TPU, "
-          f"{c['subgraphs']} subgraph(s); on-chip {c['on_chip_used_bytes']} B used, {c['on_chip_remaining_bytes']} B "
-          f"free; off-chip {c['off_chip_used_bytes']} B")
-    for row in c["operators"]:
-        print(f"  {row['op']:<28} {row['count']:>5}  {row['status']}")
-    for path in report.get("outputs", []):
-        print(f"wrote {path}")
+    lines, notes = compile_summary(report)
+    for line in lines:
+        print(line)
+    if not ok:  # without the compiler: the prediction, then the install recipe once, exit 1
+        for note in notes:
+            print(f"edgesdk compile: error: {note}", file=sys.stderr)
+        return 1
     return 0

@@ -62,11 +62,27 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _run_recipe(args: argparse.Namespace) -> int:
+    from ..converters import load_recipe, render_steps_md, run_recipe
+    from ..errors import InputError
+
+    if not args.recipe:
+        raise InputError("give a MODEL or --recipe FILE")
+    if args.model:
+        raise InputError("give either a MODEL or --recipe FILE, not both (the recipe names its model)")
+    recipe = load_recipe(args.recipe)
+    report = run_recipe(recipe, args.out, overwrite=args.overwrite, progress=progress)
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"wrote {args.out} ({len(recipe.steps)} steps of {recipe.path.name})")
+    print(render_steps_md(report["steps"]), end="")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.recipe or not args.model:
-        from ..converters._recipe import run_recipe_cli
-
-        return run_recipe_cli(args)
+        return _run_recipe(args)
     from ..converters import ConvertOptions, convert
 
     opts = ConvertOptions(
@@ -82,23 +98,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
-    q = report["quantization"]
-    print(f"wrote {args.out}: {q['mode']} ({q['io']} I/O), {report['size']['model.tflite']} bytes, "
-          f"converted in {report['conversion_seconds']:.1f} s")
-    lat = report.get("latency_ms", {})
-    for name, v in lat.items():
-        print(f"  CPU latency {name}: {v['median']:.2f} ms (1 thread, median of {v['runs']})")
-    acc = report.get("accuracy")
-    if acc:
-        line = f"  agreement with Keras: {acc['agreement'] * 100:.2f}% on {acc['n']} images"
-        if "keras" in acc:
-            line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
-        print(line)
-    from ..converters import mapping_summary
+    from ..converters import convert_summary
 
-    pred = (report.get("edgetpu") or {}).get("predicted")
-    if pred:
-        print(f"  Edge TPU (predicted): {mapping_summary(pred)}")
-    for w in report.get("warnings", []):
-        print(f"  warning: {w}", file=sys.stderr)
+    lines, warnings = convert_summary(report, args.out)
+    for line in lines:
+        print(line)
+    for w in warnings:
+        print(f"  {w}", file=sys.stderr)
     return 0

@@ -23,7 +23,7 @@ Fleet inventories set the folder per host or group with the variable edgesdk_roo
 
 
 def register(sub) -> None:
-    from ..deploy._cli import add_service_args, add_ssh_args
+    from ._deploy_args import add_service_args, add_ssh_args
 
     p = sub.add_parser("deploy", help="push a bundle to a device (or a fleet) over SSH, switch atomically",
                        description=__doc__, epilog=EPILOG)
@@ -44,8 +44,8 @@ def register(sub) -> None:
 
 def _run_fleet(args) -> int:
     from ..deploy import DeployError
-    from ..deploy._cli import health_check
-    from ..deploy._fleet import deploy_fleet
+    from ._deploy_args import health_check
+    from ..deploy import deploy_fleet
 
     results, output = deploy_fleet(
         args.bundle, args.inventory, limit=args.limit, forks=args.forks, keep=args.keep, root=args.root,
@@ -70,7 +70,7 @@ def _run_fleet(args) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy import deploy, parse_target
-    from ..deploy._cli import health_check, ssh_options
+    from ._deploy_args import health_check, ssh_options
 
     if args.inventory:
         if args.target:

@@ -10,7 +10,7 @@ ORDER = 82
 
 
 def register(sub) -> None:
-    from ..deploy._cli import add_ssh_args
+    from ._deploy_args import add_ssh_args
 
     p = sub.add_parser("releases", help="list the releases on a device", description=__doc__)
     p.add_argument("target", metavar="TARGET", help="[user@]host[:/path] (host may be an ssh config alias)")
@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -29,7 +29,7 @@ def _size(n: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy import parse_target, releases
-    from ..deploy._cli import ssh_options
+    from ._deploy_args import ssh_options
 
     target = parse_target(args.target)
     state = releases(target, ssh=ssh_options(args), python=args.remote_python)

@@ -10,7 +10,7 @@ ORDER = 81
 
 
 def register(sub) -> None:
-    from ..deploy._cli import add_service_args, add_ssh_args
+    from ._deploy_args import add_service_args, add_ssh_args
 
     p = sub.add_parser("rollback", help="switch a device back to its previous release", description=__doc__)
     p.add_argument("target", metavar="TARGET", help="[user@]host[:/path] (host may be an ssh config alias)")
@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy import parse_target, rollback
-    from ..deploy._cli import health_check, ssh_options
+    from ._deploy_args import health_check, ssh_options
 
     res = rollback(parse_target(args.target), ssh=ssh_options(args), to=args.to, service=args.service,
                    health=health_check(args), python=args.remote_python)

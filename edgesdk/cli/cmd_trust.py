@@ -22,7 +22,7 @@ The policy is OpenSSH's allowed_signers format (see `edgesdk verify --help`); th
 
 
 def register(sub) -> None:
-    from ..deploy._cli import add_ssh_args
+    from ._deploy_args import add_ssh_args
 
     p = sub.add_parser("trust", help="install, show or remove a device's bundle signature policy",
                        description=__doc__, epilog=EPILOG)
@@ -59,7 +59,7 @@ def _print(res, args) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy import DeployError, parse_target, trust, trust_fleet
-    from ..deploy._cli import ssh_options
+    from ._deploy_args import ssh_options
 
     if bool(args.inventory) == bool(args.target):
         args._parser.error("give TARGET or --inventory (one of them)")

@@ -591,7 +591,7 @@ def _extract(tar: tarfile.TarFile, dest: str) -> int:
             raise Failure("archive member %r cannot be read" % m.name)
         with open(target, "wb") as out:
             while True:
-                block = src.read(_CHUNK)
+                block = src.read(_CHUNK)  # type: ignore[union-attr]
                 if not block:
                     break
                 out.write(block)

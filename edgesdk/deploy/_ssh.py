@@ -130,12 +130,13 @@ def run(target: Target, opts: SSHOptions, remote_command: str, *, timeout: float
         fed_error = None
         if feed and proc.stdin is not None:
             try:
+                assert proc.stdin is not None
                 feed(proc.stdin)
                 proc.stdin.close()
             except (BrokenPipeError, ConnectionResetError, OSError) as exc:
                 fed_error = exc
                 try:
-                    proc.stdin.close()
+                    proc.stdin.close()  # type: ignore[union-attr]
                 except OSError:
                     pass
             except BaseException:

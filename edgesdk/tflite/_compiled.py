@@ -7,7 +7,7 @@ empty and the report lists the ops left outside it, which run on the CPU.
 
 from __future__ import annotations
 
-from ._edgetpu import CPU, EDGETPU, EdgeTpuReport, OpPlacement
+from ._placement import CPU, EDGETPU, EdgeTpuReport, OpPlacement
 from ._types import EDGETPU_CUSTOM_OP, ModelInfo
 
 __all__ = ["compiled_report", "is_edgetpu_compiled"]

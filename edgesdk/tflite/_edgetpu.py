@@ -17,11 +17,10 @@ Every rule is a pure function over :mod:`._types` objects, so it can be tested o
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
 from typing import Callable
 
-from ._types import EDGETPU_CUSTOM_OP, ModelInfo, OperatorInfo, SubgraphInfo, TensorInfo
+from ._placement import CPU, EDGETPU, EdgeTpuReport, OpPlacement
+from ._types import OperatorInfo, SubgraphInfo, TensorInfo
 
 __all__ = [
     "EdgeTpuReport",
@@ -29,7 +28,6 @@ __all__ = [
     "SUPPORTED_OPS",
     "op_caveat",
     "op_problem",
-    "predict_edgetpu",
     "predict_subgraph",
     "tensor_problem",
 ]
@@ -86,65 +84,6 @@ _LSTM_OPS = ("LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM")
 _NO_FUSED_ACTIVATION = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "CONCATENATION")
 _SOFTMAX_MAX = 16000
 _SRAM_BYTES = 8 * 1024 * 1024
-
-CPU, EDGETPU = "cpu", "edgetpu"
-
-
-# ---------------------------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class OpPlacement:
-    """Where one operator runs: ``target`` is 'edgetpu' or 'cpu'; ``reason`` says why it is on the CPU."""
-
-    index: int
-    op: str
-    target: str
-    reason: str | None = None
-    subgraph: int = 0
-
-    def to_dict(self) -> dict:
-        d = {"index": self.index, "op": self.op, "target": self.target, "reason": self.reason}
-        if self.subgraph:
-            d["subgraph"] = self.subgraph
-        return d
-
-
-@dataclass(frozen=True)
-class EdgeTpuReport:
-    """Predicted (or, for a compiled model, actual) split of a model between the Edge TPU and the CPU."""
-
-    compiled: bool
-    ops: tuple[OpPlacement, ...]
-    first_unmapped: OpPlacement | None = None
-    caveats: tuple[OpPlacement, ...] = ()
-    note: str = ""
-    edgetpu_segments: int = 0
-
-    @property
-    def mapped_ops(self) -> dict[str, int]:
-        """{OP: count} of ops on the Edge TPU (for a compiled model: {} since the custom op hides them)."""
-        return dict(Counter(p.op for p in self.ops if p.target == EDGETPU and p.op != EDGETPU_CUSTOM_OP))
-
-    @property
-    def cpu_ops(self) -> dict[str, int]:
-        return dict(Counter(p.op for p in self.ops if p.target == CPU))
-
-    @property
-    def fully_mapped(self) -> bool:
-        return not self.cpu_ops
-
-    def to_dict(self) -> dict:
-        fu = self.first_unmapped
-        return {
-            "compiled": self.compiled,
-            "mapped_ops": self.mapped_ops,
-            "cpu_ops": self.cpu_ops,
-            "first_unmapped": {"op": fu.op, "index": fu.index, "reason": fu.reason} if fu else None,
-            "edgetpu_segments": self.edgetpu_segments,
-            "caveats": [{"index": c.index, "op": c.op, "note": c.reason} for c in self.caveats],
-            "note": self.note,
-            "ops": [p.to_dict() for p in self.ops],
-        }
-
 
 # ---------------------------------------------------------------------------------------------- tensor rules
 def _shape(t: TensorInfo) -> str:
@@ -430,37 +369,3 @@ def predict_subgraph(g: SubgraphInfo) -> tuple[list[OpPlacement], OpPlacement | 
         if caveat:
             caveats.append(OpPlacement(op.index, op.opcode, EDGETPU, caveat))
     return placements, cut, caveats
-
-
-def predict_edgetpu(info: ModelInfo) -> EdgeTpuReport:
-    """The Edge TPU mapping of a model: predicted from the rules, or read from a compiled model.
-
-    ``report.to_dict()`` gives ``{compiled, mapped_ops, cpu_ops, first_unmapped, ...}``.
-    """
-    if info.is_edgetpu_compiled:
-        from ._compiled import compiled_report
-
-        return compiled_report(info)
-    placements, cut, caveats = predict_subgraph(info.main)
-    for g in info.subgraphs[1:]:
-        for op in g.operators:
-            placements.append(
-                OpPlacement(op.index, op.opcode, CPU, "More than one subgraph is not supported", subgraph=g.index)
-            )
-    n_tpu = sum(p.target == EDGETPU for p in placements)
-    notes = ["predicted from the Edge TPU compiler's documented rules (not a compilation)"]
-    if n_tpu == 0:
-        notes.append("nothing maps to the Edge TPU")
-    if info.parameter_bytes > _SRAM_BYTES:
-        notes.append(
-            f"{info.parameter_bytes / 2**20:.1f} MiB of parameters exceed the 8 MB on-chip memory: "
-            "part will stream from host memory"
-        )
-    return EdgeTpuReport(
-        compiled=False,
-        ops=tuple(placements),
-        first_unmapped=cut,
-        caveats=tuple(caveats),
-        note="; ".join(notes),
-        edgetpu_segments=1 if n_tpu else 0,
-    )

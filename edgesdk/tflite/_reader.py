@@ -206,7 +206,7 @@ class _Parser:
 
     # -- pieces ----------------------------------------------------------------------------------------
     def _opcodes(self, model) -> list[tuple[str, int, str | None, int]]:
-        codes = []
+        codes: list[tuple[str, int, str | None, int]] = []
         for i in range(model.OperatorCodesLength()):
             c = model.OperatorCodes(i)
             dep = c.DeprecatedBuiltinCode()
@@ -359,7 +359,7 @@ class _Parser:
             for i in range(model.SignatureDefsLength()):
                 sigs.append(_text(model.SignatureDefs(i).SignatureKey()))
         used = {t.buffer for g in subgraphs for t in g.tensors if t.is_constant}
-        param_bytes = sum(int(buffers[b].size) for b in used if buffers[b] is not None)
+        param_bytes = sum(int(buffers[b].size) for b in used if buffers[b] is not None)  # type: ignore[misc, union-attr]
         return ModelInfo(
             subgraphs=subgraphs,
             version=int(model.Version()),

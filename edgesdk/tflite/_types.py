@@ -100,15 +100,15 @@ class Quantization:
         if not self.per_channel:
             zp = int(self.zero_point[0]) if self.zero_point.size else 0
             return {"per_channel": False, "scale": float(self.scale[0]), "zero_point": zp}
-        zp = self.zero_point if self.zero_point.size else np.zeros(1, np.int64)
+        zps = self.zero_point if self.zero_point.size else np.zeros(1, np.int64)
         return {
             "per_channel": True,
             "quantized_dimension": int(self.quantized_dimension),
             "channels": int(self.scale.size),
             "scale_min": float(self.scale.min()),
             "scale_max": float(self.scale.max()),
-            "zero_point_min": int(zp.min()),
-            "zero_point_max": int(zp.max()),
+            "zero_point_min": int(zps.min()),
+            "zero_point_max": int(zps.max()),
         }
 
 

@@ -25,7 +25,8 @@ STILL_TILE_FACTOR = 1.25
 class Detector(Protocol):
     name: str
     labels: list[str]
-    input_size: tuple[int, int]
+    @property
+    def input_size(self) -> tuple[int, int]: ...
 
     def detect(self, image: np.ndarray) -> Detections: ...
 

@@ -7,7 +7,6 @@ uncovers the detected face (the ramp lies in the ``--mask-scale`` margin around 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import cv2
@@ -75,7 +74,7 @@ class Anonymizer:
         if feather > 0:
             # outside the ROI counts as 0, so the rectangle's edge ramps too
             k = 2 * feather + 1
-            mask = cv2.blur(mask, (k, k), borderType=cv2.BORDER_CONSTANT)
+            mask = cv2.blur(mask, (k, k), borderType=cv2.BORDER_CONSTANT)  # type: ignore[assignment]
             # full strength from `feather` pixels inside the edge
             mask = np.clip(mask * 2.0 - 1.0, 0.0, 1.0) if self.shape == "rect" else np.clip(mask * 2.0, 0.0, 1.0)
         return mask

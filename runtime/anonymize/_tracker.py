@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...results import Detections
-from ..faces._decode import iou_matrix
-from ..stream._protocols import Tracked
+from ..faces import iou_matrix
+from ..stream import Tracked
 
 __all__ = ["IoUTracker", "Track"]
 
@@ -83,7 +83,7 @@ class IoUTracker:
         else:
             for t in tracks:
                 t.missed += 1
-        for j in np.flatnonzero(~matched_det):
+        for j in np.flatnonzero(~matched_det):  # type: ignore[assignment]
             tracks.append(Track(self._next_id, det.xyxy[j].astype(np.float32), float(det.score[j]), int(det.class_id[j]), np.zeros(4, np.float32)))
             ids[j] = self._next_id
             self._next_id += 1

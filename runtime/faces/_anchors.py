@@ -60,7 +60,7 @@ def ssd_anchors(opts: AnchorOptions) -> np.ndarray:
     strides = opts.strides
     n = len(strides)
     layer = 0
-    while layer < opts.num_layers:
+    while layer < opts.num_layers:  # type: ignore[operator]
         heights: list[float] = []
         widths: list[float] = []
         last = layer

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ...results import Detections
+from .._preprocess import padded_input
 from ._decode import iou_matrix, nms
 
 __all__ = ["TiledDetector", "TilePlan", "tile_plan", "merge_detections", "parse_tiles", "padded_input"]
@@ -38,7 +39,8 @@ _EMPTY = Detections.empty()
 
 
 class _Detector(Protocol):
-    input_size: tuple[int, int]
+    @property
+    def input_size(self) -> tuple[int, int]: ...
 
     def detect(self, image: np.ndarray) -> Detections: ...
 
@@ -131,29 +133,6 @@ def tile_plan(width: int, height: int, model_size: int, *, min_face: float = 20.
                 break  # close enough to the finest size: a level more would cost more than it finds
     arr = np.asarray(tiles, np.int32).reshape(-1, 4)
     return TilePlan(width, height, full, arr, tuple(levels), tuple(overlaps), tuple(margins), full_min, f_prev)
-
-
-def padded_input(image: np.ndarray, rect, size: tuple[int, int], border: int = cv2.BORDER_REFLECT_101,
-                 interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """The part ``rect`` (x1, y1, x2, y2, may reach beyond the image) of ``image`` scaled to ``size`` (w, h); what
-    lies outside the image is filled by ``border`` (reflection by default). Returns (input, (sx, sy, ox, oy))
-    with input pixel = (frame pixel - (ox, oy)) * (sx, sy)... i.e. frame x = x_in / sx + ox."""
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = (int(v) for v in rect)
-    mw, mh = size
-    cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
-    kx, ky = mw / (x2 - x1), mh / (y2 - y1)
-    l, t = int(round((cx1 - x1) * kx)), int(round((cy1 - y1) * ky))
-    iw = min(mw - l, max(1, int(round((cx2 - cx1) * kx))))
-    ih = min(mh - t, max(1, int(round((cy2 - cy1) * ky))))
-    crop = image[cy1:cy2, cx1:cx2]
-    if (iw, ih) != (crop.shape[1], crop.shape[0]):
-        crop = cv2.resize(crop, (iw, ih), interpolation=interpolation)
-    r, b = mw - l - iw, mh - t - ih
-    if l or t or r or b:
-        crop = cv2.copyMakeBorder(crop, t, b, l, r, border, value=0)
-    sx, sy = iw / (cx2 - cx1), ih / (cy2 - cy1)
-    return crop, (sx, sy, cx1 - l / sx, cy1 - t / sy)
 
 
 def merge_detections(parts: list[Detections], iou_threshold: float = 0.3, containment: float = 0.7) -> Detections:
@@ -277,7 +256,7 @@ class TiledDetector:
         self._next_tile = (self._next_tile + per) % n
         return grid[idx]
 
-    def _roi_crops(self, plan: TilePlan) -> list[tuple[int, int, int, int]]:
+    def _roi_rects(self, plan: TilePlan) -> list[tuple[int, int, int, int]]:
         side_min = float(min(self.detector.input_size))
         full_side = plan.full[2] - plan.full[0]
         crops = []
@@ -343,8 +322,8 @@ class TiledDetector:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(n - 1, thread_name_prefix="tiles")
-        futures = [self._pool.submit(self._run_many, self._detectors[k], image, rects[k::n]) for k in range(1, n)]
+            self._pool = ThreadPoolExecutor(n - 1, thread_name_prefix="tiles")  # type: ignore[assignment]
+        futures = [self._pool.submit(self._run_many, self._detectors[k], image, rects[k::n]) for k in range(1, n)]  # type: ignore[attr-defined]
         mine = self._run_many(self.detector, image, rects[0::n])
         return mine + [d for f in futures for d in f.result()]
 
@@ -363,8 +342,8 @@ class TiledDetector:
         self.last_tiled = False
         rects = [plan.full]
         if self.tiles != "off":
-            rects += [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]
-            rects += self._roi_crops(plan)
+            rects += [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]  # type: ignore[misc]
+            rects += self._roi_rects(plan)
             self._frames += 1
             if len(rects) > 1:
                 self.last_tiled = True

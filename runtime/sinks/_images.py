@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from ...results import Detections
+from .._images import IMAGE_SUFFIXES
 from ._base import FrameMeta, SinkError, disk_error
 
 __all__ = ["ImageFolderSink", "ImageFileSink", "IMAGE_OUT_EXTENSIONS"]
 
-IMAGE_OUT_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_OUT_EXTENSIONS = set(IMAGE_SUFFIXES) - {".ppm", ".pgm", ".pnm"}  # the SDK's list, less the netpbm types
 
 
 def _write(path: Path, frame: np.ndarray, params: list[int], written: int) -> None:

@@ -226,7 +226,7 @@ class MjpegServer:
                 try:
                     while True:
                         with sink._cond:
-                            sink._cond.wait_for(lambda: sink._closed or sink._seq > seen, timeout=1.0)
+                            sink._cond.wait_for(lambda: sink._closed or sink._seq > seen, timeout=1.0)  # noqa: B023 (waits here, in this iteration)
                             if sink._closed:
                                 break
                             if sink._seq <= seen:

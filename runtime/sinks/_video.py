@@ -94,9 +94,9 @@ class VideoSink:
         import cv2
 
         for codec in self.codecs:
-            writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), self.fps, (w, h))
+            writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), self.fps, (w, h))  # type: ignore[attr-defined]
             if writer.isOpened():
-                self._writer, self.codec, self.size = writer, codec, (w, h)
+                self._writer, self.codec, self.size = writer, codec, (w, h)  # type: ignore[assignment]
                 return
             writer.release()
         raise SinkError(f"cannot write {self.path}: no working codec among {', '.join(self.codecs)} in this OpenCV build")
@@ -133,7 +133,7 @@ class VideoSink:
         if self.frames % 8 == 0 or self.reserve is not None:
             self._check_space(frame)
         try:
-            self._writer.write(frame)
+            self._writer.write(frame)  # type: ignore[attr-defined]
         except OSError as exc:
             raise disk_error(exc, self.path, self.frames) from None
         self.frames += 1

@@ -19,7 +19,7 @@ __all__ = ["Frame", "Source", "BaseSource"]
 class Frame(NamedTuple):
     image: np.ndarray  # (H, W, 3) uint8 BGR
     timestamp: float  # seconds: media time for files, time since open for live sources
-    index: int  # 0-based position in the source (gaps where frames were dropped or skipped)
+    index: int  # type: ignore[assignment]  # 0-based position in the source (gaps where frames were dropped or skipped)
 
 
 @runtime_checkable

@@ -95,7 +95,7 @@ class DemoSource(BaseSource):
 
         m = self.matrix(i)
         ow, oh = self.out_size
-        return cv2.warpAffine(self._canvas, m, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+        return cv2.warpAffine(self._canvas, m, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,  # type: ignore[arg-type]
                               borderValue=(40, 40, 40))
 
     def face_boxes(self, i: int) -> np.ndarray:
@@ -110,4 +110,4 @@ class DemoSource(BaseSource):
 
     def _frames(self) -> Iterator[Frame]:
         for i in range(self.frames):
-            yield Frame(self.frame(i), i / self.fps, i)
+            yield Frame(self.frame(i), i / self.fps, i)  # type: ignore[operator]

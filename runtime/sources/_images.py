@@ -9,21 +9,20 @@ from typing import Iterator
 import numpy as np
 
 from ...errors import InputError
+from .._images import IMAGE_SUFFIXES, read_image
 from ._base import BaseSource, Frame
 from ._video import check_readable_file
 
 __all__ = ["ImageSource", "ImageFolderSource", "IMAGE_EXTENSIONS", "read_image"]
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm"}
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # the SDK's one list (edgesdk.runtime.IMAGE_SUFFIXES)
 
 
-def read_image(path: Path) -> np.ndarray | None:
-    """BGR uint8 image or None when it cannot be decoded. Gray and alpha images become BGR."""
-    import cv2
-
-    data = np.fromfile(str(path), np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    return image
+def _read_or_none(path: Path) -> np.ndarray | None:
+    try:
+        return read_image(path)
+    except InputError:
+        return None
 
 
 class ImageSource(BaseSource):
@@ -35,13 +34,11 @@ class ImageSource(BaseSource):
         super().__init__(max_frames)
         self.path = Path(path)
         self.name = str(self.path)
-        self._image = None
+        self._image: np.ndarray | None = None
 
     def _open(self) -> None:
         check_readable_file(self.path, "image")
         image = read_image(self.path)
-        if image is None:
-            raise InputError(f"cannot decode {self.path} as an image")
         self._image = image
         self.size = (image.shape[1], image.shape[0])
         self.total = 1
@@ -78,7 +75,7 @@ class ImageFolderSource(BaseSource):
         self.total = len(self.files)
         first = None
         for p in self.files[:5]:
-            first = read_image(p)
+            first = _read_or_none(p)
             if first is not None:
                 break
         if first is not None:
@@ -86,14 +83,11 @@ class ImageFolderSource(BaseSource):
 
     def _frames(self) -> Iterator[Frame]:
         for i, p in enumerate(self.files):
-            image = read_image(p)
+            image = _read_or_none(p)
             if image is None:
                 self.skipped += 1
                 continue
             yield Frame(image, i / (self.fps or 1.0), i)
-
-    def file_for(self, index: int) -> Path:
-        return self.files[index]
 
     def frame_name(self, index: int) -> str | None:
         return self.files[index].name if 0 <= index < len(self.files) else None

@@ -52,7 +52,7 @@ class VideoFileSource(BaseSource):
         if not ok or first is None:
             cap.release()
             raise InputError(f"cannot decode {self.path} as a video (corrupt or unsupported format)")
-        self._cap, self._first = cap, first
+        self._cap, self._first = cap, first  # type: ignore[assignment]
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 0 < fps < 1000 else 30.0
         self.size = (first.shape[1], first.shape[0])

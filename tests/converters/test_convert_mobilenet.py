@@ -18,6 +18,8 @@ try:
 except MissingExtraError as exc:
     pytest.skip(str(exc), allow_module_level=True)
 
+pytestmark = pytest.mark.slow  # one real MobileNetV2 conversion, about a minute
+
 H5 = MODELS / "mobilenet_v2_1.0_224_float.h5"
 IMAGENET = TESTDATA / "imagenet-500"
 WNIDS = MODELS / "imagenet_wnids.txt"

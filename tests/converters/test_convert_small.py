@@ -83,6 +83,7 @@ def _assert_clean_failure(code, err, out_dir: Path, needle: str):
     assert not [p for p in out_dir.parent.iterdir() if p.name.startswith(f".{out_dir.name}.tmp")]
 
 
+@pytest.mark.slow
 def test_convert_int8_bundle_with_report(work, tmp_path, capsys):
     out = tmp_path / "b"
     code, stdout, err = _run(capsys, "convert", work / "tiny.h5", "-o", out, "--calib-data", work / "calib",
@@ -113,6 +114,7 @@ def test_convert_int8_bundle_with_report(work, tmp_path, capsys):
     assert CLASSES[int(np.argmax(m.run(img)[0]))] == "red"
 
 
+@pytest.mark.slow
 def test_convert_edgetpu_uint8_all_ops_mapped(work, tmp_path, capsys):
     out = tmp_path / "e"
     code, stdout, err = _run(capsys, "convert", work / "tiny.h5", "-o", out, "--calib-data", work / "calib",
@@ -131,6 +133,7 @@ def test_convert_edgetpu_uint8_all_ops_mapped(work, tmp_path, capsys):
     assert sum(pred["mapped_ops"].values()) == sum(info.op_counts.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["none", "dynamic", "float16"])
 def test_convert_other_modes(work, tmp_path, capsys, mode):
     out = tmp_path / mode
@@ -170,6 +173,7 @@ def test_not_a_model(tmp_path, capsys, work):
     _assert_clean_failure(code, err, out, "not a Keras model")
 
 
+@pytest.mark.slow
 def test_dynamic_input_shape_offers_input_size(tmp_path, capsys, work):
     tfk = import_tf_keras()
     p = tmp_path / "dyn.h5"
@@ -230,6 +234,7 @@ def test_existing_non_empty_out_dir_is_refused(tmp_path, capsys, work):
 
 
 # ------------------------------------------------------------------------------------ QAT and built-ins
+@pytest.mark.slow
 def test_qat_one_epoch(work, tmp_path, capsys):
     out = tmp_path / "q"
     code, stdout, err = _run(capsys, "convert", work / "tiny.h5", "-o", out, "--qat", "--data", work / "data",
@@ -244,6 +249,7 @@ def test_qat_one_epoch(work, tmp_path, capsys):
     assert load_bundle(out).labels == list(CLASSES)
 
 
+@pytest.mark.slow
 def test_builtin_architecture_and_offline_imagenet_weights(tmp_path, capsys):
     from edgesdk.converters import build_architecture
 

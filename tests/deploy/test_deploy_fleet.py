@@ -67,6 +67,7 @@ def fleet(sshd, tmp_path_factory):
             pass
 
 
+@pytest.mark.slow  # a real ansible-playbook run
 def test_fleet_per_host_summary(fleet):
     code, out, err = fleet["run1"]
     assert code == 1, err  # two hosts failed
@@ -84,6 +85,7 @@ def test_fleet_per_host_summary(fleet):
         assert not list(root.glob(".tmp-*"))  # the uploaded archive is removed after install
 
 
+@pytest.mark.slow  # a real ansible-playbook run
 def test_fleet_limit_forks_rollback_and_table(fleet, sshd):
     """--limit and --forks; a plain-text table per host; on cam-b the new bundle's service does not come up, so
     that host rolls back by itself while cam-a keeps the new release."""

@@ -101,6 +101,7 @@ def test_service_install_bad_input(args, needle):
     assert code == 1 and len(err.strip().splitlines()) == 1 and needle in err, err
 
 
+@pytest.mark.slow
 def test_deploy_restarts_service_and_rolls_back_when_unhealthy(sshd, device_root, manager, tmp_path):
     good = make_bundle(tmp_path / "good", name="good")
     broken = make_bundle(tmp_path / "broken", name="broken-model")

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from _deploy_util import current_of, release_ids, run_cli, run_exe
 
 from edgesdk.bundle import load_bundle, pack, sha256_file
@@ -56,6 +58,7 @@ def test_tar_bundle_deploys_like_a_folder(sshd, bundles, device_root, tmp_path):
     assert current_of(device_root) == f"releases/{release_id(load_bundle(b))}"
 
 
+@pytest.mark.slow
 def test_keep_k_rollback_and_releases(sshd, bundles, device_root):
     bs = bundles(4)
     ids = [release_id(load_bundle(b)) for b in bs]

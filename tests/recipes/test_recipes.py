@@ -96,7 +96,9 @@ def test_missing_files(tmp_path, capsys, cifar_small, tiny_h5):
 def _subset(tmp_path, spec):
     import os
 
-    from _tiny import CIFAR
+    from _tiny import need_cifar
+
+    CIFAR = need_cifar()
 
     root = tmp_path / "data"
     for cls, kinds in spec.items():
@@ -139,7 +141,7 @@ def test_model_data_class_mismatch_without_finetune(tmp_path, capsys, tiny_h5):
 
 
 def test_example_recipes_validate():
-    from edgesdk.converters._recipe import load_recipe
+    from edgesdk.converters import load_recipe
 
     if not (REPO.parent / "shared" / "testdata" / "models").is_dir():
         pytest.skip("../shared/testdata is absent")
@@ -150,6 +152,7 @@ def test_example_recipes_validate():
     assert b.steps[1].settings.teacher == "teacher" and b.steps[1].settings.student_alpha == 0.35
 
 
+@pytest.mark.slow
 def test_recipe_end_to_end_and_rerun_skips_finished_steps(tmp_path, capsys, cifar_small, tiny_h5):
     from edgesdk.bundle import load_bundle
     from edgesdk.runtime import load
@@ -174,7 +177,7 @@ def test_recipe_end_to_end_and_rerun_skips_finished_steps(tmp_path, capsys, cifa
     assert m.image_input.dtype == np.uint8  # io = "uint8"
     # a rerun with the same work folder reuses every finished step
     out2 = tmp_path / "out2"
-    from edgesdk.converters._recipe import run_recipe
+    from edgesdk.converters import run_recipe
 
     rep2 = run_recipe(r, out2, work_dir=tmp_path / "out.work")
     assert [row["top1"] for row in rep2["steps"]] == [row["top1"] for row in report["steps"]]
@@ -186,6 +189,7 @@ def test_recipe_end_to_end_and_rerun_skips_finished_steps(tmp_path, capsys, cifa
     assert rows3["prune"]["sparsity_all"] >= 0.69 and rows3["quantize"]["sparsity_conv"] > 0.6
 
 
+@pytest.mark.slow
 def test_recipe_distills_into_a_student_of_its_own_size(tmp_path, capsys, cifar_small, tiny_h5):
     """The teacher (a recipe step, 32 px) teaches a built-in MobileNetV2 0.35 at student_size 40 px; the bundle's
     model is the 40 px student."""

@@ -11,7 +11,7 @@ pytest.importorskip("tensorflow_model_optimization")
 
 
 def _net():
-    from edgesdk.converters._env import import_tf_keras
+    from edgesdk.converters import import_tf_keras
 
     k = import_tf_keras()
     L = k.layers
@@ -49,9 +49,10 @@ def _inner(k, model, name):
     return k.Model(model.inputs, model.get_layer(name).output)
 
 
+@pytest.mark.slow
 def test_qat_ranges_and_depthwise_channels_follow_the_float_model():
-    from edgesdk.converters._env import import_tf_keras, import_tfmot
-    from edgesdk.converters._qat import init_ranges, prepare_for_qat
+    from edgesdk.converters import import_tf_keras, import_tfmot
+    from edgesdk.converters import init_ranges, prepare_for_qat
 
     k, tfmot = import_tf_keras(), import_tfmot()
     m, x = _net()
@@ -77,7 +78,7 @@ def test_qat_ranges_and_depthwise_channels_follow_the_float_model():
 def _net_with_dead_channels():
     """Conv -> BN -> ReLU6 whose first 4 output channels have only zero weights (as pruning leaves them) but a
     batch-norm shift of 3: those channels output the constant 3, which the int8 model must keep."""
-    from edgesdk.converters._env import import_tf_keras
+    from edgesdk.converters import import_tf_keras
 
     k = import_tf_keras()
     L = k.layers
@@ -103,15 +104,16 @@ def _net_with_dead_channels():
     return m, x
 
 
+@pytest.mark.slow
 def test_all_zero_weight_channels_keep_their_bias_in_the_int8_file():
     from ai_edge_litert.interpreter import Interpreter
-    from edgesdk.converters._load import LoadedModel
+    from edgesdk.converters import LoadedModel
     from edgesdk.converters._qat import (
         floor_weight_ranges,
         init_ranges,
         quantization_aware,
     )
-    from edgesdk.converters._quantize import convert_tflite
+    from edgesdk.converters import convert_tflite
 
     m, x = _net_with_dead_channels()
     q = quantization_aware(m)
@@ -134,9 +136,10 @@ def test_all_zero_weight_channels_keep_their_bias_in_the_int8_file():
     assert _rel(out, ref) < 0.05, _rel(out, ref)  # without the floor: the 4 channels' biases saturate int32
 
 
+@pytest.mark.slow
 def test_qat_trains_the_weights_with_batch_norms_frozen():
-    from edgesdk.converters._env import import_tf_keras
-    from edgesdk.converters._qat import quantization_aware
+    from edgesdk.converters import import_tf_keras
+    from edgesdk.converters import quantization_aware
 
     k = import_tf_keras()
     m, x = _net()

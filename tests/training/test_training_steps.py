@@ -20,21 +20,21 @@ SPEC = InputSpec.from_range(-1.0, 1.0, resize="stretch")
 
 @pytest.fixture(scope="module")
 def data(cifar_small):
-    from edgesdk.converters._training import prepare_data
+    from edgesdk.converters import prepare_data
 
     return prepare_data(cifar_small, val_split=0.2, test_split=0.0, seed=0)
 
 
 @pytest.fixture(scope="module")
 def dsets(data):
-    from edgesdk.converters._training import make_datasets
+    from edgesdk.converters import make_datasets
 
     return make_datasets(data, (32, 32), SPEC, batch_size=32)
 
 
 @pytest.fixture()
 def tiny(tiny_h5):
-    from edgesdk.converters._env import import_tf_keras
+    from edgesdk.converters import import_tf_keras
 
     return import_tf_keras().models.load_model(tiny_h5, compile=False)
 
@@ -47,7 +47,7 @@ def test_prepare_data_splits_are_stratified_and_disjoint(data):
 
 
 def test_replace_head_mixed_resolution_flat_and_bn_frozen(tiny):
-    from edgesdk.converters._finetune import logits_model, replace_head
+    from edgesdk.converters import logits_model, replace_head
 
     m = replace_head(tiny, 5, input_size=48)
     assert tuple(m.inputs[0].shape[1:]) == (48, 48, 3) and m.outputs[0].shape[-1] == 5
@@ -57,12 +57,13 @@ def test_replace_head_mixed_resolution_flat_and_bn_frozen(tiny):
     assert logits_model(m).outputs[0].shape[-1] == 5
 
 
+@pytest.mark.slow
 def test_finetune_loss_falls_and_writes_curves(tiny, dsets, tmp_path):
-    from edgesdk.converters._finetune import FinetuneConfig, finetune, replace_head
+    from edgesdk.converters import FinetuneConfig, finetune, replace_head
 
     m = replace_head(tiny, 10)
     m, info = finetune(m, *dsets, FinetuneConfig(epochs_frozen=0, epochs=3, fine_lr=3e-3, patience=None), tmp_path)
-    from edgesdk.converters._training import read_curves
+    from edgesdk.converters import read_curves
 
     curves = read_curves(tmp_path / "full" / "curves.csv")
     assert len(curves["loss"]) == 3 and curves["loss"][-1] < curves["loss"][0]
@@ -71,10 +72,11 @@ def test_finetune_loss_falls_and_writes_curves(tiny, dsets, tmp_path):
     assert (tmp_path / "full" / "done_weights.h5").is_file()
 
 
+@pytest.mark.slow
 def test_fit_resumes_after_interruption(tiny, dsets, tmp_path):
-    from edgesdk.converters._env import import_tf_keras
-    from edgesdk.converters._finetune import compile_classifier, replace_head
-    from edgesdk.converters._training import fit, read_curves
+    from edgesdk.converters import import_tf_keras
+    from edgesdk.converters import compile_classifier, replace_head
+    from edgesdk.converters import fit, read_curves
 
     k = import_tf_keras()
 
@@ -96,14 +98,15 @@ def test_fit_resumes_after_interruption(tiny, dsets, tmp_path):
     assert not any((tmp_path / "backup").rglob("*.index"))  # finished: the backup is gone
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("structured", [None, "2:4"])
 def test_prune_reaches_target_and_survives_int8(tiny, data, dsets, structured, tmp_path):
-    from edgesdk.converters._finetune import compile_classifier, replace_head
-    from edgesdk.converters._load import LoadedModel
-    from edgesdk.converters._prune import (PruneConfig, apply_pruning, gzip_size, pruning_callbacks, sparsity_report,
+    from edgesdk.converters import compile_classifier, replace_head
+    from edgesdk.converters import LoadedModel
+    from edgesdk.converters import (PruneConfig, apply_pruning, gzip_size, pruning_callbacks, sparsity_report,
                                            strip, tflite_sparsity)
-    from edgesdk.converters._quantize import convert_tflite
-    from edgesdk.converters._training import fit
+    from edgesdk.converters import convert_tflite
+    from edgesdk.converters import fit
 
     m = replace_head(tiny, 10)
     cfg = PruneConfig(sparsity=0.5, epochs=2, structured=structured)
@@ -130,10 +133,11 @@ def test_prune_reaches_target_and_survives_int8(tiny, data, dsets, structured, t
     assert gzip_size(sparse8) < gzip_size(dense8)
 
 
+@pytest.mark.slow
 def test_pqat_keeps_zeros(tiny, dsets, tmp_path):
-    from edgesdk.converters._finetune import compile_classifier, replace_head
-    from edgesdk.converters._prune import PruneConfig, apply_pruning, pqat_model, pruning_callbacks, sparsity_report, strip
-    from edgesdk.converters._training import fit
+    from edgesdk.converters import compile_classifier, replace_head
+    from edgesdk.converters import PruneConfig, apply_pruning, pqat_model, pruning_callbacks, sparsity_report, strip
+    from edgesdk.converters import fit
 
     m = replace_head(tiny, 10)
     pruned, _ = apply_pruning(m, PruneConfig(sparsity=0.5, epochs=1), int(dsets[0].cardinality().numpy()))
@@ -143,12 +147,12 @@ def test_pqat_keeps_zeros(tiny, dsets, tmp_path):
     before = sparsity_report(s)["overall"]
     q = pqat_model(s)
     compile_classifier(q, 1e-3)
-    from edgesdk.converters._prune import keep_sparsity
+    from edgesdk.converters import keep_sparsity
 
     fit(q, *dsets, epochs=1, work_dir=tmp_path / "q", save_best=False, callbacks=[keep_sparsity(q)])
-    from edgesdk.converters._load import LoadedModel
-    from edgesdk.converters._quantize import convert_tflite
-    from edgesdk.converters._prune import tflite_sparsity
+    from edgesdk.converters import LoadedModel
+    from edgesdk.converters import convert_tflite
+    from edgesdk.converters import tflite_sparsity
 
     calib = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)).astype(np.float32)
     int8 = convert_tflite(LoadedModel(q, "tf_keras", "q"), "int8", calib=calib, calibration="minmax").tflite
@@ -158,8 +162,8 @@ def test_pqat_keeps_zeros(tiny, dsets, tmp_path):
 
 def _counting_teacher(tiny):
     """The tiny net with a layer that counts the images it sees."""
-    from edgesdk.converters._env import import_tf, import_tf_keras
-    from edgesdk.converters._finetune import replace_head
+    from edgesdk.converters import import_tf, import_tf_keras
+    from edgesdk.converters import replace_head
 
     tf, k = import_tf(), import_tf_keras()
 
@@ -182,11 +186,12 @@ def _counting_teacher(tiny):
     return t, counter
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("augment", [False, True])
 def test_distill_teacher_cached_once_per_image(tiny, data, augment, tmp_path):
-    from edgesdk.converters._distill import DistillConfig, distill
-    from edgesdk.converters._finetune import replace_head
-    from edgesdk.converters._training import read_curves
+    from edgesdk.converters import DistillConfig, distill
+    from edgesdk.converters import replace_head
+    from edgesdk.converters import read_curves
     from _tiny import tiny_net
 
     teacher, counter = _counting_teacher(tiny)
@@ -202,12 +207,13 @@ def test_distill_teacher_cached_once_per_image(tiny, data, augment, tmp_path):
     assert {"kd_loss", "ce_loss", "val_accuracy"} <= set(curves)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("augment", [False, True])
 def test_distill_student_smaller_than_teacher(tiny, data, augment, tmp_path):
     """A 24 px student learns from a 32 px teacher: the teacher always sees 32 px images (cached or per batch)."""
-    from edgesdk.converters._distill import DistillConfig, distill
-    from edgesdk.converters._finetune import replace_head
-    from edgesdk.converters._training import read_curves
+    from edgesdk.converters import DistillConfig, distill
+    from edgesdk.converters import replace_head
+    from edgesdk.converters import read_curves
     from _tiny import tiny_net
 
     teacher, counter = _counting_teacher(tiny)
@@ -222,10 +228,11 @@ def test_distill_student_smaller_than_teacher(tiny, data, augment, tmp_path):
     assert loss[-1] < loss[0]
 
 
+@pytest.mark.slow
 def test_distill_unlabelled_soft_targets_only(tiny, cifar_small, tmp_path):
-    from edgesdk.converters._distill import DistillConfig, distill
-    from edgesdk.converters._finetune import replace_head
-    from edgesdk.converters._training import prepare_data
+    from edgesdk.converters import DistillConfig, distill
+    from edgesdk.converters import replace_head
+    from edgesdk.converters import prepare_data
     from _tiny import tiny_net
 
     flat = tmp_path / "flat"
@@ -243,8 +250,8 @@ def test_distill_unlabelled_soft_targets_only(tiny, cifar_small, tmp_path):
 
 
 def test_distill_rejects_mismatched_classes(tiny, data, tmp_path):
-    from edgesdk.converters._distill import DistillConfig, distill
-    from edgesdk.converters._finetune import replace_head
+    from edgesdk.converters import DistillConfig, distill
+    from edgesdk.converters import replace_head
     from edgesdk.errors import ModelError
 
     with pytest.raises(ModelError, match="teacher has 5 outputs"):
@@ -254,7 +261,9 @@ def test_distill_rejects_mismatched_classes(tiny, data, tmp_path):
 # --- bad data -------------------------------------------------------------------------------------------------
 
 def _mk(root: Path, spec: dict) -> Path:
-    from _tiny import CIFAR
+    from _tiny import need_cifar
+
+    CIFAR = need_cifar()
 
     for cls, files in spec.items():
         d = root / cls
@@ -275,14 +284,14 @@ def _mk(root: Path, spec: dict) -> Path:
     ({"a": ["img", "img", "img"]}, "only one class"),
 ])
 def test_prepare_data_bad_folders(tmp_path, spec, match):
-    from edgesdk.converters._training import prepare_data
+    from edgesdk.converters import prepare_data
 
     with pytest.raises(InputError, match=match):
         prepare_data(_mk(tmp_path / "d", spec), val_split=0.0)
 
 
 def test_prepare_data_skips_and_counts(tmp_path):
-    from edgesdk.converters._training import prepare_data
+    from edgesdk.converters import prepare_data
 
     root = _mk(tmp_path / "d", {"a": ["img", "img", "broken.jpg", "readme.md"], "b": ["img", "img", "img"]})
     d = prepare_data(root, val_split=0.0)
@@ -292,7 +301,7 @@ def test_prepare_data_skips_and_counts(tmp_path):
 # --- strategies -------------------------------------------------------------------------------------------------
 
 def test_strategy_names():
-    from edgesdk.converters._distribute import get_strategy
+    from edgesdk.converters import get_strategy
 
     with pytest.raises(InputError, match="unknown distribution strategy"):
         get_strategy("tpu")
@@ -305,10 +314,11 @@ def test_strategy_names():
             os.environ["TF_CONFIG"] = env
 
 
+@pytest.mark.slow
 def test_finetune_under_mirrored_strategy(tiny_h5, dsets, tmp_path):
-    from edgesdk.converters._distribute import get_strategy
-    from edgesdk.converters._env import import_tf_keras
-    from edgesdk.converters._finetune import FinetuneConfig, finetune, replace_head
+    from edgesdk.converters import get_strategy
+    from edgesdk.converters import import_tf_keras
+    from edgesdk.converters import FinetuneConfig, finetune, replace_head
 
     strategy = get_strategy("mirrored")
     with strategy.scope():
@@ -322,7 +332,7 @@ import json, os, sys
 sys.path.insert(0, sys.argv[3])
 from edgesdk.converters._distribute import get_strategy, worker_info
 s = get_strategy("multi_worker")
-from edgesdk.converters._env import import_tf, import_tf_keras
+from edgesdk.converters import import_tf, import_tf_keras
 from _tiny import tiny_net
 tf, k = import_tf(), import_tf_keras()
 with s.scope():
@@ -338,6 +348,7 @@ print(json.dumps({"replicas": s.num_replicas_in_sync, "info": worker_info(), "lo
 """
 
 
+@pytest.mark.slow
 def test_multi_worker_strategy_two_cpu_workers(tmp_path):
     import socket
 
@@ -355,7 +366,7 @@ def test_multi_worker_strategy_two_cpu_workers(tmp_path):
         procs.append(subprocess.Popen([sys.executable, str(script), "x", "x", str(Path(__file__).parents[1])], env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=240) for p in procs]
-    for p, (o, e) in zip(procs, outs):
+    for p, (_, e) in zip(procs, outs):
         assert p.returncode == 0, e[-2000:]
     results = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
     assert [r["replicas"] for r in results] == [2, 2]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-
 from ..bundle import InputSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["infer_input_spec", "normalize"]
+__all__ = ["infer_input_spec"]
 
 # Model-name fragments of families trained on inputs in [-1, 1] (Keras applications' "tf" mode).
 _MINUS1_1 = ("mobilenet", "inception", "xception", "nasnet", "efficientnet_lite", "efficientnet-lite")
@@ -33,10 +31,3 @@ def infer_input_spec(model, input_range: tuple[float, float] | None = None, resi
         return InputSpec.from_range(-1.0, 1.0, resize=resize, color=color), "model"
     log.warning("input range of %s is not known: assuming [-1, 1] (set it with --input-range A,B)", model.name)
     return InputSpec.from_range(-1.0, 1.0, resize=resize, color=color), "assumed"
-
-
-def normalize(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """uint8 pixels (..., c) already in the spec's colour order -> float32 model input (p - mean) / std."""
-    mean = np.asarray(spec.mean, np.float32)
-    std = np.asarray(spec.std, np.float32)
-    return (pixels.astype(np.float32) - mean) / std

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._service import HealthCheck
-from ._ssh import SSH_CONFIG_ENV, SSHOptions
+from ..deploy import SSH_CONFIG_ENV, HealthCheck, SSHOptions
 
 
 def add_ssh_args(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,142 @@
+"""Conversion reports: report.json and its short Markdown version report.md, written into bundles by
+``export_bundle`` and ``compile_model``. A leaf module (no imports from the rest of converters)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["compile_summary", "convert_summary", "mapping_summary", "op_total", "render_report_md", "report_json"]
+
+
+def op_total(value) -> int:
+    """An op count that may be given as a number or as {op: count} (the predictor's form)."""
+    if isinstance(value, dict):
+        return int(sum(value.values()))
+    return int(value or 0)
+
+
+def report_json(report: dict) -> str:
+    """report.json's text: indented JSON; numpy scalars, paths and objects with ``to_dict()`` converted."""
+    return json.dumps(report, indent=2, default=_json_default) + "\n"
+
+
+def _fmt(v, nd=2):
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return "-" if v is None else str(v)
+
+
+def render_report_md(report: dict) -> str:
+    """A short human-readable version of report.json."""
+    q = report.get("quantization", {})
+    lines = [f"# Conversion report: {report.get('name', '')}", ""]
+    lines += [f"- source: `{report.get('source', {}).get('model', '')}` ({report.get('source', {}).get('flavor', '')})",
+              f"- quantization: {q.get('mode')} (I/O {q.get('io')}, calibration {q.get('calibration')}, "
+              f"{q.get('calib_images', 0)} images)",
+              f"- input: {json.dumps(report.get('input', {}))} (range from {report.get('input_range_source')})",
+              f"- conversion time: {_fmt(report.get('conversion_seconds'), 1)} s", ""]
+    size = report.get("size", {})
+    if size:
+        lines += ["## Size", "", "| file | bytes |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in size.items()] + [""]
+    lat = report.get("latency_ms", {})
+    if lat:
+        lines += ["## CPU latency (XNNPACK, ms)", "", "| model | threads | median | p90 | runs |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {k} | {v.get('threads')} | {_fmt(v.get('median'))} | {_fmt(v.get('p90'))} | {v.get('runs')} |"
+                  for k, v in lat.items()] + [""]
+    acc = report.get("accuracy", {})
+    if acc:
+        lines += ["## Accuracy", "", f"on `{acc.get('data')}` ({acc.get('n')} images)", "",
+                  "| model | top-1 | top-5 |", "|---|---:|---:|"]
+        for k in ("keras", "tflite"):
+            if k in acc:
+                lines.append(f"| {k} | {acc[k]['top1'] * 100:.2f}% | {acc[k]['top5'] * 100:.2f}% |")
+        if "agreement" in acc:
+            lines += ["", f"top-1 agreement TFLite vs Keras: {acc['agreement'] * 100:.2f}%"]
+        lines.append("")
+    ops = report.get("ops", {})
+    if ops:
+        lines += ["## Operators", "", ", ".join(f"{k} x{v}" for k, v in sorted(ops.items())), ""]
+    et = report.get("edgetpu", {})
+    if et:
+        lines += ["## Edge TPU", ""]
+        pred = et.get("predicted")
+        if pred:
+            lines.append(f"- predicted: {op_total(pred.get('mapped_ops'))} ops mapped, {op_total(pred.get('cpu_ops'))} on the CPU"
+                         + (f"; first op left on the CPU: {pred.get('first_unmapped')}" if pred.get("first_unmapped") else ""))
+        comp = et.get("compiler")
+        if comp:
+            lines.append(f"- edgetpu_compiler {comp.get('version')}: {comp.get('edgetpu_ops')} of {comp.get('total_ops')} ops "
+                         f"on the Edge TPU, {comp.get('subgraphs')} subgraph(s), on-chip {comp.get('on_chip_used_bytes')} B, "
+                         f"off-chip {comp.get('off_chip_used_bytes')} B")
+        if et.get("note"):
+            lines.append(f"- {et['note']}")
+        lines.append("")
+    warnings = report.get("warnings", [])
+    if warnings:
+        lines += ["## Warnings", ""] + [f"- {w}" for w in warnings] + [""]
+    return "\n".join(lines)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def mapping_summary(pred: dict) -> str:
+    """One line for a predicted mapping (``predict_mapping``'s dict): ops on the Edge TPU and on the CPU, and
+    where the CPU part starts and why; for an already compiled model, what the file holds."""
+    if pred.get("compiled"):
+        return f"already compiled for the Edge TPU ({pred.get('note') or 'edgetpu-custom-op'})"
+    mapped, cpu = op_total(pred.get("mapped_ops")), op_total(pred.get("cpu_ops"))
+    text = f"{mapped} op(s) on the Edge TPU, {cpu} on the CPU"
+    first = pred.get("first_unmapped")
+    if isinstance(first, dict) and first.get("op"):
+        text += f", from op #{first.get('index')} {first['op']}" + (f": {first['reason']}" if first.get("reason") else "")
+    elif cpu:
+        text += " (" + ", ".join(f"{op} x{n}" for op, n in sorted(dict(pred.get("cpu_ops") or {}).items())) + ")"
+    return text
+
+
+def convert_summary(report: dict, out: str) -> tuple[list[str], list[str]]:
+    """What ``edgesdk convert`` prints about a conversion report: (lines for stdout, warnings for stderr)."""
+    q = report["quantization"]
+    lines = [f"wrote {out}: {q['mode']} ({q['io']} I/O), {report['size']['model.tflite']} bytes, "
+             f"converted in {report['conversion_seconds']:.1f} s"]
+    for name, v in report.get("latency_ms", {}).items():
+        lines.append(f"  CPU latency {name}: {v['median']:.2f} ms (1 thread, median of {v['runs']})")
+    acc = report.get("accuracy")
+    if acc:
+        line = f"  agreement with Keras: {acc['agreement'] * 100:.2f}% on {acc['n']} images"
+        if "keras" in acc:
+            line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
+        lines.append(line)
+    pred = (report.get("edgetpu") or {}).get("predicted")
+    if pred:
+        lines.append(f"  Edge TPU (predicted): {mapping_summary(pred)}")
+    return lines, [f"warning: {w}" for w in report.get("warnings", [])]
+
+
+def compile_summary(report: dict) -> tuple[list[str], list[str]]:
+    """What ``edgesdk compile`` prints about ``compile_model``'s report: (lines for stdout, notes for stderr)."""
+    lines: list[str] = []
+    pred = report.get("predicted") or {}
+    if pred:
+        lines.append(f"predicted: {mapping_summary(pred)}")
+    if not report["compiled"]:
+        return lines, [report["note"]]
+    c = report["compiler"]
+    lines.append(f"edgetpu_compiler {c['version']}: {c['edgetpu_ops']} of {c['total_ops']} ops on the Edge TPU, "
+                 f"{c['subgraphs']} subgraph(s); on-chip {c['on_chip_used_bytes']} B used, "
+                 f"{c['on_chip_remaining_bytes']} B free; off-chip {c['off_chip_used_bytes']} B")
+    lines += [f"  {row['op']:<28} {row['count']:>5}  {row['status']}" for row in c["operators"]]
+    lines += [f"wrote {path}" for path in report.get("outputs", [])]
+    return lines, []

@@ -1,0 +1,45 @@
+"""[[steps]] kind = "edgetpu": a uint8 export compiled for the Edge TPU (or its predicted mapping without the
+compiler)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._context import StepContext
+from ._quantize import check_calibration, export_int8
+
+__all__ = ["EdgetpuStep"]
+
+
+@dataclass
+class EdgetpuStep:
+    kind = "edgetpu"
+    trains = False
+    exports = True
+
+    calib_images: int = 200
+    calibration: str = "mse"
+
+    def validate(self, recipe, earlier: list[str], where: str) -> None:
+        check_calibration(recipe, self.calibration, where)
+
+    def run(self, ctx: StepContext) -> dict:
+        from .._compile import compile_model
+        from .._report import op_total
+
+        run, step = ctx.run, ctx.step
+        prev = next((s for s in reversed(ctx.recipe.steps[:ctx.index]) if s.kind == "quantize"), None)
+        if prev is not None and step.input is None and run.rows and prev.settings.io == "uint8":
+            path = run.tflite[prev.name]  # the quantize step's uint8 model: no second export
+        else:
+            path, _, _ = export_int8(ctx, self.calib_images, self.calibration, "uint8")
+        rep = compile_model(path, ctx.dir)
+        row = ctx.measure(tflite=path)
+        pred = rep.get("predicted") or {}
+        row["details"] = {"compiled": rep.get("compiled", False), "note": rep.get("note"),
+                          "predicted_mapped_ops": op_total(pred.get("mapped_ops")),
+                          "predicted_cpu_ops": op_total(pred.get("cpu_ops")),
+                          "first_unmapped": pred.get("first_unmapped")}
+        compiled = sorted(ctx.dir.glob("*_edgetpu.tflite"))
+        return {"tflite": str(path), "edgetpu": str(compiled[0]) if compiled else None, "row": row,
+                "predicted": pred}
