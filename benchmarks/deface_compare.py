@@ -21,7 +21,9 @@ tool), the variants run interleaved, A B C A B C, ``--repeat`` times:
 
 Wall-clock FPS = the clip's frames / the seconds of the whole process (start-up, model loading, decoding,
 encoding included); the loop FPS each tool reports (edgesdk's ``--json`` fps, deface's final tqdm rate) is
-kept too. The machine's load average is recorded before and after every run.
+kept too, and frames per CPU second (user + system time of the process and its children, e.g. deface's ffmpeg
+encoder): the work each tool does per frame, less sensitive to the other jobs on a shared machine than the wall
+clock. The machine's load average is recorded before and after every run.
 
 Leaks: the last repeat's output of each variant goes through ``edgesdk.runtime.anonymize.leak_detections`` and
 ``leak_report`` with the definitions of ``anonymize_fps`` (raw, IoU >= 0.5; confirmed in an adjacent frame;
@@ -35,6 +37,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -86,18 +89,21 @@ def _mean(values: list[float]) -> float | None:
 
 
 def summarize_clip(runs: list[dict], frames: int, baseline: str = BASELINE) -> dict:
-    """runs: ``{"variant", "repeat", "seconds", "loop_fps", ...}`` in the order they ran. Per variant: mean wall
-    FPS (frames / seconds) and loop FPS; ratios of edgesdk's mean wall FPS to each deface variant's, and the
+    """runs: ``{"variant", "repeat", "seconds", "cpu_seconds", "loop_fps", ...}`` in the order they ran. Per
+    variant: mean wall FPS (frames / seconds), CPU FPS (frames / CPU seconds of the process and its children) and
+    loop FPS; ratios of edgesdk's mean wall FPS to each deface variant's, and the
     ratio of each interleaved pair (same repeat) to show the spread."""
-    out: dict = {"variants": {}, "ratio_wall": {}, "ratio_wall_pairs": {}, "ratio_loop": {}}
+    out: dict = {"variants": {}, "ratio_wall": {}, "ratio_wall_pairs": {}, "ratio_loop": {}, "ratio_cpu": {}}
     by: dict[str, list[dict]] = {}
     for r in runs:
         by.setdefault(r["variant"], []).append(r)
     for name, rs in by.items():
         ok = [r for r in rs if r.get("ok", True) and r["seconds"] > 0]
         wall = [frames / r["seconds"] for r in ok]
+        cpu = [frames / r["cpu_seconds"] for r in ok if r.get("cpu_seconds")]
         out["variants"][name] = {"wall_fps": [round(v, 2) for v in wall],
                                  "wall_fps_mean": round(m, 2) if (m := _mean(wall)) is not None else None,
+                                 "cpu_fps_mean": round(m, 2) if (m := _mean(cpu)) is not None else None,
                                  "loop_fps_mean": round(m, 2) if (m := _mean([r.get("loop_fps") for r in ok])) is not None else None,
                                  "failed": len(rs) - len(ok)}
     ed = out["variants"].get("edgesdk")
@@ -106,6 +112,7 @@ def summarize_clip(runs: list[dict], frames: int, baseline: str = BASELINE) -> d
             continue
         out["ratio_wall"][name] = ratio(ed["wall_fps_mean"], v["wall_fps_mean"])
         out["ratio_loop"][name] = ratio(ed["loop_fps_mean"], v["loop_fps_mean"])
+        out["ratio_cpu"][name] = ratio(ed["cpu_fps_mean"], v["cpu_fps_mean"])
         out["ratio_wall_pairs"][name] = [ratio(a, b) for a, b in zip(ed["wall_fps"], v["wall_fps"])]
     out["ratio"] = out["ratio_wall"].get(baseline)
     return out
@@ -161,10 +168,14 @@ def prepare_clip(clip: Path, tmp: Path, max_frames: int | None) -> tuple[Path, s
 def run_once(variant: str, cmd: list[str], clip: Path, out: Path) -> dict:
     argv = command_line(variant, cmd, clip, out)
     load_before = _load()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - t0
-    r = {"variant": variant, "argv": argv, "seconds": round(seconds, 3), "returncode": p.returncode,
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    r = {"variant": variant, "argv": argv, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+         "returncode": p.returncode,
          "ok": p.returncode == 0 and out.exists(), "load_before": load_before, "load_after": _load()}
     if variant == "edgesdk":
         try:

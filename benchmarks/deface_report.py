@@ -31,7 +31,8 @@ def markdown(doc: dict) -> str:
         "",
         "Wall FPS = the clip's frames / the seconds of the whole process (start-up, model loading, decoding and "
         "encoding included). Loop FPS = what each tool reports for its frame loop (edgesdk `--json` fps, deface's "
-        "final tqdm rate). Ratio = edgesdk's mean wall FPS / the variant's mean wall FPS (per interleaved pair in "
+        "final tqdm rate). Frames per CPU s = frames / (user + system seconds of the process and its children, e.g. "
+        "deface's ffmpeg): the work per frame, less disturbed by the other jobs. Ratio = edgesdk's mean wall FPS / the variant's mean wall FPS (per interleaved pair in "
         "brackets).",
         "",
         "Variants: `edgesdk anonymize CLIP -o OUT.mp4 --json` (defaults: BlazeFace, tiles auto, sweep 4, blur, "
@@ -41,8 +42,8 @@ def markdown(doc: dict) -> str:
         "`deface --scale W/2xH/2` (its speed knob); `deface (onnxruntime)`: defaults, in a venv that also has "
         "`onnx`, so deface runs on ONNX Runtime.",
         "",
-        "| clip | input | variant | wall FPS (runs) | mean wall FPS | mean loop FPS | ratio (wall) | ratio (loop) | load before -> after |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| clip | input | variant | wall FPS (runs) | mean wall FPS | mean loop FPS | frames per CPU s | ratio (wall) | ratio (loop) | ratio (CPU) | load before -> after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, e in doc["clips"].items():
         for var, v in e["variants"].items():
@@ -52,10 +53,11 @@ def markdown(doc: dict) -> str:
             rw = "-" if var == "edgesdk" else (f"**{_f(e['ratio_wall'].get(var))}x** "
                                                f"({', '.join(_f(p) for p in pairs or [])})")
             rl = "-" if var == "edgesdk" else f"{_f(e['ratio_loop'].get(var))}x"
+            rc = "-" if var == "edgesdk" else f"{_f(e.get('ratio_cpu', {}).get(var))}x"
             fails = f" ({v['failed']} failed)" if v["failed"] else ""
             lines.append(f"| {name} | {e['size'][0]}x{e['size'][1]}, {e['frames']} frames | {var}{fails} | "
                          f"{', '.join(_f(x) for x in v['wall_fps'])} | {_f(v['wall_fps_mean'])} | "
-                         f"{_f(v['loop_fps_mean'])} | {rw} | {rl} | {load} |")
+                         f"{_f(v['loop_fps_mean'])} | {_f(v.get('cpu_fps_mean'))} | {rw} | {rl} | {rc} | {load} |")
     lines += ["", "Inputs: " + "; ".join(f"{n}: {e['input']}" for n, e in doc["clips"].items()) + ".", ""]
     if any("leaks" in e for e in doc["clips"].values()):
         lines += [

@@ -49,10 +49,10 @@ def test_ratio():
 def _runs():
     # interleaved: edgesdk, deface, edgesdk, deface; 100 frames
     return [
-        {"variant": "edgesdk", "repeat": 0, "seconds": 2.0, "loop_fps": 80.0},
-        {"variant": "deface", "repeat": 0, "seconds": 20.0, "loop_fps": 6.0},
-        {"variant": "edgesdk", "repeat": 1, "seconds": 4.0, "loop_fps": 40.0},
-        {"variant": "deface", "repeat": 1, "seconds": 25.0, "loop_fps": 4.0},
+        {"variant": "edgesdk", "repeat": 0, "seconds": 2.0, "cpu_seconds": 1.0, "loop_fps": 80.0},
+        {"variant": "deface", "repeat": 0, "seconds": 20.0, "cpu_seconds": 10.0, "loop_fps": 6.0},
+        {"variant": "edgesdk", "repeat": 1, "seconds": 4.0, "cpu_seconds": 1.0, "loop_fps": 40.0},
+        {"variant": "deface", "repeat": 1, "seconds": 25.0, "cpu_seconds": 10.0, "loop_fps": 4.0},
     ]
 
 
@@ -64,6 +64,7 @@ def test_summary_means_and_pairs():
     assert s["ratio_wall"]["deface"] == ratio(37.5, 4.5) == s["ratio"]
     assert s["ratio_wall_pairs"]["deface"] == [10.0, 6.25]
     assert s["ratio_loop"]["deface"] == 12.0
+    assert s["variants"]["edgesdk"]["cpu_fps_mean"] == 100.0 and s["ratio_cpu"]["deface"] == 10.0
     assert "edgesdk" not in s["ratio_wall"]
 
 
@@ -94,5 +95,5 @@ def test_markdown_shows_ratio_and_shared_machine():
            "machine": {"cpu": "cpu", "cores": 2}, "deface": {"path": "d", "version": "1.5.0", "model_shipped": True},
            "load_start": [9.0], "load_end": [10.0], "clips": {"again.mkv": clip}}
     md = markdown(doc)
-    assert "**8.33x** (10.00, 6.25)" in md
+    assert "**8.33x** (10.00, 6.25)" in md and "| 10.00x |" in md
     assert "shared" in md and "2 cores" in md
