@@ -23,7 +23,8 @@ Wall-clock FPS = the clip's frames / the seconds of the whole process (start-up,
 encoding included); the loop FPS each tool reports (edgesdk's ``--json`` fps, deface's final tqdm rate) is
 kept too, and frames per CPU second (user + system time of the process and its children, e.g. deface's ffmpeg
 encoder): the work each tool does per frame, less sensitive to the other jobs on a shared machine than the wall
-clock. The machine's load average is recorded before and after every run.
+clock. The machine's load average is recorded before and after every run. Before the timed runs each variant
+runs once untimed (bytecode cached in a temporary PYTHONPYCACHEPREFIX, files in the page cache).
 
 Leaks: the last repeat's output of each variant goes through ``edgesdk.runtime.anonymize.leak_detections`` and
 ``leak_report`` with the definitions of ``anonymize_fps`` (raw, IoU >= 0.5; confirmed in an adjacent frame;
@@ -165,12 +166,21 @@ def prepare_clip(clip: Path, tmp: Path, max_frames: int | None) -> tuple[Path, s
     return out, how
 
 
-def run_once(variant: str, cmd: list[str], clip: Path, out: Path) -> dict:
+def child_env(pycache: Path) -> dict[str, str]:
+    """The environment of the timed processes: bytecode is cached (in ``pycache``, outside the repository) as in
+    a normal install, even when this process runs with PYTHONDONTWRITEBYTECODE (else every run of a tool whose
+    sources have no cached bytecode, such as an editable install, would compile them again)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+def run_once(variant: str, cmd: list[str], clip: Path, out: Path, env: dict[str, str] | None = None) -> dict:
     argv = command_line(variant, cmd, clip, out)
     load_before = _load()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    p = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
     seconds = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
@@ -216,18 +226,18 @@ def leaks(clip: Path, output: Path, size: tuple[int, int]) -> dict:
 
 
 def compare_clip(clip: Path, tmp: Path, cmds: dict[str, list[str]], repeat: int, with_leaks: bool,
-                 log=print) -> dict:
+                 log=print, env: dict[str, str] | None = None) -> dict:
     frames, size = _probe(clip)
     runs = []
     outputs: dict[str, Path] = {}
     for rep in range(repeat):
         for name, cmd in cmds.items():
             out = tmp / f"{clip.stem}.{re.sub(r'[^a-z]+', '_', name)}.{rep}.mp4"
-            r = run_once(name, cmd, clip, out)
+            r = run_once(name, cmd, clip, out, env)
             r["repeat"] = rep
             runs.append(r)
             outputs[name] = out
-            log(f"  {name} #{rep + 1}: {r['seconds']} s, {frames / r['seconds']:.2f} FPS wall, loop "
+            log(f"  {name} #{rep + 1}: {r['seconds']} s ({r['cpu_seconds']} s CPU), {frames / r['seconds']:.2f} FPS wall, loop "
                 f"{r.get('loop_fps')}, load {r['load_before'][:1]} -> {r['load_after'][:1]}"
                 + ("" if r["ok"] else f", FAILED: {r.get('stderr_tail', '')[-200:]}"))
     entry = {"frames": frames, "size": list(size), "runs": runs, **summarize_clip(runs, frames)}
@@ -275,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="deface_compare.") as t:
         tmp = Path(t)
+        env = child_env(tmp / "pycache")
+        warm = VIDEOS / CLIPS[0]
+        if warm.exists():  # untimed: bytecode cached, files in the page cache, for every variant alike
+            _, wsize = _probe(warm)
+            for name, cmd in variants(wsize, edgesdk, args.deface, ort).items():
+                run_once(name, cmd, warm, tmp / "warm.mp4", env)
         for name in args.clips:
             src = VIDEOS / name
             if not src.exists():
@@ -284,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             _, size = _probe(clip)
             print(f"{name} ({how})", flush=True)
             entry = compare_clip(clip, tmp, variants(size, edgesdk, args.deface, ort), args.repeat, not args.no_leaks,
-                                 log=lambda s: print(s, flush=True))
+                                 log=lambda s: print(s, flush=True), env=env)
             entry["input"] = how
             doc["clips"][name] = entry
             print(f"  ratio (wall, edgesdk / deface): {entry['ratio_wall']}", flush=True)

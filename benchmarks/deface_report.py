@@ -33,7 +33,7 @@ def markdown(doc: dict) -> str:
         "encoding included). Loop FPS = what each tool reports for its frame loop (edgesdk `--json` fps, deface's "
         "final tqdm rate). Frames per CPU s = frames / (user + system seconds of the process and its children, e.g. "
         "deface's ffmpeg): the work per frame, less disturbed by the other jobs. Ratio = edgesdk's mean wall FPS / the variant's mean wall FPS (per interleaved pair in "
-        "brackets).",
+        "brackets). Each variant ran once untimed before (bytecode cached, files in the page cache).",
         "",
         "Variants: `edgesdk anonymize CLIP -o OUT.mp4 --json` (defaults: BlazeFace, tiles auto, sweep 4, blur, "
         "mask scale 1.3, hold 5; MPEG-4 part 2 in .mp4); `deface CLIP -o OUT.mp4` (defaults: CenterFace at full "
