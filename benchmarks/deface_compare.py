@@ -23,7 +23,9 @@ Wall-clock FPS = the clip's frames / the seconds of the whole process (start-up,
 encoding included); the loop FPS each tool reports (edgesdk's ``--json`` fps, deface's final tqdm rate) is
 kept too, and frames per CPU second (user + system time of the process and its children, e.g. deface's ffmpeg
 encoder): the work each tool does per frame, less sensitive to the other jobs on a shared machine than the wall
-clock. The machine's load average is recorded before and after every run. Before the timed runs each variant
+clock. Each variant also runs on the clip's first frame alone: its fixed cost (start-up, model loading,
+one frame), so that (CPU on the clip - CPU on the first frame) / (frames - 1) is the CPU per frame of the loop,
+comparable between clips of any length. The machine's load average is recorded before and after every run. Before the timed runs each variant
 runs once untimed (bytecode cached in a temporary PYTHONPYCACHEPREFIX, files in the page cache).
 
 Leaks: the last repeat's output of each variant goes through ``edgesdk.runtime.anonymize.leak_detections`` and
@@ -116,6 +118,25 @@ def summarize_clip(runs: list[dict], frames: int, baseline: str = BASELINE) -> d
         out["ratio_cpu"][name] = ratio(ed["cpu_fps_mean"], v["cpu_fps_mean"])
         out["ratio_wall_pairs"][name] = [ratio(a, b) for a, b in zip(ed["wall_fps"], v["wall_fps"])]
     out["ratio"] = out["ratio_wall"].get(baseline)
+    return out
+
+
+def steady_state(runs: list[dict], startup: list[dict], frames: int) -> dict:
+    """CPU ms per frame without the fixed cost: (mean CPU s on the clip - mean CPU s on its first frame alone)
+    / (frames - 1), per variant, and edgesdk's advantage over each other variant on that basis."""
+    out: dict = {"cpu_ms_per_frame": {}, "startup_cpu_s": {}, "startup_wall_s": {}, "ratio": {}}
+    for name in dict.fromkeys(r["variant"] for r in runs):
+        full = _mean([r["cpu_seconds"] for r in runs if r["variant"] == name and r.get("ok", True)])
+        one = [r for r in startup if r["variant"] == name and r.get("ok", True)]
+        first = _mean([r["cpu_seconds"] for r in one])
+        out["startup_cpu_s"][name] = round(first, 3) if first is not None else None
+        out["startup_wall_s"][name] = round(m, 3) if (m := _mean([r["seconds"] for r in one])) is not None else None
+        if full is not None and first is not None and frames > 1:
+            out["cpu_ms_per_frame"][name] = round(max(full - first, 0.0) * 1000 / (frames - 1), 2)
+    ed = out["cpu_ms_per_frame"].get("edgesdk")
+    for name, v in out["cpu_ms_per_frame"].items():
+        if name != "edgesdk":
+            out["ratio"][name] = ratio(v, ed)
     return out
 
 
@@ -228,6 +249,16 @@ def leaks(clip: Path, output: Path, size: tuple[int, int]) -> dict:
 def compare_clip(clip: Path, tmp: Path, cmds: dict[str, list[str]], repeat: int, with_leaks: bool,
                  log=print, env: dict[str, str] | None = None) -> dict:
     frames, size = _probe(clip)
+    first = tmp / f"{clip.stem}.first.mp4"  # the first frame alone: each tool's fixed cost (+ one frame)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-frames:v", "1", "-c:v", "libx264", "-crf", "12",
+                    "-pix_fmt", "yuv420p", "-an", str(first)], check=True)
+    startup = []
+    for rep in range(repeat):
+        for name, cmd in cmds.items():
+            r = run_once(name, cmd, first, tmp / "first.out.mp4", env)
+            startup.append(r)
+            log(f"  {name}, first frame only #{rep + 1}: {r['seconds']} s ({r['cpu_seconds']} s CPU)"
+                + ("" if r["ok"] else f", FAILED: {r.get('stderr_tail', '')[-200:]}"))
     runs = []
     outputs: dict[str, Path] = {}
     for rep in range(repeat):
@@ -240,7 +271,8 @@ def compare_clip(clip: Path, tmp: Path, cmds: dict[str, list[str]], repeat: int,
             log(f"  {name} #{rep + 1}: {r['seconds']} s ({r['cpu_seconds']} s CPU), {frames / r['seconds']:.2f} FPS wall, loop "
                 f"{r.get('loop_fps')}, load {r['load_before'][:1]} -> {r['load_after'][:1]}"
                 + ("" if r["ok"] else f", FAILED: {r.get('stderr_tail', '')[-200:]}"))
-    entry = {"frames": frames, "size": list(size), "runs": runs, **summarize_clip(runs, frames)}
+    entry = {"frames": frames, "size": list(size), "runs": runs, **summarize_clip(runs, frames),
+             "startup_runs": startup, "steady": steady_state(runs, startup, frames)}
     if with_leaks:
         entry["leaks"], entry["output_frames"] = {}, {}
         for name, out in outputs.items():

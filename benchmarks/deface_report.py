@@ -58,6 +58,20 @@ def markdown(doc: dict) -> str:
             lines.append(f"| {name} | {e['size'][0]}x{e['size'][1]}, {e['frames']} frames | {var}{fails} | "
                          f"{', '.join(_f(x) for x in v['wall_fps'])} | {_f(v['wall_fps_mean'])} | "
                          f"{_f(v['loop_fps_mean'])} | {_f(v.get('cpu_fps_mean'))} | {rw} | {rl} | {rc} | {load} |")
+    lines += ["", "## Fixed cost and CPU per frame of the loop", "",
+              "Each variant also ran on the clip's first frame alone (start-up, model loading, one frame). CPU per "
+              "frame = (CPU s on the clip - CPU s on the first frame) / (frames - 1): the loop's cost, what a long "
+              "video costs per frame. Ratio = the variant's CPU per frame / edgesdk's.", "",
+              "| clip | variant | first frame alone: wall s | first frame alone: CPU s | CPU ms per frame | ratio |",
+              "|---|---|---|---|---|---|"]
+    for name, e in doc["clips"].items():
+        st = e.get("steady")
+        if not st:
+            continue
+        for var in e["variants"]:
+            r = "-" if var == "edgesdk" else f"**{_f(st['ratio'].get(var))}x**"
+            lines.append(f"| {name} | {var} | {_f(st['startup_wall_s'].get(var))} | {_f(st['startup_cpu_s'].get(var))} | "
+                         f"{_f(st['cpu_ms_per_frame'].get(var))} | {r} |")
     lines += ["", "Inputs: " + "; ".join(f"{n}: {e['input']}" for n, e in doc["clips"].items()) + ".", ""]
     if any("leaks" in e for e in doc["clips"].values()):
         lines += [

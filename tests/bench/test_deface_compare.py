@@ -12,6 +12,7 @@ from edgesdk.benchmarks.deface_compare import (
     parse_edgesdk_json,
     parse_tqdm_rate,
     ratio,
+    steady_state,
     summarize_clip,
     variants,
 )
@@ -68,6 +69,18 @@ def test_summary_means_and_pairs():
     assert "edgesdk" not in s["ratio_wall"]
 
 
+def test_steady_state_removes_the_fixed_cost():
+    startup = [{"variant": "edgesdk", "seconds": 1.5, "cpu_seconds": 0.4},
+               {"variant": "deface", "seconds": 3.0, "cpu_seconds": 0.5},
+               {"variant": "edgesdk", "seconds": 2.5, "cpu_seconds": 0.6},
+               {"variant": "deface", "seconds": 3.0, "cpu_seconds": 0.5}]
+    st = steady_state(_runs(), startup, frames=101)
+    # edgesdk: (1.0 - 0.5) / 100 = 5 ms; deface: (10.0 - 0.5) / 100 = 95 ms
+    assert st["cpu_ms_per_frame"] == {"edgesdk": 5.0, "deface": 95.0}
+    assert st["startup_cpu_s"] == {"edgesdk": 0.5, "deface": 0.5} and st["startup_wall_s"]["edgesdk"] == 2.0
+    assert st["ratio"] == {"deface": 19.0}
+
+
 def test_summary_drops_failed_runs():
     runs = _runs()
     runs[3] = {**runs[3], "ok": False}
@@ -90,10 +103,13 @@ def test_variants_and_command_lines(tmp_path):
 def test_markdown_shows_ratio_and_shared_machine():
     runs = [{**r, "load_before": [9.5], "load_after": [10.0], "stage_ms_per_frame": {"capture": 1.0, "detect": 2.0,
              "render": 0.5, "write": 1.0}} for r in _runs()]
-    clip = {"frames": 100, "size": [640, 480], "runs": runs, "input": "as is", **summarize_clip(runs, 100)}
+    startup = [{"variant": v, "seconds": 2.0, "cpu_seconds": 0.5} for v in ("edgesdk", "deface")]
+    clip = {"frames": 100, "size": [640, 480], "runs": runs, "input": "as is", **summarize_clip(runs, 100),
+            "steady": steady_state(runs, startup, 100)}
     doc = {"command": "python -m edgesdk.benchmarks.deface_compare", "when_utc": "2026-01-01 00:00:00",
            "machine": {"cpu": "cpu", "cores": 2}, "deface": {"path": "d", "version": "1.5.0", "model_shipped": True},
            "load_start": [9.0], "load_end": [10.0], "clips": {"again.mkv": clip}}
     md = markdown(doc)
     assert "**8.33x** (10.00, 6.25)" in md and "| 10.00x |" in md
     assert "shared" in md and "2 cores" in md
+    assert "| again.mkv | deface | 2.00 | 0.50 | 95.96 | **19.00x** |" in md
