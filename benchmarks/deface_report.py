@@ -39,7 +39,8 @@ def markdown(doc: dict) -> str:
         "mask scale 1.3, hold 5; MPEG-4 part 2 in .mp4); `deface CLIP -o OUT.mp4` (defaults: CenterFace at full "
         "resolution, threshold 0.2, blur ellipses, mask scale 1.3; H.264 in .mp4; installed with "
         "`pip install deface onnxruntime`, which without the `onnx` package runs on OpenCV's DNN backend); "
-        "`deface --scale W/2xH/2` (its speed knob); `deface (onnxruntime)`: defaults, in a venv that also has "
+        "`deface mpeg4`: its defaults but `--ffmpeg-config '{\"codec\": \"mpeg4\"}'` (edgesdk's codec, MPEG-4 part 2: "
+        "libx264 costs about 8 ms more CPU per 640x480 frame); `deface --scale W/2xH/2` (its speed knob); `deface (onnxruntime)` (only with `--deface-ort`): defaults, in a venv that also has "
         "`onnx`, so deface runs on ONNX Runtime.",
         "",
         "| clip | input | variant | wall FPS (runs) | mean wall FPS | mean loop FPS | frames per CPU s | ratio (wall) | ratio (loop) | ratio (CPU) | load before -> after |",

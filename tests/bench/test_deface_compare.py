@@ -92,7 +92,8 @@ def test_summary_drops_failed_runs():
 
 def test_variants_and_command_lines(tmp_path):
     v = variants((768, 432), ["edgesdk"], "/d/deface", None)
-    assert list(v) == ["edgesdk", "deface", "deface --scale"]
+    assert list(v) == ["edgesdk", "deface", "deface mpeg4", "deface --scale"]
+    assert v["deface mpeg4"] == ["/d/deface", "--ffmpeg-config", '{"codec": "mpeg4"}']
     assert v["deface --scale"] == ["/d/deface", "--scale", "384x216"]
     assert command_line("edgesdk", v["edgesdk"], tmp_path / "c.mp4", tmp_path / "o.mp4") == [
         "edgesdk", "anonymize", str(tmp_path / "c.mp4"), "-o", str(tmp_path / "o.mp4"), "--json"]
