@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EDGESDK_SHARED", REPO.parent / "shared"))
@@ -87,9 +87,9 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2)
 
 
-def _mean(values: list[float]) -> float | None:
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
 
 
 def summarize_clip(runs: list[dict], frames: int, baseline: str = BASELINE) -> dict:

