@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
 from ._bench_args import _Formatter, add_bench_args, check_bench_args
 
@@ -36,7 +35,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgesdk.benchmarks import (benchmark, check_outputs, compare, error_lines, print_table, read_document, to_json,
+    from edgesdk.benchmarks import (benchmark, compare, error_lines, print_table, read_document, to_json,
                                     write_outputs)
 
     from ._common import progress

@@ -363,7 +363,7 @@ class Root:
         self.current_link = os.path.join(self.path, CURRENT)
         self.policy = os.path.join(self.path, POLICY)
         self.pending_path = os.path.join(self.path, PENDING)
-        self._lock_fd = None  # type: Optional[int]
+        self._lock_fd: Optional[int] = None
 
     # -- reading -------------------------------------------------------------------------------------------
     def current(self):
@@ -388,7 +388,7 @@ class Root:
 
     def list(self) -> List[dict]:
         """Releases, newest deploy first."""
-        out = []  # type: List[dict]
+        out: List[dict] = []
         try:
             names = os.listdir(self.releases)
         except OSError:

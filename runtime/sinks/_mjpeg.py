@@ -203,7 +203,7 @@ class MjpegServer:
                     self.wfile.write(b"retry: 2000\n\n")
                     while True:
                         with sink._cond:
-                            sink._cond.wait_for(lambda: sink._closed or sink._state_seq != seen, timeout=15.0)
+                            sink._cond.wait_for(lambda seen=seen: sink._closed or sink._state_seq != seen, timeout=15.0)
                             if sink._closed:
                                 break
                             fresh = sink._state_seq != seen

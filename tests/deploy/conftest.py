@@ -2,3 +2,4 @@
 (``from conftest import`` would collide with the other folders' conftest.py)."""
 
 from _deploy_util import bundles, device_root, sshd  # noqa: F401  (pytest fixtures)
+from _keys import agent, keys  # noqa: F401  (pytest fixtures)

@@ -20,7 +20,6 @@ import time
 
 import pytest
 from _deploy_util import current_of, device_python, make_bundle, run_cli
-from _keys import keys  # noqa: F401  (fixture)
 
 from edgesdk.bundle import load_bundle, sign_bundle, verify_signature
 from edgesdk.deploy import _remote, release_id

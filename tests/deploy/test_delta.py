@@ -11,7 +11,6 @@ import sys
 
 import pytest
 from _deploy_util import current_of, device_python, run_cli, tree_snapshot
-from _keys import keys  # noqa: F401  (fixture)
 
 from edgesdk.bundle import load_bundle, make_bundle, sign_bundle
 from edgesdk.deploy import _remote, release_id

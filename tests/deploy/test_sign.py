@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 from _deploy_util import make_bundle, run_cli
-from _keys import agent, keys, pub  # noqa: F401  (fixtures)
+from _keys import pub
 
 from edgesdk.bundle import SIGNATURE_NAME, SignatureError, load_bundle, pack, sign_bundle, verify_signature
 from edgesdk.bundle import sha256_file

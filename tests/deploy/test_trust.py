@@ -8,7 +8,7 @@ import json
 
 import pytest
 from _deploy_util import current_of, device_python, make_bundle, release_ids, run_cli, tree_snapshot
-from _keys import agent, keys, pub  # noqa: F401  (fixtures)
+from _keys import pub
 
 from edgesdk.bundle import load_bundle, sign_bundle, sha256_file
 from edgesdk.deploy import release_id

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from _deploy_util import current_of, make_bundle, run_cli
-from _keys import keys  # noqa: F401  (fixture)
 
 from edgesdk.bundle import load_bundle, sign_bundle
 from edgesdk.deploy import ansible_playbook_exe, release_id

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from _deploy_util import run_cli
-from _keys import keys  # noqa: F401  (fixture)
 
 from edgesdk.bundle import SignatureError, make_bundle, sign_bundle
 from edgesdk.deploy import exec_args, unit_text
