@@ -51,7 +51,7 @@ def _head(clip: Path, tmp: Path, frames: int = 2) -> Path:
         if not ok:
             break
         if writer is None:
-            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0]))
+            writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0]))
         writer.write(frame)
     cap.release()
     if writer is not None:
@@ -72,7 +72,7 @@ def _as_mp4(clip: Path, tmp: Path) -> Path:
         if not ok:
             break
         if writer is None:
-            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0]))
+            writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0]))
         writer.write(frame)
     cap.release()
     if writer is not None:
