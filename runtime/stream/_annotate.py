@@ -8,12 +8,23 @@ import cv2
 import numpy as np
 
 from ...results import Detections
-from .._images import _color
+from .._images import _color as _make_color
 from ._zones import Line, Zone
 
 __all__ = ["draw_stream"]
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+_COLORS: dict[int, tuple[int, int, int]] = {}
+
+
+def _color(key: int) -> tuple[int, int, int]:
+    """The SDK's colour for ``key`` (track id or class id), computed once (997 colours, repeating: a long run
+    must not grow the cache with every track id)."""
+    key %= 997
+    c = _COLORS.get(key)
+    if c is None:
+        c = _COLORS[key] = _make_color(key)
+    return c
 
 
 def _text(img: np.ndarray, text: str, org: tuple[int, int], color: tuple[int, int, int], scale: float = 0.5) -> None:

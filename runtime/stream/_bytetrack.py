@@ -39,6 +39,10 @@ class _Track:
     first_frame: int = 0
 
 
+_NONE = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
+                   tracker_id=np.zeros(0, np.int64))  # no track ended (Detections are immutable: shared)
+
+
 def _boxes(tracks: list[_Track]) -> Detections:
     """The last boxes of ``tracks`` as Detections with ``tracker_id``."""
     return Detections(np.stack([t.box for t in tracks]) if tracks else np.zeros((0, 4), np.float32),
@@ -104,36 +108,40 @@ class ByteTracker:
     def reset(self) -> None:
         self.tracks = []
 
-    def _iou(self, tracks: list[_Track], det: Detections, rows: np.ndarray) -> np.ndarray:
-        if not tracks or not len(rows):
-            return np.zeros((len(tracks), len(rows)), np.float32)
-        tb = np.stack([t.kf.xyxy for t in tracks])
-        iou = iou_matrix(tb, det.xyxy[rows])
-        same = np.array([t.class_id for t in tracks])[:, None] == det.class_id[rows][None, :]
-        return np.where(same, iou, 0.0)
+    @staticmethod
+    def _iou(idx: list[int], boxes: np.ndarray, classes: np.ndarray, det: Detections, rows: np.ndarray) -> np.ndarray:
+        """(len(idx), len(rows)) IoU of the predicted boxes of tracks ``idx`` with detection ``rows``; 0 across
+        classes."""
+        if not idx or not len(rows):
+            return np.zeros((len(idx), len(rows)), np.float32)
+        iou = iou_matrix(boxes[idx], det.xyxy[rows])
+        return np.where(classes[idx][:, None] == det.class_id[rows][None, :], iou, 0.0)
 
     def track(self, det: Detections, index: int = 0) -> Tracked:
         tracks = self.tracks
         for t in tracks:
             t.kf.predict(freeze_height=t.misses > 0)
+        # predicted boxes and classes of every track, once per frame
+        boxes = np.stack([t.kf.xyxy for t in tracks]) if tracks else np.zeros((0, 4), np.float32)
+        classes = np.fromiter((t.class_id for t in tracks), np.int64, len(tracks))
         high = np.flatnonzero(det.score >= self.high)
         low = np.flatnonzero(det.score < self.high)
         matched: dict[int, _Track] = {}  # detection row -> track
 
         # 1. high detections vs confirmed tracks (seen or lost)
-        pool = [t for t in tracks if t.confirmed]
-        for r, c in _greedy(self._iou(pool, det, high), self.match_iou):
-            matched[int(high[c])] = pool[r]
+        pool = [i for i, t in enumerate(tracks) if t.confirmed]
+        for r, c in _greedy(self._iou(pool, boxes, classes, det, high), self.match_iou):
+            matched[int(high[c])] = tracks[pool[r]]
         # 2. low detections vs confirmed tracks seen in the previous frame and not matched yet
         taken = {id(t) for t in matched.values()}
-        pool2 = [t for t in pool if id(t) not in taken and t.misses == 0]
-        for r, c in _greedy(self._iou(pool2, det, low), self.low_iou):
-            matched[int(low[c])] = pool2[r]
+        pool2 = [i for i in pool if id(tracks[i]) not in taken and tracks[i].misses == 0]
+        for r, c in _greedy(self._iou(pool2, boxes, classes, det, low), self.low_iou):
+            matched[int(low[c])] = tracks[pool2[r]]
         # 3. remaining high detections vs tentative tracks
         rest = np.asarray([j for j in high if int(j) not in matched], np.int64)
-        tent = [t for t in tracks if not t.confirmed]
-        for r, c in _greedy(self._iou(tent, det, rest), self.new_iou):
-            matched[int(rest[c])] = tent[r]
+        tent = [i for i, t in enumerate(tracks) if not t.confirmed]
+        for r, c in _greedy(self._iou(tent, boxes, classes, det, rest), self.new_iou):
+            matched[int(rest[c])] = tracks[tent[r]]
 
         started: list[int] = []
         for j, t in matched.items():
@@ -173,10 +181,11 @@ class ByteTracker:
         self.tracks = keep
 
         # output: confirmed tracks detected in this frame, in detection order
-        rows = [j for j in sorted(matched) if matched[j].confirmed]
-        out = det[np.asarray(rows, np.int64)] if rows else Detections.empty(det.normalized)
-        out = out.with_tracker_id(np.asarray([matched[j].id for j in rows], np.int64))
-        return Tracked(out, np.zeros(len(out), bool), np.asarray(started, np.int64), _boxes(ended))
+        rows = np.asarray([j for j in sorted(matched) if matched[j].confirmed], np.int64)
+        ids = np.asarray([matched[int(j)].id for j in rows], np.int64)
+        kp = None if det.keypoints is None else det.keypoints[rows]
+        out = Detections(det.xyxy[rows], det.score[rows], det.class_id[rows], kp, det.normalized, ids)
+        return Tracked(out, np.zeros(len(out), bool), np.asarray(started, np.int64), _boxes(ended) if ended else _NONE)
 
     def _confirm(self, t: _Track) -> None:
         """Confirmed tracks get ids 1, 2, 3... in the order they are confirmed (tentative ones have none)."""
