@@ -43,13 +43,12 @@ import json
 import os
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EDGESDK_SHARED", REPO.parent / "shared"))
@@ -239,8 +238,10 @@ def leaks(clip: Path, output: Path, size: tuple[int, int]) -> dict:
 
     found = leak_detections(zip(video_frames(clip), _resized(video_frames(output), size)))
     out = {}
-    for key, kw in (("raw", {"match_iou": 0.5}), ("confirmed", {"match_iou": 0.5, "confirm": True}),
-                    ("score_0.9", {"match_iou": 0.5, "min_score": 0.9})):
+    variants: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("raw", {"match_iou": 0.5}), ("confirmed", {"match_iou": 0.5, "confirm": True}),
+        ("score_0.9", {"match_iou": 0.5, "min_score": 0.9}))
+    for key, kw in variants:
         rep = leak_report(found, **kw)
         d = rep.to_dict()
         d["leaked_frame_count"] = len(rep.leaked_frames)

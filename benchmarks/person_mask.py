@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ CLIP = SHARED / "testdata" / "videos" / "one-by-one-person-detection.mp4"
 
 SELFIE = str(MODELS / "selfie_segmentation_landscape.tflite")
 DEEPLAB = str(MODELS / "deeplabv3_mnv2_dm05_pascal_quant.tflite")
-RUNS = {
+RUNS: dict[str, dict[str, Any]] = {
     "faces": {},
     "faces+solid/box": {"person_mask": SELFIE, "mode": "solid"},
     "faces+solid/hull": {"person_mask": SELFIE, "mode": "solid", "person_shape": "hull"},
@@ -55,7 +56,7 @@ def _load() -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     from edgesdk.runtime.anonymize import leak_report, thorough_face_detector
     from edgesdk.runtime.sources import video_frames
-    from edgesdk.runtime.stream import AnonymizeConfig, anonymize
+    from edgesdk.runtime.anonymize import AnonymizeConfig, anonymize
     from edgesdk.results import Detections
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -85,7 +85,7 @@ def _job(job: str, tmp: Path, source):
 
     if job == "anonymize":
         det = build_detectors(["face"], threads=1, sweep_frames=4, workers=1)
-        models = [det.detectors[0].inner.detector.model]
+        models = [det.detectors[0].inner.detector.model]  # type: ignore[attr-defined]  # the face tiler's model
         return det, IoUTracker(5), MaskStage(Renderer(make_anonymizer("blur"), 1.3)), \
             [VideoSink(tmp / "a.mp4", source.fps)], models
     # one interpreter thread here: a second XNNPACK thread spins after each invoke, and that CPU time would be
@@ -94,12 +94,12 @@ def _job(job: str, tmp: Path, source):
     from edgesdk.bundle import read_labels
 
     model.labels = read_labels(LABELS)
-    det = ModelDetector(model, threshold=0.3, keep=resolve_classes(["person"], model.labels, "ssd"), name="ssd")
+    ssd = ModelDetector(model, threshold=0.3, keep=resolve_classes(["person"], model.labels, "ssd"), name="ssd")
     from edgesdk.runtime.stream import parse_line
 
     line = parse_line("door:0.5,0,0.5,1").resolved(*source.size)
     stage = DetectStage(model.labels, lines=[line], draw=True)
-    return det, ByteTracker(0.5, 3, 30), stage, [VideoSink(tmp / "d.mp4", source.fps), TrackEventsSink(tmp / "e.jsonl")], [model]
+    return ssd, ByteTracker(0.5, 3, 30), stage, [VideoSink(tmp / "d.mp4", source.fps), TrackEventsSink(tmp / "e.jsonl")], [model]
 
 
 def own_cost(job: str, clip: Path, reps: int = 2, clock: str = "cpu") -> dict:
@@ -245,7 +245,7 @@ def baseline_compare(baseline: Path, clips: list[Path], repeat: int) -> dict:
 
 
 def anonymize_fps(clip: Path, repeat: int) -> dict:
-    from edgesdk.runtime.stream import AnonymizeConfig, anonymize
+    from edgesdk.runtime.anonymize import AnonymizeConfig, anonymize
 
     best = None
     with tempfile.TemporaryDirectory() as tmp:

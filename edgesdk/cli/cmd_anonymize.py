@@ -96,7 +96,8 @@ def register(subparsers) -> None:
 
 # --- run --------------------------------------------------------------------------------------------------------
 def run(args) -> int:
-    from ..runtime.stream import AnonymizeConfig, RunError, anonymize
+    from ..runtime.anonymize import AnonymizeConfig, anonymize
+    from ..runtime.stream import RunError
 
     cfg = AnonymizeConfig(
         source=args.source, output=args.output, events=args.events, serve=args.serve, show=args.show,

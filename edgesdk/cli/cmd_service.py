@@ -87,13 +87,10 @@ def check_unit_command(argv: list[str], *, strict: bool = True) -> None:
         raise InputError(f"the unit would run `edgesdk {' '.join(argv)}`, which fails: {reason}") from None
     if getattr(ns, "command", None) != "anonymize" or not getattr(ns, "output", None):
         return
-    from .cmd_anonymize import plan_output
+    from ..runtime.stream import plan_output
 
-    class _AnySource:
-        total = 1  # the source is only opened by the service: accept image outputs too
-
-    try:
-        plan_output(ns.output, None, _AnySource())
+    try:  # total=1: the source is only opened by the service, so image outputs are accepted too
+        plan_output(ns.output, None, 1)
     except InputError as exc:
         hint = " (JSONL events: pass `-- --events PATH` instead of --out)" if ns.output.endswith((".jsonl", ".json")) else ""
         if strict or "extension" in str(exc):

@@ -3,11 +3,14 @@ over detector misses, and the threaded fail-closed pipeline behind ``edgesdk ano
 
 from ._leaks import LeakReport, count_leaks, face_coverage, leak_detections, leak_report, thorough_face_detector
 from ._detectors import STILL_TILE_FACTOR, VIDEO_TILE_FACTOR, MultiDetector, SSDDetector, build_detectors
+from ._job import AnonymizeConfig, anonymize
 from ._pipeline import AnonymizePipeline, MaskStage, Renderer, RunSummary
 from ._strategies import MODES, Anonymizer, Blur, EllipseMask, Pixelate, Solid, make_anonymizer
 from ._tracker import IoUTracker, Track
 
 __all__ = [
+    "AnonymizeConfig",
+    "anonymize",
     "AnonymizePipeline",
     "Anonymizer",
     "Blur",

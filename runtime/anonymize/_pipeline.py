@@ -12,8 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ...results import Detections
-from ..stream._pipeline import Pipeline, RunError, RunSummary
-from ..stream._protocols import Detector, FrameStage, Sink, Source, StreamFrame
+from ..stream import Detector, FrameStage, Pipeline, RunError, RunSummary, Sink, Source, StreamFrame
 from ._strategies import Anonymizer
 from ._tracker import IoUTracker
 

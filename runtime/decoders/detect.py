@@ -12,8 +12,8 @@ import numpy as np
 from ...bundle import OutputSpec
 from ...results import Detections
 from .._tensors import TensorSpec
-from ..faces._anchors import AnchorOptions, ssd_anchors
-from ..faces._decode import decode_blazeface
+from .anchors import AnchorOptions, ssd_anchors
+from .boxes import decode_blazeface
 from .mediapipe import decode_mediapipe_person
 from .ssd import decode_ssd, ssd_output_order
 from .yolo import YoloHead, decode_yolo

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...results import Detections
-from ..faces._anchors import AnchorOptions
-from ..faces._decode import decode_blazeface
+from .anchors import AnchorOptions
+from .boxes import decode_blazeface
 
 __all__ = ["PERSON_ANCHORS", "PERSON_KEYPOINTS", "decode_mediapipe_person", "person_boxes"]
 

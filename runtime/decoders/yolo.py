@@ -18,7 +18,7 @@ import enum
 import numpy as np
 
 from ...results import Detections
-from ..faces._decode import class_nms
+from .boxes import class_nms
 
 __all__ = ["YoloHead", "decode_yolo"]
 

@@ -1,8 +1,8 @@
 """Face detection on the device: MediaPipe's BlazeFace (short and full range) with pure decoders, weighted NMS
 and a tiled mode for small faces; MediaPipe's person detector on the same machinery."""
 
-from ._anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
-from ._decode import class_nms, decode_blazeface, decode_boxes, iou_matrix, nms, sigmoid_scores, weighted_nms
+from ..decoders.anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
+from ..decoders.boxes import class_nms, decode_blazeface, decode_boxes, iou_matrix, nms, sigmoid_scores, weighted_nms
 from ._detector import FACE_MODELS, BlazeFaceConfig, FaceDetector, face_model_path
 from ._person import PersonDetector, person_config
 from ._tiles import TiledDetector, TilePlan, merge_detections, padded_input, parse_tiles, tile_plan

@@ -21,8 +21,8 @@ import numpy as np
 from ...bundle import InputSpec
 from ...errors import MissingExtraError, ModelError
 from ...results import Detections
-from ._anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
-from ._decode import decode_blazeface
+from ..decoders.anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
+from ..decoders.boxes import decode_blazeface
 
 log = logging.getLogger(__name__)
 

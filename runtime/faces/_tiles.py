@@ -29,7 +29,7 @@ import numpy as np
 
 from ...results import Detections
 from .._preprocess import padded_input
-from ._decode import iou_matrix, nms
+from ..decoders.boxes import iou_matrix, nms
 
 __all__ = ["TiledDetector", "TilePlan", "tile_plan", "merge_detections", "parse_tiles", "padded_input"]
 

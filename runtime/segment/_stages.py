@@ -10,17 +10,19 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
 
 from ...results import Segmentation
-from ..anonymize._strategies import Anonymizer
-from ..stream._protocols import FrameStage, StreamFrame
+from ..stream import FrameStage, StreamFrame
 from ._background import Background, feathered_alpha
 from ._render import colorize, overlay
 from ._segmenter import Segmenter
+
+if TYPE_CHECKING:  # typing only: the anonymize job builds these stages, so importing it here would be a cycle
+    from ..anonymize import Anonymizer
 
 __all__ = ["SHAPES", "TemporalSmoother", "SegmentStage", "PersonMaskStage", "mask_silhouettes", "person_shapes",
            "tile_grid", "foreground", "load_person_segmenter"]

@@ -15,7 +15,6 @@ before any work and call ``Pipeline(source, detector, tracker, stage, sinks).run
 ``stop_on_signals(stop)``, as ``anonymize`` and ``detect_stream`` do.
 """
 
-from ._anonymize import AnonymizeConfig, anonymize
 from ._bytetrack import ByteTracker, NoTracker
 from ._classify import ClassifierDetector, ClassifyConfig, ClassifyStage, classify_stream
 from ._control import StreamInfo, stop_on_signals
@@ -33,7 +32,6 @@ from ._stills import annotate_targets, detect_images
 from ._protocols import Detector, FrameStage, Sink, Source, StreamFrame, Tracked, Tracker
 
 __all__ = [
-    "AnonymizeConfig",
     "ByteTracker",
     "ClassifierDetector",
     "ClassifyConfig",
@@ -70,7 +68,6 @@ __all__ = [
     "Zone",
     "ZoneCounter",
     "annotate_targets",
-    "anonymize",
     "check_output_paths",
     "class_aware_nms",
     "classify_stream",

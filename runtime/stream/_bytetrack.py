@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...results import Detections
-from ..faces._decode import iou_matrix
+from ..decoders.boxes import iou_matrix
 from ._kalman import BoxKalman
 from ._protocols import Tracked
 
@@ -46,7 +46,8 @@ _NONE = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zer
 def _boxes(tracks: list[_Track]) -> Detections:
     """The last boxes of ``tracks`` as Detections with ``tracker_id``."""
     return Detections(np.stack([t.box for t in tracks]) if tracks else np.zeros((0, 4), np.float32),
-                      [t.score for t in tracks], [t.class_id for t in tracks], tracker_id=[t.id for t in tracks])
+                      np.array([t.score for t in tracks], np.float32), np.array([t.class_id for t in tracks], np.int32),
+                      tracker_id=np.array([t.id for t in tracks], np.int64))
 
 
 def _inside(box: np.ndarray, others: np.ndarray, classes: np.ndarray, cls: int, share: float) -> bool:

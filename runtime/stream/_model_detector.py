@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import EdgeSDKError, InputError
 from ...results import Detections
-from ..faces._decode import nms
+from ..decoders.boxes import nms
 
 log = logging.getLogger(__name__)
 

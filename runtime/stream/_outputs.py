@@ -13,7 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable
 
 from ...errors import InputError
 from ..sinks import (
@@ -85,7 +85,7 @@ class MqttOutput:
     password_file: str | None = None
 
 
-OutputSpec = Union[FileOutput, EventsOutput, TrackEventsOutput, SnapshotsOutput, ServeOutput, WindowOutput, MqttOutput]
+OutputSpec = FileOutput | EventsOutput | TrackEventsOutput | SnapshotsOutput | ServeOutput | WindowOutput | MqttOutput
 
 
 def same_file(a: Path, b: Path) -> bool:

@@ -189,7 +189,7 @@ def test_person_mask_solid_no_face_found_again_far_people(tmp_path):
     from edgesdk.results import Detections
     from edgesdk.runtime.anonymize import leak_report, thorough_face_detector
     from edgesdk.runtime.sources import video_frames
-    from edgesdk.runtime.stream import AnonymizeConfig, anonymize
+    from edgesdk.runtime.anonymize import AnonymizeConfig, anonymize
 
     out = tmp_path / "a.mp4"
     anonymize(AnonymizeConfig(source=str(FAR), output=str(out), max_frames=300, mode="solid",

@@ -8,12 +8,10 @@ from dataclasses import dataclass, fields
 from typing import Callable
 
 from ...errors import InputError
-from ._control import StreamInfo, stop_on_signals
-from ._pacing import pace
-from ._outputs import (
-    EventsOutput, FileOutput, OutputSpec, ServeOutput, WindowOutput, check_output_paths, open_sink, plan_output,
+from ..stream import (
+    EventsOutput, FileOutput, OutputSpec, RunError, ServeOutput, StreamInfo, WindowOutput, check_output_paths,
+    open_sink, pace, plan_output, stop_on_signals,
 )
-from ._pipeline import RunError
 
 __all__ = ["AnonymizeConfig", "anonymize"]
 
@@ -89,9 +87,9 @@ def anonymize(
     when ``handle_signals``). Raises RunError (``.report`` holds the report so far) when a source, detector or
     sink error stopped the run; the outputs are closed and what was written is kept.
     """
-    from ..anonymize._detectors import build_detectors
-    from ..anonymize._pipeline import AnonymizePipeline
-    from ..anonymize._strategies import make_anonymizer
+    from ._detectors import build_detectors
+    from ._pipeline import AnonymizePipeline
+    from ._strategies import make_anonymizer
     from ..sinks import MjpegServer
     from ..sources import open_source
 
@@ -136,7 +134,7 @@ def anonymize(
                             tuple(s.name for s in sinks), url))
     person_stage = None
     if person is not None:
-        from ..anonymize._pipeline import MaskStage, Renderer
+        from ._pipeline import MaskStage, Renderer
         from ..segment import PersonMaskStage
 
         person_stage = PersonMaskStage(MaskStage(Renderer(mode, config.mask_scale)), person[0], mode, person[1],
