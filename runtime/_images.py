@@ -42,7 +42,7 @@ def read_image(path: str | os.PathLike, channels: int = 3, *, convert: bool = Tr
     except OSError as exc:
         raise InputError(f"cannot read {p}: {(exc.strerror or 'error').lower()}") from None
     if is_truncated(data.tobytes()):
-        raise InputError(f"{p} is truncated (the file ends before the image does)")
+        raise InputError(f"{p} is truncated, not a readable image (the file ends before the image does)")
     if not convert:
         raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
         got = None if raw is None else 1 if raw.ndim == 2 else raw.shape[2]

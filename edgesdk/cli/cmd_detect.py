@@ -7,11 +7,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import add_json, non_negative_int, positive_float, positive_int, print_json, progress, unit_float
+from ._common import HelpFormatter, add_json, non_negative_int, positive_float, positive_int, print_json, progress, unit_float
 from ._model_args import add_model_args, load_from_args
 from ._stream_args import add_play_args, hostport
 
 ORDER = 40
+
+DESCRIPTION = ("Boxes, classes and scores for images; on a video, camera, stream or folder: persistent track ids, "
+               "zones and lines, JSONL events, snapshots, annotated video and a live page.")
 
 EXAMPLES = """examples:
   edgesdk detect ssd.tflite photo.jpg --annotate boxes.jpg        boxes in one image (today's output)
@@ -30,7 +33,7 @@ def _grid(text: str) -> tuple[int, int]:
 
 def register(sub) -> None:
     p = sub.add_parser("detect", help="boxes, classes and scores for images; tracks, zones and events on streams",
-                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, epilog=EXAMPLES, formatter_class=HelpFormatter)
     add_model_args(p)
     p.add_argument("inputs", metavar="SOURCE|IMAGE", nargs="*",
                    help="image files, or one SOURCE as anonymize takes it: video, folder, camera index, /dev/videoN, "
