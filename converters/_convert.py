@@ -90,6 +90,10 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
     with report.json and report.md. Returns the report. ``progress(desc, total)`` is an optional context-manager
     factory for progress bars (the CLI's)."""
     opts = opts or ConvertOptions()
+    if str(model).lower().endswith(".tflite"):  # a float TFLite model without its source
+        from ._from_tflite import convert_float_tflite
+
+        return convert_float_tflite(model, out_dir, opts, progress=progress)
     out = Path(out_dir)
     _check_out_dir(out, opts.overwrite)
     t_start = time.perf_counter()
