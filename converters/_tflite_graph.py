@@ -28,7 +28,8 @@ __all__ = ["SUPPORTED", "RebuiltGraph", "check_rebuild", "rebuild_tflite"]
 
 _WEIGHT_OPS = ("DEQUANTIZE", "DENSIFY")  # constant-in, constant-out: folded into the weights
 SUPPORTED = frozenset({
-    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "HARD_SWISH",
+    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "FULLY_CONNECTED",
+    "HARD_SWISH", "SOFTMAX",
     "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "PADV2", "RELU", "RELU6", "RESHAPE", "RESIZE_BILINEAR",
     "RESIZE_NEAREST_NEIGHBOR", "SUB", "TANH", "Convolution2DTransposeBias", *_WEIGHT_OPS,
 })
@@ -230,6 +231,14 @@ def _apply(tf, op, g, vals, custom: bytes):
         w = tf.transpose(vals[op.inputs[1]], (1, 2, 0, 3))  # OHWI -> HWOI
         y = tf.nn.conv2d_transpose(x, w, out_shape, strides=[1, sh, sw, 1], padding="SAME" if padding == 1 else "VALID")
         return y + vals[op.inputs[2]]
+    if k == "FULLY_CONNECTED":
+        w = vals[op.inputs[1]]  # (out, in)
+        y = tf.matmul(tf.reshape(x, (-1, int(w.shape[1]))), w, transpose_b=True)
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            y = y + vals[op.inputs[2]]
+        return tf.reshape(_act(tf, y, o.get("fused_activation_function")), out_shape)
+    if k == "SOFTMAX":
+        return tf.nn.softmax(x * float(o.get("beta", 1.0)))
     if k in ("ADD", "MUL", "SUB"):
         b = vals[op.inputs[1]]
         y = {"ADD": tf.add, "MUL": tf.multiply, "SUB": tf.subtract}[k](x, b)
