@@ -10,7 +10,14 @@ Rules (coral.ai/docs/edgetpu/models-intro, mirrored in ../shared/reference/edget
 * only the operators of the table below, with their constraints; custom operators never map;
 * the compiler walks the ops in execution order and maps them until the first one it cannot map: that op and
   every op after it (whether or not it uses that op's result) run on the CPU;
-* ops of subgraphs other than the main one are not mapped ("More than one subgraph is not supported").
+* ops of subgraphs other than the main one are not mapped ("More than one subgraph is not supported");
+* observed in compiled models, beyond the documentation (../shared/reference/edgetpu.md): ops at the start of a
+  graph that cannot map (a CAST of a uint8 input ahead of the first QUANTIZE) stay on the CPU and the mapping
+  starts after them instead of the graph being cut there; and TILE, absent from the table, is mapped.
+
+The rules model ``edgetpu_compiler`` 16.0.384591198, the last public release (the version in the compiler logs
+people post since 2021; 15.0.340273435 and 14.1.317412892 logs show the same statuses); without the
+``-a``/``-d``/``-n`` options (one Edge TPU subgraph, no delegate search, no segmentation).
 
 Every rule is a pure function over :mod:`._types` objects, so it can be tested on hand-built graphs.
 """
@@ -76,6 +83,7 @@ SUPPORTED_OPS = frozenset(
         "SUM",
         "SQUARED_DIFFERENCE",
         "TANH",
+        "TILE",  # not in the documented table; mapped by compiler 16 in practice (see the module)
         "TRANSPOSE",
     }
 )
@@ -399,10 +407,16 @@ def _is_output_dequantize(op: OperatorInfo, g: SubgraphInfo) -> bool:
 
 # ---------------------------------------------------------------------------------------------- walk
 def predict_subgraph(g: SubgraphInfo) -> tuple[list[OpPlacement], OpPlacement | None, list[OpPlacement]]:
-    """Place the ops of one graph in execution order; returns (placements, first unmapped op, caveats)."""
+    """Place the ops of one graph in execution order; returns (placements, first unmapped op, caveats).
+
+    Ops that cannot map *before the first op that can* (a CAST of a uint8 input ahead of the first QUANTIZE)
+    stay on the CPU and mapping starts after them (rule observed in compiled models, see the module); only an
+    unmappable op after the mapping started cuts the graph. When nothing maps, the first op is the cut."""
     placements: list[OpPlacement] = []
     caveats: list[OpPlacement] = []
     cut: OpPlacement | None = None
+    leading: OpPlacement | None = None  # the first op left on the CPU ahead of the mapping
+    started = False
     tainted: set[int] = set()  # tensors computed from the cut op (only to explain the reason)
     for op in g.operators:
         if cut is not None:
@@ -420,15 +434,24 @@ def predict_subgraph(g: SubgraphInfo) -> tuple[list[OpPlacement], OpPlacement | 
             placements.append(OpPlacement(op.index, op.opcode, CPU, "dequantizes a model output (runs on the CPU)"))
             continue
         problem = op_problem(op, g)
+        if problem and not started:
+            p = OpPlacement(op.index, op.opcode, CPU, f"{problem}; ahead of the first mappable op: stays on the CPU "
+                            "and the mapping starts after it")
+            placements.append(p)
+            leading = leading or OpPlacement(op.index, op.opcode, CPU, problem)
+            continue
         if problem:
             cut = OpPlacement(op.index, op.opcode, CPU, problem)
             placements.append(cut)
             tainted.update(op.outputs)
             continue
+        started = True
         placements.append(OpPlacement(op.index, op.opcode, EDGETPU))
         caveat = op_caveat(op, g)
         if caveat:
             caveats.append(OpPlacement(op.index, op.opcode, EDGETPU, caveat))
+    if cut is None and not started and leading is not None:
+        cut = leading  # nothing maps: the first op is where the model leaves the Edge TPU
     return placements, cut, caveats
 
 
