@@ -74,6 +74,47 @@ def _photos(d: Path, n: int, value: int | None = None) -> Path:
     return d
 
 
+# ---------------------------------------------------------------------------------------------- pieces
+@pytest.mark.parametrize("inp, outs, name, task, decoder", [
+    ((1, 128, 128, 3), [(1, 896, 16), (1, 896, 1)], "face_detection_short_range", "face", "blazeface"),
+    ((1, 192, 192, 3), [(1, 2304, 1), (1, 2304, 16)], "face_detection_full_range", "face", "blazeface"),
+    ((1, 224, 224, 3), [(1, 2254, 12), (1, 2254, 1)], "pose_detection", "detect", "blazeface"),
+    ((1, 256, 256, 3), [(1, 256, 256, 1)], "selfie_segmentation", "segment", "mediapipe-selfie"),
+    ((1, 144, 256, 3), [(1, 144, 256, 1)], "selfie_segmentation_landscape", "segment", "mediapipe-selfie"),
+])
+def test_known_models_keep_their_decoder(inp, outs, name, task, decoder):
+    from edgesdk.converters._known_tflite import identify
+
+    k = identify(inp, outs)
+    assert (k.name, k.task, k.decoder) == (name, task, decoder)
+    assert identify((1, 100, 100, 3), outs) is None
+
+
+def test_anchor_options_of_known_face_models_give_their_box_counts():
+    from edgesdk.converters._known_tflite import identify
+    from edgesdk.runtime.faces import AnchorOptions, ssd_anchors
+
+    for inp, n in (((1, 128, 128, 3), 896), ((1, 192, 192, 3), 2304), ((1, 224, 224, 3), 2254)):
+        k = identify(inp, [(1, n, 16 if n != 2254 else 12), (1, n, 1)])
+        a = dict(k.params["anchors"])
+        a["strides"], a["aspect_ratios"] = tuple(a["strides"]), tuple(a["aspect_ratios"])
+        assert len(ssd_anchors(AnchorOptions(**a))) == n
+
+
+def test_calibration_inputs_are_whole_images_then_crops(tmp_path):
+    from edgesdk.bundle import InputSpec
+    from edgesdk.converters._from_tflite import calibration_inputs, input_coverage
+
+    paths = sorted(_photos(tmp_path / "c", 4).iterdir())
+    spec = InputSpec.from_range(-1.0, 1.0, resize="letterbox")
+    x = calibration_inputs(paths, (16, 24), spec, 12)
+    assert x.shape == (12, 16, 24, 3) and x.dtype == np.float32
+    assert -1.0 <= x.min() and x.max() <= 1.0
+    assert input_coverage(x, spec) > 0.9
+    dark = calibration_inputs(sorted(_photos(tmp_path / "d", 4, value=3).iterdir()), (16, 24), spec, 8)
+    assert input_coverage(dark, spec) < 0.1
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 def test_already_quantized_model_is_refused(tmp_path, capsys):
     rc, err = _run(capsys, MODELS / "mobilenet_v1_0.25_128_quant.tflite", "--calib-data", FACES, "-o", tmp_path / "o")
