@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 __all__ = ["MIN_CALIB_IMAGES", "calibration_inputs", "convert_float_tflite", "input_coverage"]
 
 MIN_CALIB_IMAGES = 4  # distinct photos; each gives several crops
-REPLAY_TOLERANCE = 1e-2  # largest |float replay - original| accepted (outputs are logits of magnitude ~100)
+REPLAY_TOLERANCE = 5e-2  # largest |float replay - original| accepted: outputs are logits up to ~100 and the
+# summation order differs (measured: 6e-5 to 4e-3 on the five MediaPipe models)
 COVERAGE_WARN = 0.5  # calibration inputs spanning less of the input range than this: warn
 
 
