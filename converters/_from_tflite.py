@@ -71,7 +71,7 @@ def input_coverage(calib: np.ndarray, spec: InputSpec) -> float:
     return float((p99 - p1) / (hi - lo)) if hi > lo else 1.0
 
 
-def _quantize(graph, calib: np.ndarray, io: str) -> bytes:
+def _quantize(graph, calib: np.ndarray, io: str, calibration: str = "minmax") -> bytes:
     from ._env import import_tf
     from ._quantize import _conversion_error, _io_dtype
 
@@ -83,6 +83,10 @@ def _quantize(graph, calib: np.ndarray, io: str) -> bytes:
     conv.inference_input_type = _io_dtype(tf, io)
     conv.inference_output_type = _io_dtype(tf, io)
     try:
+        if calibration != "minmax":
+            from ._calibrate import calibrate_and_quantize
+
+            return calibrate_and_quantize(tf, conv, calib, io, calibration)[0]
         return conv.convert()
     except Exception as exc:  # noqa: BLE001 - one line naming the ops
         raise _conversion_error(exc, "the replayed model") from None
@@ -126,8 +130,10 @@ def convert_float_tflite(model: str | Path, out_dir: str | Path, opts, *, progre
         raise InputError(f"calibration folder {opts.calib_data} has {len(images)} image(s); at least "
                          f"{MIN_CALIB_IMAGES} are needed")
     warnings: list[str] = []
-    graph = rebuild_tflite(src)  # InputError/ModelError: quantized, dynamic, unknown op
-    known = identify(graph.input_shape, [tuple(t.shape) for t in info.outputs])
+    known = identify(tuple(info.inputs[0].shape), [tuple(t.shape) for t in info.outputs])
+    clip = {i: c for shape, c in (known.clip_outputs if known else ()) for i, t in enumerate(info.outputs)
+            if tuple(t.shape[1:]) == shape}
+    graph = rebuild_tflite(src, clip)  # InputError/ModelError: quantized, dynamic, unknown op
     spec, range_source = _input_spec(known, opts, warnings)
     h, w = graph.input_shape[1:3]
     images = sample(images, opts.calib_images, opts.seed)
@@ -140,11 +146,11 @@ def convert_float_tflite(model: str | Path, out_dir: str | Path, opts, *, progre
     if coverage < COVERAGE_WARN:
         warnings.append(f"calibration images span only {coverage * 100:.0f}% of the input range {list(spec.range or [])}"
                         " (wrong kind of images: too dark or flat?): int8 activations will saturate on real images")
-    drift = check_rebuild(src, graph, calib[:2])
+    drift = check_rebuild(src, graph, calib[:2], clip)
     if drift > REPLAY_TOLERANCE:
         raise InputError(f"{src.name}: the replayed graph differs from the model by {drift:.3g}; not quantized")
     t_conv = time.perf_counter()
-    tflite = _quantize(graph, calib, io)
+    tflite = _quantize(graph, calib, io, opts.calibration)
     conversion_seconds = time.perf_counter() - t_conv
     float_ref = _float_of(graph)
 
@@ -156,9 +162,10 @@ def convert_float_tflite(model: str | Path, out_dir: str | Path, opts, *, progre
         report: dict = {
             "name": known.name if known else src.stem,
             "source": {"model": str(src), "flavor": "tflite", "input_shape": list(graph.input_shape),
+                       "clipped_outputs": {str(k): v for k, v in clip.items()},
                        "recognised_as": known.name if known else None, "replay_max_abs_diff": drift},
             "input": spec.to_dict(), "input_range_source": range_source,
-            "quantization": {"mode": "int8", "io": io, "calibration": "minmax", "calib_images": len(images),
+            "quantization": {"mode": "int8", "io": io, "calibration": opts.calibration, "calib_images": len(images),
                              "calib_inputs": count, "calib_data": str(opts.calib_data),
                              "input_coverage": round(coverage, 3), "method": "flatbuffer replayed in TensorFlow, "
                              "TFLite converter full-integer quantization"},
