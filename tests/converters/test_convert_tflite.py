@@ -101,6 +101,16 @@ def test_anchor_options_of_known_face_models_give_their_box_counts():
         assert len(ssd_anchors(AnchorOptions(**a))) == n
 
 
+def test_score_heads_are_found_for_the_clip():
+    from edgesdk.converters._tflite_graph import _heads
+    from edgesdk.tflite import read_model
+
+    g = read_model(_face_model()).main
+    heads = _heads(g, 1)  # classificators (896, 1): one conv per anchor layer
+    assert len(heads) == 2 and all(g.operators[i].opcode == "CONV_2D" for i in heads)
+    assert not heads & _heads(g, 0)
+
+
 def test_calibration_inputs_are_whole_images_then_crops(tmp_path):
     from edgesdk.bundle import InputSpec
     from edgesdk.converters._from_tflite import calibration_inputs, input_coverage
