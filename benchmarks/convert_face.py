@@ -77,19 +77,29 @@ def recall(bundle: Path, stride: int) -> dict:
     for name, img in _frames(stride):
         ref.reset()
         q.reset()
-        a, b = ref.detect(img).xyxy, q.detect(img).xyxy
-        d = per.setdefault(name, {"frames": 0, "float_boxes": 0, "found": 0, "int8_boxes": 0, "int8_extra": 0})
+        da = ref.detect(img)
+        a, b = da.xyxy, q.detect(img).xyxy
+        d = per.setdefault(name, {"frames": 0, "float_boxes": 0, "found": 0, "int8_boxes": 0, "int8_extra": 0,
+                                  "float_boxes_0.7": 0, "found_0.7": 0, "missed": []})
         d["frames"] += 1
         d["float_boxes"] += len(a)
         d["int8_boxes"] += len(b)
+        d["float_boxes_0.7"] += int((da.score >= 0.7).sum())
         if len(a) and len(b):
             m = iou_matrix(a, b)
-            d["found"] += int((m.max(1) >= 0.5).sum())
+            hit = m.max(1) >= 0.5
+            d["found"] += int(hit.sum())
+            d["found_0.7"] += int((hit & (da.score >= 0.7)).sum())
+            d["missed"] += [[round(float(da.score[i]), 3), round(float(a[i, 2] - a[i, 0]), 1), round(float(m[i].max()), 2)]
+                            for i in np.flatnonzero(~hit)]
             d["int8_extra"] += int((m.max(0) < 0.5).sum())
         else:
             d["int8_extra"] += len(b) if not len(a) else 0
-    tot = {k: sum(d[k] for d in per.values()) for k in ("frames", "float_boxes", "found", "int8_boxes", "int8_extra")}
+    tot = {k: sum(d[k] for d in per.values()) for k in ("frames", "float_boxes", "found", "int8_boxes", "int8_extra",
+                                                          "float_boxes_0.7", "found_0.7")}
     tot["recall"] = round(tot["found"] / max(1, tot["float_boxes"]), 4)
+    tot["recall_float_score_0.7"] = round(tot["found_0.7"] / max(1, tot["float_boxes_0.7"]), 4)
+    tot["missed_float_scores_max"] = max((m[0] for d in per.values() for m in d["missed"]), default=None)
     return {"per_source": per, "total": tot, "stride": stride}
 
 
@@ -179,6 +189,9 @@ def render(res: dict) -> str:
              f"- recall of the float model's boxes by int8 (IoU >= 0.5): **{r['recall'] * 100:.2f}%** "
              f"({r['found']}/{r['float_boxes']} boxes on {r['frames']} frames and photos, every "
              f"{res['recall']['stride']}th video frame); int8 boxes the float model lacks: {r['int8_extra']}",
+             f"- of the float boxes scoring >= 0.7: **{r['recall_float_score_0.7'] * 100:.2f}%** found "
+             f"({r['found_0.7']}/{r['float_boxes_0.7']}); the highest float score of a missed box: {r['missed_float_scores_max']} "
+             "(missed boxes with their float score, width and best IoU are in the JSON)",
              f"- labelled faces (training.xml): float {lab['float']['found_iou_0.3']}/{lab['float']['faces']}, "
              f"int8 {lab['int8']['found_iou_0.3']}/{lab['int8']['faces']} at IoU >= 0.3 "
              f"(IoU >= 0.5: float {lab['float']['found_iou_0.5']}, int8 {lab['int8']['found_iou_0.5']})",
