@@ -239,3 +239,19 @@ def test_edgetpu_variant_maps_every_op(tmp_path, capsys):
     pred = predict_edgetpu(info)
     cpu = [p for p in pred.ops if p.target == "cpu" and p.op not in ("QUANTIZE", "DEQUANTIZE")]
     assert cpu == []
+
+
+@pytest.mark.slow
+def test_selfie_segmenter_becomes_a_segment_bundle(tmp_path, capsys):
+    from edgesdk.bundle import load_bundle
+    from edgesdk.tflite import read_model
+
+    out = tmp_path / "selfie"
+    rc, err = _run(capsys, MODELS / "selfie_segmentation_landscape.tflite", "--calib-data", FACES,
+                   "--latency-runs", "0", "-o", out)
+    assert rc == 0, err
+    m = load_bundle(out).manifest
+    assert (m.task, m.output.decoder) == ("segment", "mediapipe-selfie")
+    assert m.input.range == (0.0, 1.0) and m.input.resize == "stretch"
+    info = read_model(out / "model.tflite")
+    assert info.inputs[0].dtype == "INT8" and "TRANSPOSE_CONV" in info.op_counts  # MediaPipe's custom op, replayed
