@@ -33,8 +33,9 @@ def register(subparsers) -> None:
                    help="none: float32; dynamic: int8 weights; float16: float16 weights; int8: full integer")
     p.add_argument("--io", choices=("float", "int8", "uint8"), default=None,
                    help="input/output type of an int8 model (default: uint8 with --edgetpu, else float)")
-    p.add_argument("--calibration", choices=("minmax", "mse"), default="minmax",
-                   help="activation ranges: minmax (TFLite's own) or mse (error-minimising clip over histograms)")
+    p.add_argument("--calibration", choices=("minmax", "mse", "percentile"), default="minmax",
+                   help="activation ranges: minmax (TFLite's own), mse (error-minimising clip over histograms) or "
+                        "percentile (the central 99.99%% of the values)")
     p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
                    help="skip correcting the mean shift int8 weights cause (bias correction)")
     p.add_argument("--calib-data", metavar="DIR", help="calibration images (flat folder or class folders)")
