@@ -7,7 +7,6 @@ manifest's output spec (decoder name and its parameters: SSD anchor options for 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from ..bundle import InputSpec, OutputSpec
@@ -76,6 +75,3 @@ def identify(input_shape: tuple[int, ...], output_shapes: list[tuple[int, ...]])
             return k
     return None
 
-
-def with_input_range(k: KnownModel, lo: float, hi: float) -> KnownModel:
-    return dataclasses.replace(k, range=(lo, hi))
