@@ -169,9 +169,9 @@ def bare_invoke_ms(model: str = "face", reps: int = 300) -> float:
     return statistics.median(times) * 1000
 
 
-def run_clip(clip: Path, tiles: str, workers: int | None, repeat: int, out_path: Path) -> dict:
+def run_clip(clip: Path, tiles: str, workers: int | None, repeat: int, out_path: Path, detector: str = "face") -> dict:
     """Best of ``repeat`` runs of the CLI's pipeline, file to .mp4 (workers None: the SDK's default; also runs on
-    older checkouts without tile workers)."""
+    older checkouts without tile workers). ``detector``: face, face-full or a face bundle."""
     from edgesdk.runtime.anonymize import AnonymizePipeline, Blur, build_detectors
     from edgesdk.runtime.sinks import VideoSink
     from edgesdk.runtime.sources import VideoFileSource
@@ -183,7 +183,7 @@ def run_clip(clip: Path, tiles: str, workers: int | None, repeat: int, out_path:
     for _ in range(repeat):
         src = VideoFileSource(clip)
         src.open()
-        det = build_detectors(["face"], **kw)
+        det = build_detectors([detector], **kw)
         tiler = det.detectors[0].inner
         model = tiler.detector.model
         calls = [0]

@@ -15,7 +15,7 @@ __all__ = ["ConvertOptions", "convert"]
 
 def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertOptions | None = None,
             *, progress=None) -> dict:
-    """Convert ``model`` (a Keras file/folder or a built-in architecture name) and write the bundle ``out_dir``
+    """Convert ``model`` (a Keras file/folder, a built-in architecture name or a float ``.tflite``) and write the bundle ``out_dir``
     with report.json and report.md. Returns the report. ``progress(desc, total)`` is an optional context-manager
     factory for progress bars (the CLI's)."""
     from ._arch import ARCHITECTURES
@@ -23,6 +23,10 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
 
     opts = opts or ConvertOptions()
     name = str(model)
+    if name.lower().endswith(".tflite"):  # a float TFLite model without its source: replayed, then quantized
+        from ._from_tflite import convert_float_tflite
+
+        return convert_float_tflite(model, out_dir, opts, progress=progress)
     if name not in ARCHITECTURES:
         check_keras_path(model)  # before anything else, and before TensorFlow is imported
     opts.check()

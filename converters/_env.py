@@ -74,3 +74,35 @@ def import_keras3():
     except ImportError:
         return None
     return keras if getattr(keras, "__version__", "0").split(".")[0] == "3" else None
+
+
+def tool_versions() -> dict:
+    """Versions of the converter toolchain (TensorFlow, tf-keras, tfmot) that are installed, for reports."""
+    import importlib.metadata as md
+
+    out = {}
+    for mod, dist in (("tensorflow", "tensorflow"), ("tf_keras", "tf-keras"),
+                      ("tensorflow_model_optimization", "tensorflow-model-optimization")):
+        try:
+            out[mod] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+class NullBar:
+    """What a converter step uses for progress when no ``progress`` factory was given: does nothing."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+def phase(progress, description: str, total: int | None = None):
+    """A bar (a spinner when ``total`` is None) from the optional ``progress(desc, total)`` factory."""
+    return progress(description, total) if progress else NullBar()

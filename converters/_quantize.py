@@ -29,7 +29,7 @@ __all__ = ["QUANTIZE_MODES", "IO_TYPES", "CALIBRATIONS", "ConvertResult", "conve
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 IO_TYPES = ("float", "int8", "uint8")
-CALIBRATIONS = ("minmax", "mse")
+CALIBRATIONS = ("minmax", "mse", "percentile")
 
 
 @dataclass

@@ -37,7 +37,14 @@ def render_report_md(report: dict) -> str:
               f"- quantization: {q.get('mode')} (I/O {q.get('io')}, calibration {q.get('calibration')}, "
               f"{q.get('calib_images', 0)} images)",
               f"- input: {json.dumps(report.get('input', {}))} (range from {report.get('input_range_source')})",
-              f"- conversion time: {_fmt(report.get('conversion_seconds'), 1)} s", ""]
+              f"- conversion time: {_fmt(report.get('conversion_seconds'), 1)} s"]
+    src = report.get("source", {})
+    if src.get("flavor") == "tflite":
+        lines += [f"- float .tflite replayed in TensorFlow (recognised as {src.get('recognised_as') or 'an unknown model'}); "
+                  f"largest output difference to the original: {src.get('replay_max_abs_diff', 0):.2g}",
+                  f"- calibration inputs: {q.get('calib_inputs')} (whole photos and crops of them), spanning "
+                  f"{(q.get('input_coverage') or 0) * 100:.0f}% of the input range"]
+    lines.append("")
     size = report.get("size", {})
     if size:
         lines += ["## Size", "", "| file | bytes |", "|---|---:|"]

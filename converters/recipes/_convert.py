@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from .._env import phase, tool_versions
 from ._context import StepContext
 
 log = logging.getLogger(__name__)
@@ -74,30 +75,6 @@ def _decoder(tflite: Path) -> str:
     return classifier_decoder(read_model(tflite))
 
 
-def _versions() -> dict:
-    import importlib.metadata as md
-
-    out = {}
-    for mod, dist in (("tensorflow", "tensorflow"), ("tf_keras", "tf-keras"),
-                      ("tensorflow_model_optimization", "tensorflow-model-optimization")):
-        try:
-            out[mod] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
-class _NullBar:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-
 @dataclass
 class ConvertStep:
     """The conversion of ``model`` (a Keras file/folder or a built-in architecture name) with ``options``."""
@@ -113,7 +90,7 @@ class ConvertStep:
         self.options.check()
 
     def _bar(self, ctx: StepContext, desc: str, total: int | None):
-        return ctx.run.progress(desc, total) if ctx.run.progress else _NullBar()
+        return phase(ctx.run.progress, desc, total)
 
     def _load(self, ctx: StepContext, warnings: list[str]):
         from .._arch import ARCHITECTURES, build_architecture
@@ -205,7 +182,7 @@ class ConvertStep:
             report["accuracy"] = self._accuracy(ctx, loaded, model_path, spec)
         report["warnings"] = warnings
         report["total_seconds"] = round(time.perf_counter() - t_start, 2)
-        versions = _versions()
+        versions = tool_versions()
         report["versions"] = {**versions, "python": platform.python_version()}
         bundle = {"input": spec.to_dict(), "decoder": _decoder(model_path), "labels": labels, "versions": versions,
                   "source": {"model": name, "quantize": opts.quantize, "io": io, "calibration": result.calibration}}

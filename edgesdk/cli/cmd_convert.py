@@ -19,10 +19,13 @@ def register(subparsers) -> None:
             "mobilenet_v2, mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, efficientnet_lite0) to TFLite, "
             "quantized, and write DIR as a bundle (manifest.json, model.tflite, labels.txt) with report.json and "
             "report.md: size, op counts, CPU latency, the predicted Edge TPU mapping and, with --eval-data, accuracy "
-            "and top-1 agreement of the TFLite model with the Keras model. Needs the 'convert' extra."
+            "and top-1 agreement of the TFLite model with the Keras model. A float .tflite MODEL (MediaPipe's BlazeFace, "
+            "pose detector, selfie segmenters, or any model of the ops they use) is quantized to full integer without "
+            "its source: int8 I/O, or uint8 with --edgetpu; known models keep their decoder and anchors in the "
+            "manifest. Needs the 'convert' extra."
         ),
     )
-    p.add_argument("model", metavar="MODEL", nargs="?", help="Keras model file/folder or a built-in architecture name")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="Keras model file/folder, a float .tflite, or a built-in architecture name")
     p.add_argument("--recipe", metavar="FILE",
                    help="run a TOML recipe (finetune, prune, distill, qat, quantize, edgetpu steps) instead of MODEL")
     p.add_argument("-o", "--out", metavar="DIR", required=True, help="bundle folder to write (new or empty)")
@@ -30,8 +33,9 @@ def register(subparsers) -> None:
                    help="none: float32; dynamic: int8 weights; float16: float16 weights; int8: full integer")
     p.add_argument("--io", choices=("float", "int8", "uint8"), default=None,
                    help="input/output type of an int8 model (default: uint8 with --edgetpu, else float)")
-    p.add_argument("--calibration", choices=("minmax", "mse"), default="minmax",
-                   help="activation ranges: minmax (TFLite's own) or mse (error-minimising clip over histograms)")
+    p.add_argument("--calibration", choices=("minmax", "mse", "percentile"), default="minmax",
+                   help="activation ranges: minmax (TFLite's own), mse (error-minimising clip over histograms) or "
+                        "percentile (the central 99.99%% of the values)")
     p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
                    help="skip correcting the mean shift int8 weights cause (bias correction)")
     p.add_argument("--calib-data", metavar="DIR", help="calibration images (flat folder or class folders)")

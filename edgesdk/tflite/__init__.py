@@ -16,11 +16,11 @@ from ._edgetpu import (
     OpPlacement,
     op_caveat,
     op_problem,
-    predict_subgraph,
     tensor_problem,
 )
 from ._predict import predict_edgetpu
 from ._reader import check_tflite_file, is_tflite, load_schema, read_model
+from ._walk import predict_subgraph
 from ._types import (
     EDGETPU_CUSTOM_OP,
     MetadataInfo,

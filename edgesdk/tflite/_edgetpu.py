@@ -10,7 +10,14 @@ Rules (coral.ai/docs/edgetpu/models-intro, mirrored in ../shared/reference/edget
 * only the operators of the table below, with their constraints; custom operators never map;
 * the compiler walks the ops in execution order and maps them until the first one it cannot map: that op and
   every op after it (whether or not it uses that op's result) run on the CPU;
-* ops of subgraphs other than the main one are not mapped ("More than one subgraph is not supported").
+* ops of subgraphs other than the main one are not mapped ("More than one subgraph is not supported");
+* observed in compiled models, beyond the documentation (../shared/reference/edgetpu.md): ops at the start of a
+  graph that cannot map (a CAST of a uint8 input ahead of the first QUANTIZE) stay on the CPU and the mapping
+  starts after them instead of the graph being cut there; and TILE, absent from the table, is mapped.
+
+The rules model ``edgetpu_compiler`` 16.0.384591198, the last public release (the version in the compiler logs
+people post since 2021; 15.0.340273435 and 14.1.317412892 logs show the same statuses); without the
+``-a``/``-d``/``-n`` options (one Edge TPU subgraph, no delegate search, no segmentation).
 
 Every rule is a pure function over :mod:`._types` objects, so it can be tested on hand-built graphs.
 """
@@ -28,7 +35,6 @@ __all__ = [
     "SUPPORTED_OPS",
     "op_caveat",
     "op_problem",
-    "predict_subgraph",
     "tensor_problem",
 ]
 
@@ -74,6 +80,7 @@ SUPPORTED_OPS = frozenset(
         "SUM",
         "SQUARED_DIFFERENCE",
         "TANH",
+        "TILE",  # not in the documented table; mapped by compiler 16 in practice (see the module)
         "TRANSPOSE",
     }
 )
@@ -311,61 +318,3 @@ def op_caveat(op: OperatorInfo, g: SubgraphInfo) -> str | None:
         if t is not None and t.size >= 1 << 20:
             return "RESHAPE of a large tensor may not map"
     return None
-
-
-def _is_input_quantize(op: OperatorInfo, g: SubgraphInfo) -> bool:
-    """QUANTIZE of a float model input to int8/uint8: stays on the CPU ahead of the Edge TPU, no cut."""
-    if op.opcode != "QUANTIZE":
-        return False
-    x, y = _in(op, g), _out(op, g)
-    return (
-        x is not None and y is not None and x.index in g.inputs and not x.is_constant
-        and x.dtype in _FLOAT_TYPES and y.dtype in _QUANT_TYPES
-    )
-
-
-def _is_output_dequantize(op: OperatorInfo, g: SubgraphInfo) -> bool:
-    """DEQUANTIZE whose results are all model outputs: stays on the CPU after the Edge TPU, no cut."""
-    if op.opcode != "DEQUANTIZE":
-        return False
-    x = _in(op, g)
-    outs = [i for i in op.outputs if i >= 0]
-    return (
-        x is not None and not x.is_constant and x.dtype in _QUANT_TYPES
-        and bool(outs) and all(i in g.outputs for i in outs)
-    )
-
-
-# ---------------------------------------------------------------------------------------------- walk
-def predict_subgraph(g: SubgraphInfo) -> tuple[list[OpPlacement], OpPlacement | None, list[OpPlacement]]:
-    """Place the ops of one graph in execution order; returns (placements, first unmapped op, caveats)."""
-    placements: list[OpPlacement] = []
-    caveats: list[OpPlacement] = []
-    cut: OpPlacement | None = None
-    tainted: set[int] = set()  # tensors computed from the cut op (only to explain the reason)
-    for op in g.operators:
-        if cut is not None:
-            uses = any(i in tainted for i in op.inputs)
-            tainted.update(op.outputs if uses else ())
-            how = "uses its result" if uses else "does not use its result, but the compiler cuts in execution order"
-            placements.append(
-                OpPlacement(op.index, op.opcode, CPU, f"after the first unmapped op #{cut.index} {cut.op} ({how})")
-            )
-            continue
-        if _is_input_quantize(op, g):
-            placements.append(OpPlacement(op.index, op.opcode, CPU, "quantizes a float model input (runs on the CPU)"))
-            continue
-        if _is_output_dequantize(op, g):
-            placements.append(OpPlacement(op.index, op.opcode, CPU, "dequantizes a model output (runs on the CPU)"))
-            continue
-        problem = op_problem(op, g)
-        if problem:
-            cut = OpPlacement(op.index, op.opcode, CPU, problem)
-            placements.append(cut)
-            tainted.update(op.outputs)
-            continue
-        placements.append(OpPlacement(op.index, op.opcode, EDGETPU))
-        caveat = op_caveat(op, g)
-        if caveat:
-            caveats.append(OpPlacement(op.index, op.opcode, EDGETPU, caveat))
-    return placements, cut, caveats

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ._compiled import compiled_report
-from ._edgetpu import _SRAM_BYTES, predict_subgraph
+from ._edgetpu import _SRAM_BYTES
 from ._placement import CPU, EDGETPU, EdgeTpuReport, OpPlacement
 from ._types import ModelInfo
+from ._walk import predict_subgraph
 
 __all__ = ["predict_edgetpu"]
 

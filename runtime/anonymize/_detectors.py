@@ -171,11 +171,12 @@ def build_detectors(
     """
     import os
 
-    from ..faces import FACE_MODELS, FaceDetector, TiledDetector
+    from ..faces import FACE_MODELS, FaceDetector, TiledDetector, is_face_bundle
 
     specs = list(specs or ["face"])
     classes = [list(c) for c in (classes or [])]
-    bundles = [s for s in specs if s not in FACE_MODELS]
+    faces = [s for s in specs if s in FACE_MODELS or is_face_bundle(s)]  # built-in or `edgesdk convert` face bundle
+    bundles = [s for s in specs if s not in faces]
     if len(classes) > 1 and len(classes) != len(bundles):
         raise InputError(f"{len(classes)} --classes lists for {len(bundles)} detector bundle(s): give one per bundle, or one for all")
     if classes and not bundles:
@@ -183,7 +184,7 @@ def build_detectors(
     dets: list[Detector] = []
     b = 0
     for spec in specs:
-        if spec in FACE_MODELS:
+        if spec in faces:
             fd = FaceDetector(spec, device=device, threads=threads, threshold=threshold)
             n = workers if workers is not None else (2 if (os.cpu_count() or 1) >= 2 else 1)
             extra = [FaceDetector(spec, device=device, threads=threads, threshold=threshold) for _ in range(max(0, n - 1))]
@@ -191,7 +192,7 @@ def build_detectors(
                 extra = []  # one pass per frame: nothing to share
             tiler = TiledDetector(fd, tiles, sweep_frames=1 if still else sweep_frames,
                                   tile_factor=STILL_TILE_FACTOR if still else VIDEO_TILE_FACTOR, workers=extra)
-            dets.append(_FaceAdapter(tiler, spec))
+            dets.append(_FaceAdapter(tiler, spec if spec in FACE_MODELS else Path(spec).name))
         else:
             p = Path(spec)
             if not p.exists():

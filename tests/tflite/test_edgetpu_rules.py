@@ -221,3 +221,34 @@ def test_report_shape():
     d = predict_edgetpu(ModelInfo(subgraphs=(g,))).to_dict()
     assert {"compiled", "mapped_ops", "cpu_ops", "first_unmapped"} <= set(d)
     assert d == {**d, "compiled": False, "mapped_ops": {"CONV_2D": 1}, "cpu_ops": {}, "first_unmapped": None}
+
+
+# ---------------------------------------------------------------------------------------------- rules beyond the docs
+def test_unmappable_ops_at_the_start_stay_on_cpu_without_cutting():
+    # uint8 input -> CAST -> QUANTIZE (float in) -> CONV -> CONV: CAST and the QUANTIZE of its float result stay
+    # on the CPU, the convolutions map
+    tensors = [act(0, (1, 8, 8, 3), "UINT8"), act(1, (1, 8, 8, 3), "FLOAT32"), act(2, (1, 8, 8, 3), "INT8"),
+               act(3, (1, 8, 8, 8), "INT8"), act(4, (1, 8, 8, 8), "INT8")]
+    ops = [op(0, "CAST", [0], [1]), op(1, "QUANTIZE", [1], [2]), op(2, "CONV_2D", [2], [3]),
+           op(3, "CONV_2D", [3], [4])]
+    d = predict_edgetpu(_model(tensors, ops)).to_dict()
+    assert d["cpu_ops"] == {"CAST": 1, "QUANTIZE": 1}
+    assert d["mapped_ops"] == {"CONV_2D": 2}
+    assert d["first_unmapped"] is None
+    assert "mapping starts after it" in d["ops"][0]["reason"]
+
+
+def test_an_unmappable_op_after_the_mapping_started_still_cuts():
+    tensors = [act(0, (1, 8, 8, 3), "UINT8"), act(1, (1, 8, 8, 3), "INT32"), act(2, (1, 8, 8, 8)),
+               act(3, (1, 8, 8, 8), "INT32"), act(4, (1, 8, 8, 8))]
+    ops = [op(0, "CAST", [0], [1]), op(1, "CONV_2D", [0], [2]), op(2, "CAST", [2], [3]), op(3, "CONV_2D", [2], [4])]
+    d = predict_edgetpu(_model(tensors, ops, outputs=(1, 3, 4))).to_dict()
+    assert d["first_unmapped"]["index"] == 2
+    assert d["mapped_ops"] == {"CONV_2D": 1}
+    assert d["cpu_ops"] == {"CAST": 2, "CONV_2D": 1}
+
+
+def test_tile_maps_although_the_table_omits_it():
+    o, g = one_op("TILE", (1, 4, 4, 8), (1, 8, 8, 8), extra=[const(1, (4,), "INT32", values=(1, 2, 2, 1))])
+    assert op_problem(o, g) is None
+    assert predict_edgetpu(ModelInfo(subgraphs=(g,))).to_dict()["mapped_ops"] == {"TILE": 1}

@@ -1,0 +1,257 @@
+"""edgesdk convert MODEL.tflite: MediaPipe's float models -> full-integer bundles, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from _paths import MODELS, TESTDATA
+
+from edgesdk.cli import main
+from edgesdk.converters import import_tf_keras
+from edgesdk.errors import MissingExtraError
+
+try:
+    import_tf_keras()  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow is imported
+except MissingExtraError as exc:
+    pytest.skip(str(exc), allow_module_level=True)
+
+import tensorflow as tf  # noqa: E402
+
+FACES = TESTDATA / "faces"
+
+
+def _face_model(name: str = "face") -> Path:
+    from edgesdk.runtime.faces import face_model_path
+
+    try:
+        return face_model_path(name)
+    except MissingExtraError as exc:
+        pytest.skip(str(exc))
+
+
+def _float_tflite(path: Path, fn, shape) -> Path:
+    cf = tf.function(fn).get_concrete_function(tf.TensorSpec(shape, tf.float32))
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([cf]).convert())
+    return path
+
+
+def _tiny(path: Path, tail=None, shape=(1, 32, 32, 3)) -> Path:
+    rng = np.random.default_rng(0)
+    w1 = tf.constant(rng.normal(0, 0.3, (3, 3, 3, 8)).astype(np.float32))
+    w2 = tf.constant(rng.normal(0, 0.3, (1, 1, 8, 4)).astype(np.float32))
+
+    def fn(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, w1, 2, "SAME"))
+        y = tf.nn.conv2d(y, w2, 1, "SAME")
+        return tail(y) if tail else y
+
+    return _float_tflite(path, fn, shape)
+
+
+def _run(capsys, *args) -> tuple[int, str]:
+    rc = main(["convert", *map(str, args)])
+    return rc, capsys.readouterr().err
+
+
+def _one_line(err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if "error:" in ln]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def _photos(d: Path, n: int, value: int | None = None) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        img = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) if value is None else np.full((48, 64, 3), value, np.uint8)
+        cv2.imwrite(str(d / f"{i}.png"), img)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------- pieces
+@pytest.mark.parametrize("inp, outs, name, task, decoder", [
+    ((1, 128, 128, 3), [(1, 896, 16), (1, 896, 1)], "face_detection_short_range", "face", "blazeface"),
+    ((1, 192, 192, 3), [(1, 2304, 1), (1, 2304, 16)], "face_detection_full_range", "face", "blazeface"),
+    ((1, 224, 224, 3), [(1, 2254, 12), (1, 2254, 1)], "pose_detection", "detect", "blazeface"),
+    ((1, 256, 256, 3), [(1, 256, 256, 1)], "selfie_segmentation", "segment", "mediapipe-selfie"),
+    ((1, 144, 256, 3), [(1, 144, 256, 1)], "selfie_segmentation_landscape", "segment", "mediapipe-selfie"),
+])
+def test_known_models_keep_their_decoder(inp, outs, name, task, decoder):
+    from edgesdk.converters._known_tflite import identify
+
+    k = identify(inp, outs)
+    assert (k.name, k.task, k.decoder) == (name, task, decoder)
+    assert identify((1, 100, 100, 3), outs) is None
+
+
+def test_anchor_options_of_known_face_models_give_their_box_counts():
+    from edgesdk.converters._known_tflite import identify
+    from edgesdk.runtime.faces import AnchorOptions, ssd_anchors
+
+    for inp, n in (((1, 128, 128, 3), 896), ((1, 192, 192, 3), 2304), ((1, 224, 224, 3), 2254)):
+        k = identify(inp, [(1, n, 16 if n != 2254 else 12), (1, n, 1)])
+        a = dict(k.params["anchors"])
+        a["strides"], a["aspect_ratios"] = tuple(a["strides"]), tuple(a["aspect_ratios"])
+        assert len(ssd_anchors(AnchorOptions(**a))) == n
+
+
+def test_score_heads_are_found_for_the_clip():
+    from edgesdk.converters._tflite_graph import _heads
+    from edgesdk.tflite import read_model
+
+    g = read_model(_face_model()).main
+    heads = _heads(g, 1)  # classificators (896, 1): one conv per anchor layer
+    assert len(heads) == 2 and all(g.operators[i].opcode == "CONV_2D" for i in heads)
+    assert not heads & _heads(g, 0)
+
+
+def test_calibration_inputs_are_whole_images_then_crops(tmp_path):
+    from edgesdk.bundle import InputSpec
+    from edgesdk.converters._from_tflite import calibration_inputs, input_coverage
+
+    paths = sorted(_photos(tmp_path / "c", 4).iterdir())
+    spec = InputSpec.from_range(-1.0, 1.0, resize="letterbox")
+    x = calibration_inputs(paths, (16, 24), spec, 12)
+    assert x.shape == (12, 16, 24, 3) and x.dtype == np.float32
+    assert -1.0 <= x.min() and x.max() <= 1.0
+    assert input_coverage(x, spec) > 0.9
+    dark = calibration_inputs(sorted(_photos(tmp_path / "d", 4, value=3).iterdir()), (16, 24), spec, 8)
+    assert input_coverage(dark, spec) < 0.1
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+def test_already_quantized_model_is_refused(tmp_path, capsys):
+    rc, err = _run(capsys, MODELS / "mobilenet_v1_0.25_128_quant.tflite", "--calib-data", FACES, "-o", tmp_path / "o")
+    assert rc != 0
+    assert "already quantized" in _one_line(err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_dynamic_shape_is_refused(tmp_path, capsys):
+    m = _tiny(tmp_path / "dyn.tflite", shape=(1, None, None, 3))
+    rc, err = _run(capsys, m, "--calib-data", FACES, "-o", tmp_path / "o")
+    assert rc != 0
+    assert "dynamic input shape" in _one_line(err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_and_too_small_calibration_folders(tmp_path, capsys):
+    m = _tiny(tmp_path / "m.tflite")
+    (tmp_path / "empty").mkdir()
+    rc, err = _run(capsys, m, "--calib-data", tmp_path / "empty", "-o", tmp_path / "o")
+    assert rc != 0 and "image" in _one_line(err)
+    rc, err = _run(capsys, m, "--calib-data", _photos(tmp_path / "two", 2), "-o", tmp_path / "o")
+    assert rc != 0 and "has 2 image(s); at least 4" in _one_line(err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_unsupported_op_is_named_with_its_index(tmp_path, capsys):
+    m = _tiny(tmp_path / "cum.tflite", tail=lambda y: tf.math.cumsum(y, axis=3))
+    rc, err = _run(capsys, m, "--calib-data", _photos(tmp_path / "c", 4), "-o", tmp_path / "o")
+    line = _one_line(err)
+    assert rc != 0 and "operator 2 (CUMSUM)" in line, line
+    assert not (tmp_path / "o").exists()
+
+
+def test_existing_output_folder_is_kept(tmp_path, capsys):
+    m = _tiny(tmp_path / "m.tflite")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    rc, err = _run(capsys, m, "--calib-data", _photos(tmp_path / "c", 4), "-o", out)
+    assert rc != 0 and "not empty" in _one_line(err)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.slow
+def test_wrong_kind_of_images_warns_about_saturation(tmp_path, capsys):
+    m = _tiny(tmp_path / "m.tflite")
+    rc, err = _run(capsys, m, "--calib-data", _photos(tmp_path / "dark", 4, value=3), "--input-range=-1,1",
+                   "--latency-runs", "0", "-o", tmp_path / "o")
+    assert rc == 0, err
+    assert "saturate" in err
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert any("saturate" in w for w in report["warnings"])
+
+
+@pytest.mark.slow
+def test_small_float_model_round_trip(tmp_path, capsys):
+    """A float model that is not MediaPipe's: int8 I/O, the replay checked, the report written."""
+    m = _tiny(tmp_path / "m.tflite", tail=lambda y: tf.nn.softmax(tf.reshape(tf.reduce_mean(y, [1, 2]), (1, 4))))
+    rc, err = _run(capsys, m, "--calib-data", _photos(tmp_path / "c", 6), "--input-range", "0,1",
+                   "--latency-runs", "0", "-o", tmp_path / "o")
+    assert rc == 0, err
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["quantization"]["io"] == "int8"
+    assert report["source"]["replay_max_abs_diff"] < 1e-4
+    assert (tmp_path / "o" / "report.md").is_file()
+
+
+# ---------------------------------------------------------------------------------------------- real models
+def _labelled_faces():
+    root = ET.parse(FACES / "training.xml").getroot()
+    for image in root.iter("image"):
+        boxes = [(int(b.get("left")), int(b.get("top")), int(b.get("left")) + int(b.get("width")),
+                  int(b.get("top")) + int(b.get("height"))) for b in image.iter("box")]
+        yield FACES / image.get("file"), np.asarray(boxes, np.float32)
+
+
+@pytest.mark.slow
+def test_face_bundle_is_used_like_the_builtin_model(tmp_path, capsys):
+    from edgesdk.bundle import load_bundle
+    from edgesdk.runtime.anonymize import build_detectors
+    from edgesdk.runtime.faces import iou_matrix
+
+    out = tmp_path / "face-int8"
+    rc, err = _run(capsys, _face_model(), "--quantize", "int8", "--calib-data", FACES, "--latency-runs", "0", "-o", out)
+    assert rc == 0, err
+    m = load_bundle(out).manifest
+    assert (m.task, m.output.decoder) == ("face", "blazeface")
+    assert m.output.params["anchors"]["strides"] == [8, 16, 16, 16]
+    assert m.input.resize == "letterbox" and m.input.range == (-1.0, 1.0)
+    det = build_detectors([str(out)], still=True, workers=1)
+    found = total = 0
+    for path, truth in _labelled_faces():
+        det.reset()  # unrelated photos of different sizes
+        boxes = det.detect(cv2.imread(str(path))).xyxy
+        total += len(truth)
+        if len(boxes):
+            found += int((iou_matrix(truth, boxes).max(1) >= 0.3).sum())
+    assert (found, total) == (18, 18)
+
+
+@pytest.mark.slow
+def test_edgetpu_variant_maps_every_op(tmp_path, capsys):
+    from edgesdk.tflite import predict_edgetpu, read_model
+
+    out = tmp_path / "face-tpu"
+    rc, err = _run(capsys, _face_model(), "--quantize", "int8", "--edgetpu", "--calib-data", FACES,
+                   "--latency-runs", "0", "-o", out)
+    assert rc == 0, err
+    info = read_model(out / "model.tflite")
+    assert info.inputs[0].dtype == "UINT8" and info.outputs[0].dtype == "UINT8"
+    pred = predict_edgetpu(info)
+    cpu = [p for p in pred.ops if p.target == "cpu" and p.op not in ("QUANTIZE", "DEQUANTIZE")]
+    assert cpu == []
+
+
+@pytest.mark.slow
+def test_selfie_segmenter_becomes_a_segment_bundle(tmp_path, capsys):
+    from edgesdk.bundle import load_bundle
+    from edgesdk.tflite import read_model
+
+    out = tmp_path / "selfie"
+    rc, err = _run(capsys, MODELS / "selfie_segmentation_landscape.tflite", "--calib-data", FACES,
+                   "--latency-runs", "0", "-o", out)
+    assert rc == 0, err
+    m = load_bundle(out).manifest
+    assert (m.task, m.output.decoder) == ("segment", "mediapipe-selfie")
+    assert m.input.range == (0.0, 1.0) and m.input.resize == "stretch"
+    info = read_model(out / "model.tflite")
+    assert info.inputs[0].dtype == "INT8" and "TRANSPOSE_CONV" in info.op_counts  # MediaPipe's custom op, replayed
