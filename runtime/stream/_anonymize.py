@@ -72,7 +72,10 @@ class AnonymizeConfig:
         if self.events:
             specs.append(EventsOutput(self.events))
         if self.serve:
-            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk anonymize"))
+            faces = all(d in ("face", "face-full") for d in self.detectors)
+            what = "faces" if faces else ", ".join(str(d).rstrip("/").rsplit("/", 1)[-1] for d in self.detectors)
+            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk anonymize",
+                                     caption=f"{what} anonymized on the device"))
         if self.show:
             specs.append(WindowOutput("edgesdk anonymize", on_close))
         return specs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
 from ...errors import InputError
@@ -87,7 +87,8 @@ class DetectConfig:
         if self.mqtt:
             specs.append(MqttOutput(self.mqtt, self.mqtt_user, self.mqtt_password_file))
         if self.serve:
-            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk detect"))
+            model = str(self.model).rstrip("/").rsplit("/", 1)[-1]
+            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk detect", caption=model))
         if self.show:
             specs.append(WindowOutput("edgesdk detect", on_close))
         return specs
@@ -102,7 +103,7 @@ def detect_stream(
     (``.report`` set) when a run stopped on an error, outputs always finalized."""
     from ...bundle import InputSpec, read_labels
     from .. import load
-    from ..sinks import MjpegServer
+    from ..sinks import MjpegServer, MqttSink
     from ..sources import open_source
     from ._bytetrack import ByteTracker, NoTracker
     from ._detect_stage import DetectStage, SnapshotWriter
@@ -144,7 +145,8 @@ def detect_stream(
         detector.warm_up(size or (300, 300))
         tracker = NoTracker() if still else ByteTracker(config.threshold, config.min_hits, config.max_misses)
         snaps = SnapshotWriter(config.snapshots) if config.snapshots else None
-        for spec in specs:
+        # network outputs first: a broker that refuses or a port in use fails before any file is created
+        for spec in sorted(specs, key=lambda s: not isinstance(s, (MqttOutput, ServeOutput))):
             if not isinstance(spec, SnapshotsOutput):
                 sinks.append(open_sink(spec, source, config.source))
     except BaseException:
@@ -178,6 +180,7 @@ def detect_stream(
             "lines": {ln.name: [list(ln.a), list(ln.b)] for ln in lines},
             "counts": stage.counter.counts(), "snapshots": snaps.written if snaps else None,
             "outputs": [s.name for s in sinks] + ([f"snapshots:{config.snapshots}"] if snaps else []),
+            "mqtt": next((asdict(s.stats()) for s in sinks if isinstance(s, MqttSink)), None),
             **{k: v for k, v in d.items() if k != "source"},
         }
 

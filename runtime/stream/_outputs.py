@@ -17,8 +17,8 @@ from typing import Callable, Union
 
 from ...errors import InputError
 from ..sinks import (
-    IMAGE_OUT_EXTENSIONS, VIDEO_FOURCC, EventsSink, ImageFileSink, ImageFolderSink, MjpegServer, SinkError,
-    TrackEventsSink, VideoSink, WindowSink,
+    IMAGE_OUT_EXTENSIONS, VIDEO_FOURCC, EventsSink, ImageFileSink, ImageFolderSink, MjpegServer, MqttSink,
+    TrackEventsSink, VideoSink, WindowSink, parse_mqtt_url,
 )
 from ._protocols import Sink, Source
 
@@ -61,11 +61,13 @@ class SnapshotsOutput:
 
 @dataclass(frozen=True)
 class ServeOutput:
-    """A live page at http://HOST:PORT/ (loopback unless told otherwise)."""
+    """A live page at http://HOST:PORT/ (loopback unless told otherwise); ``caption``: a line under the title
+    (what the page shows, e.g. the model's name)."""
 
     host: str
     port: int
     title: str = "edgesdk"
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,12 @@ def check_output_paths(specs: list[OutputSpec], source_spec: str | None) -> None
                 raise InputError(f"events file {ev} is the input: choose another path")
             if not ev.parent.is_dir():
                 raise InputError(f"output folder {ev.parent} does not exist")
+        elif isinstance(s, MqttOutput):
+            parse_mqtt_url(s.url)  # a malformed URL is an InputError before the model loads
+            if s.password_file is not None and not s.user:
+                raise InputError("--mqtt-password-file needs --mqtt-user")
+            if s.password_file is not None and not Path(s.password_file).is_file():
+                raise InputError(f"MQTT password file not found: {s.password_file}")
         elif isinstance(s, SnapshotsOutput):
             f = Path(s.folder)
             target = f if f.exists() else f.parent
@@ -174,9 +182,9 @@ def open_sink(spec: OutputSpec, source: Source, source_spec: str | None = None) 
     if isinstance(spec, SnapshotsOutput):
         raise TypeError("snapshots are written by the detect stage, not by a sink")
     if isinstance(spec, ServeOutput):
-        return MjpegServer(spec.host, spec.port, title=spec.title)
+        return MjpegServer(spec.host, spec.port, title=spec.title, caption=spec.caption)
     if isinstance(spec, WindowOutput):
         return WindowSink(spec.title, on_close=spec.on_close)
-    if isinstance(spec, MqttOutput):
-        raise SinkError(f"MQTT output ({spec.url}) is not available in this build yet")
+    if isinstance(spec, MqttOutput):  # connects now: a broker that refuses is a SinkError before any frame
+        return MqttSink(spec.url, username=spec.user, password_file=spec.password_file)
     raise TypeError(f"unknown output spec {spec!r}")

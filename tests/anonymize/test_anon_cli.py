@@ -284,6 +284,7 @@ def test_mjpeg_server_page_and_stream_with_real_client(tmp_path):
             except OSError:
                 time.sleep(0.2)
         assert page is not None and '<img src="/stream.mjpg"' in page
+        assert "faces anonymized on the device" in page
         parts = _read_parts("127.0.0.1", port, 3)
         assert len(parts) == 3
         for jpeg in parts:
