@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import add_json, non_negative_int, positive_int, print_json, progress, unit_float
+from ._common import add_json, add_video_args, non_negative_int, positive_int, print_json, progress, unit_float, video_options
 from ._segment_args import add_person_mask_args
 from ._stream_args import add_play_args, hostport
 
@@ -90,6 +90,7 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="CPU threads per model (default: 1 for faces, so the pipeline stages get the other cores)")
     add_person_mask_args(p)
+    add_video_args(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -105,7 +106,7 @@ def run(args) -> int:
         feather=args.feather, threshold=args.threshold, mask_scale=args.mask_scale, tiles=args.tiles,
         sweep=args.sweep, hold_frames=args.hold_frames, max_frames=args.max_frames, device=args.device,
         threads=args.threads, realtime=args.realtime, loop=args.loop, person_mask=args.person_mask,
-        person_shape=args.person_shape,
+        person_shape=args.person_shape, **video_options(args, args.source),
     )
     with progress("anonymize", None) as bar:
         def started(info) -> None:

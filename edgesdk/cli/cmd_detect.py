@@ -7,7 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import add_json, non_negative_int, positive_float, positive_int, print_json, progress, unit_float
+from ._common import (
+    add_json, add_video_args, non_negative_int, positive_float, positive_int, print_json, progress, unit_float,
+    video_options,
+)
 from ._model_args import add_model_args, load_from_args
 from ._stream_args import add_play_args, hostport
 
@@ -54,6 +57,7 @@ def register(sub) -> None:
     p.add_argument("--serve", type=hostport, metavar="HOST:PORT", help="live page (loopback unless told)")
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
     add_play_args(p)
+    add_video_args(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         show=args.show, classes=tuple(args.classes.split(",")) if args.classes else None, threshold=args.threshold,
         min_area=args.min_area or 0.0, tiles=args.tiles, zones=tuple(args.zone), lines=tuple(args.line), min_hits=args.min_hits,
         max_misses=args.max_misses, max_frames=args.max_frames, device=args.device, threads=args.threads,
-        realtime=args.realtime, loop=args.loop,
+        realtime=args.realtime, loop=args.loop, **video_options(args, args.inputs[0] if args.inputs else None),
     )
     with progress("detect", None) as bar:
         def started(info) -> None:

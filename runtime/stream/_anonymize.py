@@ -51,6 +51,10 @@ class AnonymizeConfig:
     loop: bool = False  # start a file source again at its end (demos)
     person_mask: str | None = None  # also mask every person's silhouette: "" default selfie model, or a MODEL
     person_shape: str = "box"  # box | hull | silhouette (edgesdk.runtime.segment.person_shapes)
+    codec: str = "h264"  # video output: codec, crf and encoder as VideoSink takes them
+    crf: int = 23
+    encoder: str = "auto"
+    audio_from: str | None = None  # keep this file's audio track in the video output (usually the source)
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mask_scale <= 4.0:
@@ -68,7 +72,7 @@ class AnonymizeConfig:
     def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
         specs: list[OutputSpec] = []
         if self.output:
-            specs.append(FileOutput(self.output))
+            specs.append(FileOutput(self.output, self.codec, self.crf, self.encoder, self.audio_from))
         if self.events:
             specs.append(EventsOutput(self.events))
         if self.serve:

@@ -61,6 +61,10 @@ class DetectConfig:
     threads: int | None = None
     realtime: bool | None = None  # pace a file source to its frame rate (None: when serving a live page)
     loop: bool = False  # start a file source again at its end (demos)
+    codec: str = "h264"  # video output: codec, crf and encoder as VideoSink takes them
+    crf: int = 23
+    encoder: str = "auto"
+    audio_from: str | None = None  # keep this file's audio track in the video output (usually the source)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -79,7 +83,7 @@ class DetectConfig:
     def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
         specs: list[OutputSpec] = []
         if self.output:
-            specs.append(FileOutput(self.output))
+            specs.append(FileOutput(self.output, self.codec, self.crf, self.encoder, self.audio_from))
         if self.events:
             specs.append(TrackEventsOutput(self.events))
         if self.snapshots:

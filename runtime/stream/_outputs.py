@@ -32,9 +32,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FileOutput:
-    """-o: a video (.mp4 .mkv .avi .mov .m4v), one image (one-image source) or a folder (ends in / or exists)."""
+    """-o: a video (.mp4 .mkv .avi .mov .m4v), one image (one-image source) or a folder (ends in / or exists).
+    Videos: ``codec`` / ``crf`` / ``encoder`` as VideoSink takes them; ``audio_from``: the file whose audio track
+    to keep (None: no audio)."""
 
     path: str
+    codec: str = "h264"
+    crf: int = 23
+    encoder: str = "auto"
+    audio_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,8 @@ def open_sink(spec: OutputSpec, source: Source, source_spec: str | None = None) 
         assert plan is not None
         kind, path = plan
         if kind == "video":
-            return VideoSink(path, source.fps or 30.0)
+            return VideoSink(path, source.fps or 30.0, codec=spec.codec, crf=spec.crf, encoder=spec.encoder,
+                             audio_from=spec.audio_from)
         if kind == "image":
             return ImageFileSink(path)
         names = (lambda i: Path(source.frame_name(i) or f"frame_{i:06d}").stem) if source.independent else None
