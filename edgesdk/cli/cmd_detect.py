@@ -4,12 +4,13 @@ or folder: persistent track ids, zones and lines, JSONL events, snapshots, annot
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from ._common import (
-    add_json, add_video_args, non_negative_int, positive_float, positive_int, print_json, progress, unit_float,
-    video_options,
+    HelpFormatter, add_json, add_video_args, non_negative_int, output_folder, positive_float, positive_int,
+    print_json, progress, unit_float, video_options,
 )
 from ._model_args import add_model_args, load_from_args
 from ._stream_args import add_play_args, hostport
@@ -33,13 +34,13 @@ def _grid(text: str) -> tuple[int, int]:
 
 def register(sub) -> None:
     p = sub.add_parser("detect", help="boxes, classes and scores for images; tracks, zones and events on streams",
-                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__, epilog=EXAMPLES, formatter_class=HelpFormatter)
     add_model_args(p)
     p.add_argument("inputs", metavar="SOURCE|IMAGE", nargs="*",
                    help="image files, or one SOURCE as anonymize takes it: video, folder, camera index, /dev/videoN, "
                         "rtsp:// or http:// URL, picamera, demo (default: the first camera, else demo)")
     p.add_argument("--threshold", type=unit_float, default=0.5, help="score that starts a track (default: 0.5)")
-    p.add_argument("--annotate", metavar="OUT", help="images: draw the boxes into an image file or an existing folder")
+    p.add_argument("--annotate", metavar="OUT", help="images: draw the boxes into an image file or a folder (created if missing)")
     p.add_argument("-o", "--output", metavar="OUT", help="annotated video (.mp4 ...), image, or folder ending in /")
     p.add_argument("--events", metavar="FILE.jsonl", help="frame records and track records (new, end, enter, leave, cross)")
     p.add_argument("--snapshots", metavar="DIR", help="one JPEG per new track, cropped to its box")
@@ -110,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{report['frames_written']} frames from {report['source']} in {report['seconds']:.2f} s "
           f"({report['fps']:.1f} FPS); tracks: {report['tracks']}; per class: {report['tracks_per_class'] or report['detections_per_class']}")
     print("  per frame: " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()))
+    if report["skipped_files"]:
+        print(f"  skipped {len(report['skipped_files'])} unreadable: {', '.join(report['skipped_files'])}")
     for k, v in sorted(report["counts"].items()):
         print(f"  {k}: {v}")
     for o in report["outputs"]:
@@ -120,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
 def _run_stills(args: argparse.Namespace) -> int:
     from ..runtime.stream import detect_images
 
+    out = args.annotate
+    if out and (out.endswith(("/", os.sep)) or len(args.inputs) > 1 or not Path(out).suffix):
+        output_folder(out, "--annotate")  # a folder: created as bundle creates its output folder
     model = load_from_args(args)
     results = detect_images(model, args.inputs, args.threshold, args.annotate)
     if args.json:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Callable
 
 from ...errors import InputError
-from ._control import StreamInfo, stop_on_signals
+from ._control import StreamInfo, cap_threads, stop_on_signals
 from ._pacing import pace
 from ._outputs import (
-    EventsOutput, FileOutput, OutputSpec, ServeOutput, WindowOutput, check_output_paths, open_sink, plan_output,
+    EventsOutput, FileOutput, OutputSpec, ServeOutput, WindowOutput, check_output_paths, default_output, open_sink,
+    plan_output,
 )
 from ._pipeline import RunError
 
@@ -23,7 +25,8 @@ class AnonymizeConfig:
     """Everything ``anonymize`` needs. Paths are checked before any work.
 
     source: SOURCE as ``open_source`` takes it (None: first camera, else demo).
-    output / events / serve / show: where to write (at least one).
+    output / events / serve / show: where to write (none: ``<name>_anonymized.<ext>`` next to a file source, or
+    ``<name>_anonymized/`` beside a folder; an existing one only with ``force``; cameras need one).
     detectors: ``face`` | ``face-full`` | bundle paths; classes: one list per bundle (or one for all).
     mode: blur | pixelate | solid | mask; feather: soft edge in px; mask_scale: box growth (1.0-4.0).
     tiles: auto | off | (rows, cols); sweep: frames the auto tiles are spread over; hold_frames: frames a lost
@@ -55,6 +58,7 @@ class AnonymizeConfig:
     crf: int = 23
     encoder: str = "auto"
     audio_from: str | None = None  # keep this file's audio track in the video output (usually the source)
+    force: bool = False  # overwrite the default output (<name>_anonymized.<ext>) when it exists
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mask_scale <= 4.0:
@@ -103,9 +107,15 @@ def anonymize(
     from ..sources import open_source
 
     stop = stop or threading.Event()
+    if not config.outputs(stop.set):
+        out = default_output(config.source)
+        if out is None:
+            raise InputError("nothing to write: give -o OUT, --events FILE, --serve HOST:PORT or --show")
+        if Path(out).exists() and not config.force:
+            raise InputError(f"{out} exists: give --force to overwrite it, or -o OUT")
+        config = replace(config, output=out)
+    config = replace(config, threads=cap_threads(config.threads))
     specs = config.outputs(stop.set)
-    if not specs:
-        raise InputError("nothing to write: give -o OUT, --events FILE, --serve HOST:PORT or --show")
     source = open_source(config.source, max_frames=None if config.loop else config.max_frames)
     check_output_paths(specs, config.source)
     source.open()
@@ -157,10 +167,11 @@ def anonymize(
         ms["detect"] = round(ms["detect"] + ms.pop("track"), 3)  # tracking is part of detection here
         return {
             "source": source.name, "size": list(source.size) if source.size else None, "source_fps": source.fps,
-            "detectors": detector.name, "labels": list(detector.labels), "anonymizer": mode.describe(),
+            "detectors": detector.name, "labels": detector.label_names(), "anonymizer": mode.describe(),
             "mask_scale": config.mask_scale, "hold_frames": config.hold_frames,
             "tiles": config.tiles if isinstance(config.tiles, str) else f"{config.tiles[0]}x{config.tiles[1]}",
             "outputs": [s.name for s in sinks], "tiled_frames": detector.tiled_frames,
+            "skipped_files": list(source.skipped_names),
             **({"person_mask": person_stage.describe()} if person_stage is not None else {}),
             **{k: v for k, v in d.items() if k != "source"},
         }

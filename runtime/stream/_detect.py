@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
 from ...errors import InputError
-from ._control import StreamInfo, stop_on_signals
+from ._control import StreamInfo, cap_threads, stop_on_signals
 from ._pacing import pace
 from ._outputs import (
     FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
@@ -123,7 +123,7 @@ def detect_stream(
     source = open_source(config.source, max_frames=None if config.loop else config.max_frames)
     check_output_paths(specs, config.source)
     in_spec = InputSpec.from_range(*config.input_range) if config.input_range else None
-    model = load(config.model, config.device, config.threads, input_spec=in_spec)
+    model = load(config.model, config.device, cap_threads(config.threads), input_spec=in_spec)
     name = str(config.model).rstrip("/").rsplit("/", 1)[-1]
     check_detector(model, name)
     if config.labels:
@@ -184,6 +184,7 @@ def detect_stream(
             "lines": {ln.name: [list(ln.a), list(ln.b)] for ln in lines},
             "counts": stage.counter.counts(), "snapshots": snaps.written if snaps else None,
             "outputs": [s.name for s in sinks] + ([f"snapshots:{config.snapshots}"] if snaps else []),
+            "skipped_files": list(source.skipped_names),
             "mqtt": next((asdict(s.stats()) for s in sinks if isinstance(s, MqttSink)), None),
             **{k: v for k, v in d.items() if k != "source"},
         }

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "EventsOutput", "FileOutput", "MqttOutput", "OutputSpec", "ServeOutput", "SnapshotsOutput", "TrackEventsOutput",
-    "WindowOutput", "check_output_paths", "open_sink", "plan_output", "same_file",
+    "WindowOutput", "check_output_paths", "default_output", "open_sink", "plan_output", "same_file",
 ]
 
 
@@ -103,6 +103,21 @@ def same_file(a: Path, b: Path) -> bool:
     except OSError:
         pass
     return a.resolve() == b.resolve()
+
+
+def default_output(source_spec: str | None, suffix: str = "_anonymized") -> str | None:
+    """Where a job writes when no output is given (deface's rule): ``<name><suffix>.<ext>`` next to a video or
+    image file (``.mp4`` when the extension cannot be written), ``<name><suffix>/`` beside a folder; None for
+    cameras, streams and the demo."""
+    if source_spec is None:
+        return None
+    p = Path(source_spec)
+    if p.is_dir():
+        return str(p.resolve().with_name(p.resolve().name + suffix)) + os.sep
+    if not p.is_file():
+        return None
+    ext = p.suffix.lower() if p.suffix.lower() in VIDEO_FOURCC or p.suffix.lower() in IMAGE_OUT_EXTENSIONS else ".mp4"
+    return str(p.with_name(p.stem + suffix + ext))
 
 
 def plan_output(out: str | None, source_spec: str | None, total: int | None) -> tuple[str, Path] | None:

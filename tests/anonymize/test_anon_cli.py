@@ -127,7 +127,7 @@ def _bad_cases(tmp: Path):
         ([clip, "-o", "nope/o.mp4"], "does not exist"),
         ([clip, "-o", "o.jpg"], "one image but the source has more frames"),
         ([clip, "--events", "nope/e.jsonl"], "does not exist"),
-        ([clip], "nothing to write"),
+        (["demo"], "nothing to write"),  # a file source without -o gets <name>_anonymized.<ext> (test_stream_first_hour)
         ([clip, "-o", "o.mp4", "--detector", "nope.tflite"], "detector not found"),
     ]
 
