@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import add_json, non_negative_int, positive_int, print_json, progress, unit_float
+from ._common import add_json, add_video_args, non_negative_int, positive_int, print_json, progress, unit_float, video_options
 from ._segment_args import add_person_mask_args
 from ._stream_args import add_play_args, hostport
 
@@ -55,7 +55,8 @@ def register(subparsers) -> None:
                         "picamera[:N], or demo (default: the first camera if one exists, else demo)")
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output: a video (.mp4 .mkv .avi .mov .m4v: same size and frame rate as the source), an "
-                        "image (.jpg .png ...) for a one-image source, or a folder (ending in / or existing) for images")
+                        "image (.jpg .png ...) for a one-image source, or a folder (ending in / or existing) for images "
+                        "(default, with no other output: NAME_anonymized.EXT or NAME_anonymized/ next to the input)")
     p.add_argument("--detector", action="append", metavar="face|face-full|BUNDLE",
                    help="what to find: face (BlazeFace short range), face-full (full range), or an SSD detector "
                         "bundle / .tflite; repeat for several (default: face)")
@@ -82,6 +83,7 @@ def register(subparsers) -> None:
     p.add_argument("--serve", type=hostport, metavar="HOST:PORT",
                    help="serve an MJPEG page of the anonymized stream (e.g. 127.0.0.1:8080; loopback unless told)")
     p.add_argument("--show", action="store_true", help="show the anonymized frames in a window (needs a display)")
+    p.add_argument("--force", action="store_true", help="overwrite the default output <name>_anonymized.<ext>")
     add_play_args(p)
     p.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                    help="stop after N frames (demo: 150 unless given)")
@@ -90,6 +92,7 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="CPU threads per model (default: 1 for faces, so the pipeline stages get the other cores)")
     add_person_mask_args(p)
+    add_video_args(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -106,7 +109,7 @@ def run(args) -> int:
         feather=args.feather, threshold=args.threshold, mask_scale=args.mask_scale, tiles=args.tiles,
         sweep=args.sweep, hold_frames=args.hold_frames, max_frames=args.max_frames, device=args.device,
         threads=args.threads, realtime=args.realtime, loop=args.loop, person_mask=args.person_mask,
-        person_shape=args.person_shape,
+        person_shape=args.person_shape, force=args.force, **video_options(args, args.source),
     )
     with progress("anonymize", None) as bar:
         def started(info) -> None:
@@ -136,6 +139,8 @@ def _print_summary(r: dict) -> None:
         f"write {st['write']:.2f} ms",
     ]
     extra = [f"{k} {r[k]}" for k in ("skipped", "dropped", "blanked") if r.get(k)]
+    if r.get("skipped_files"):
+        extra[0] += f" ({', '.join(r['skipped_files'])})"
     if r.get("interrupted"):
         extra.append("stopped early (interrupted), outputs finalized")
     if extra:

@@ -4,10 +4,14 @@ or folder: persistent track ids, zones and lines, JSONL events, snapshots, annot
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from ._common import HelpFormatter, add_json, non_negative_int, positive_float, positive_int, print_json, progress, unit_float
+from ._common import (
+    HelpFormatter, add_json, add_video_args, non_negative_int, output_folder, positive_float, positive_int,
+    print_json, progress, unit_float, video_options,
+)
 from ._model_args import add_model_args, load_from_args
 from ._stream_args import add_play_args, hostport
 
@@ -39,7 +43,7 @@ def register(sub) -> None:
                    help="image files, or one SOURCE as anonymize takes it: video, folder, camera index, /dev/videoN, "
                         "rtsp:// or http:// URL, picamera, demo (default: the first camera, else demo)")
     p.add_argument("--threshold", type=unit_float, default=0.5, help="score that starts a track (default: 0.5)")
-    p.add_argument("--annotate", metavar="OUT", help="images: draw the boxes into an image file or an existing folder")
+    p.add_argument("--annotate", metavar="OUT", help="images: draw the boxes into an image file or a folder (created if missing)")
     p.add_argument("-o", "--output", metavar="OUT", help="annotated video (.mp4 ...), image, or folder ending in /")
     p.add_argument("--events", metavar="FILE.jsonl", help="frame records and track records (new, end, enter, leave, cross)")
     p.add_argument("--snapshots", metavar="DIR", help="one JPEG per new track, cropped to its box")
@@ -57,6 +61,7 @@ def register(sub) -> None:
     p.add_argument("--serve", type=hostport, metavar="HOST:PORT", help="live page (loopback unless told)")
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
     add_play_args(p)
+    add_video_args(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         show=args.show, classes=tuple(args.classes.split(",")) if args.classes else None, threshold=args.threshold,
         min_area=args.min_area or 0.0, tiles=args.tiles, zones=tuple(args.zone), lines=tuple(args.line), min_hits=args.min_hits,
         max_misses=args.max_misses, max_frames=args.max_frames, device=args.device, threads=args.threads,
-        realtime=args.realtime, loop=args.loop,
+        realtime=args.realtime, loop=args.loop, **video_options(args, args.inputs[0] if args.inputs else None),
     )
     with progress("detect", None) as bar:
         def started(info) -> None:
@@ -109,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{report['frames_written']} frames from {report['source']} in {report['seconds']:.2f} s "
           f"({report['fps']:.1f} FPS); tracks: {report['tracks']}; per class: {report['tracks_per_class'] or report['detections_per_class']}")
     print("  per frame: " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()))
+    if report["skipped_files"]:
+        print(f"  skipped {len(report['skipped_files'])} unreadable: {', '.join(report['skipped_files'])}")
     for k, v in sorted(report["counts"].items()):
         print(f"  {k}: {v}")
     for o in report["outputs"]:
@@ -119,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
 def _run_stills(args: argparse.Namespace) -> int:
     from ..runtime.stream import detect_images
 
+    out = args.annotate
+    if out and (out.endswith(("/", os.sep)) or len(args.inputs) > 1 or not Path(out).suffix):
+        output_folder(out, "--annotate")  # a folder: created as bundle creates its output folder
     model = load_from_args(args)
     results = detect_images(model, args.inputs, args.threshold, args.annotate)
     if args.json:

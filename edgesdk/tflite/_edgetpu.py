@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ._placement import CPU, EDGETPU, EdgeTpuReport, OpPlacement
+from ._placement import EdgeTpuReport, OpPlacement
 from ._types import OperatorInfo, SubgraphInfo, TensorInfo
 
 __all__ = [

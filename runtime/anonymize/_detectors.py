@@ -97,6 +97,15 @@ class MultiDetector:
             self.labels += [own[c] if c < len(own) and own[c] else f"{name}:{c}" for c in range(self.STRIDE)]
         self.name = "+".join(getattr(d, "name", "?") for d in self.detectors)
 
+    def label_names(self) -> list[str]:
+        """The labels that exist, once each, in detector order (``labels`` has STRIDE ids per detector): a
+        detector's own labels, or its name when it has none."""
+        names: list[str] = []
+        for d in self.detectors:
+            own = [x for x in (getattr(d, "labels", []) or []) if x and x != "???"]
+            names += own or [getattr(d, "name", "object")]
+        return list(dict.fromkeys(names))
+
     @property
     def input_size(self) -> tuple[int, int]:
         return self.detectors[0].input_size

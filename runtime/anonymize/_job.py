@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Callable
 
 from ...errors import InputError
 from ..stream import (
-    EventsOutput, FileOutput, OutputSpec, RunError, ServeOutput, StreamInfo, WindowOutput, check_output_paths,
-    open_sink, pace, plan_output, stop_on_signals,
+    EventsOutput, FileOutput, OutputSpec, RunError, ServeOutput, StreamInfo, WindowOutput, cap_threads,
+    check_output_paths, default_output, open_sink, pace, plan_output, stop_on_signals,
 )
 
 __all__ = ["AnonymizeConfig", "anonymize"]
@@ -21,7 +22,8 @@ class AnonymizeConfig:
     """Everything ``anonymize`` needs. Paths are checked before any work.
 
     source: SOURCE as ``open_source`` takes it (None: first camera, else demo).
-    output / events / serve / show: where to write (at least one).
+    output / events / serve / show: where to write (none: ``<name>_anonymized.<ext>`` next to a file source, or
+    ``<name>_anonymized/`` beside a folder; an existing one only with ``force``; cameras need one).
     detectors: ``face`` | ``face-full`` | bundle paths; classes: one list per bundle (or one for all).
     mode: blur | pixelate | solid | mask; feather: soft edge in px; mask_scale: box growth (1.0-4.0).
     tiles: auto | off | (rows, cols); sweep: frames the auto tiles are spread over; hold_frames: frames a lost
@@ -49,6 +51,11 @@ class AnonymizeConfig:
     loop: bool = False  # start a file source again at its end (demos)
     person_mask: str | None = None  # also mask every person's silhouette: "" default selfie model, or a MODEL
     person_shape: str = "box"  # box | hull | silhouette (edgesdk.runtime.segment.person_shapes)
+    codec: str = "h264"  # video output: codec, crf and encoder as VideoSink takes them
+    crf: int = 23
+    encoder: str = "auto"
+    audio_from: str | None = None  # keep this file's audio track in the video output (usually the source)
+    force: bool = False  # overwrite the default output (<name>_anonymized.<ext>) when it exists
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mask_scale <= 4.0:
@@ -66,11 +73,14 @@ class AnonymizeConfig:
     def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
         specs: list[OutputSpec] = []
         if self.output:
-            specs.append(FileOutput(self.output))
+            specs.append(FileOutput(self.output, self.codec, self.crf, self.encoder, self.audio_from))
         if self.events:
             specs.append(EventsOutput(self.events))
         if self.serve:
-            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk anonymize"))
+            faces = all(d in ("face", "face-full") for d in self.detectors)
+            what = "faces" if faces else ", ".join(str(d).rstrip("/").rsplit("/", 1)[-1] for d in self.detectors)
+            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk anonymize",
+                                     caption=f"{what} anonymized on the device"))
         if self.show:
             specs.append(WindowOutput("edgesdk anonymize", on_close))
         return specs
@@ -94,9 +104,15 @@ def anonymize(
     from ..sources import open_source
 
     stop = stop or threading.Event()
+    if not config.outputs(stop.set):
+        out = default_output(config.source)
+        if out is None:
+            raise InputError("nothing to write: give -o OUT, --events FILE, --serve HOST:PORT or --show")
+        if Path(out).exists() and not config.force:
+            raise InputError(f"{out} exists: give --force to overwrite it, or -o OUT")
+        config = replace(config, output=out)
+    config = replace(config, threads=cap_threads(config.threads))
     specs = config.outputs(stop.set)
-    if not specs:
-        raise InputError("nothing to write: give -o OUT, --events FILE, --serve HOST:PORT or --show")
     source = open_source(config.source, max_frames=None if config.loop else config.max_frames)
     check_output_paths(specs, config.source)
     source.open()
@@ -148,10 +164,11 @@ def anonymize(
         ms["detect"] = round(ms["detect"] + ms.pop("track"), 3)  # tracking is part of detection here
         return {
             "source": source.name, "size": list(source.size) if source.size else None, "source_fps": source.fps,
-            "detectors": detector.name, "labels": list(detector.labels), "anonymizer": mode.describe(),
+            "detectors": detector.name, "labels": detector.label_names(), "anonymizer": mode.describe(),
             "mask_scale": config.mask_scale, "hold_frames": config.hold_frames,
             "tiles": config.tiles if isinstance(config.tiles, str) else f"{config.tiles[0]}x{config.tiles[1]}",
             "outputs": [s.name for s in sinks], "tiled_frames": detector.tiled_frames,
+            "skipped_files": list(source.skipped_names),
             **({"person_mask": person_stage.describe()} if person_stage is not None else {}),
             **{k: v for k, v in d.items() if k != "source"},
         }

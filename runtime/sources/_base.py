@@ -30,6 +30,7 @@ class Source(Protocol):
     size: tuple[int, int] | None  # (width, height) when known
     total: int | None  # number of frames when known
     skipped: int  # corrupt / unreadable frames skipped
+    skipped_names: list[str]  # the files skipped (image folders)
     dropped: int  # stale frames dropped (live sources)
     independent: bool  # frames are unrelated pictures (image files): nothing carries over between them
 
@@ -59,6 +60,7 @@ class BaseSource:
         self.size: tuple[int, int] | None = None
         self.total: int | None = None
         self.skipped = 0
+        self.skipped_names: list[str] = []
         self.dropped = 0
         self._opened = False
 

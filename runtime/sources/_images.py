@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Iterator
@@ -12,6 +13,8 @@ from ...errors import InputError
 from .._images import IMAGE_SUFFIXES, read_image
 from ._base import BaseSource, Frame
 from ._video import check_readable_file
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ImageSource", "ImageFolderSource", "IMAGE_EXTENSIONS", "read_image"]
 
@@ -86,6 +89,8 @@ class ImageFolderSource(BaseSource):
             image = _read_or_none(p)
             if image is None:
                 self.skipped += 1
+                self.skipped_names.append(p.name)
+                log.warning("skipped %s: not a readable image", p)
                 continue
             yield Frame(image, i / (self.fps or 1.0), i)
 

@@ -17,14 +17,14 @@ before any work and call ``Pipeline(source, detector, tracker, stage, sinks).run
 
 from ._bytetrack import ByteTracker, NoTracker
 from ._classify import ClassifierDetector, ClassifyConfig, ClassifyStage, classify_stream
-from ._control import StreamInfo, stop_on_signals
+from ._control import StreamInfo, cap_threads, stop_on_signals
 from ._detect import DetectConfig, detect_stream
 from ._detect_stage import DetectStage, SnapshotWriter
 from ._model_detector import ModelDetector, NullDetector, class_aware_nms, model_task, resolve_classes
 from ._zones import Line, Zone, ZoneCounter, parse_line, parse_zone
 from ._outputs import (
     EventsOutput, FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
-    check_output_paths, open_sink, plan_output,
+    check_output_paths, default_output, open_sink, plan_output,
 )
 from ._pacing import Looped, Paced, pace
 from ._pipeline import STAGES, Pipeline, RunError, RunSummary
@@ -68,7 +68,9 @@ __all__ = [
     "Zone",
     "ZoneCounter",
     "annotate_targets",
+    "cap_threads",
     "check_output_paths",
+    "default_output",
     "class_aware_nms",
     "classify_stream",
     "detect_images",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Iterator
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StreamInfo", "stop_on_signals"]
+__all__ = ["StreamInfo", "cap_threads", "stop_on_signals"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,16 @@ class StreamInfo:
     live: bool
     outputs: tuple[str, ...]
     url: str | None = None
+
+
+def cap_threads(threads: int | None) -> int | None:
+    """Interpreter threads capped at the machine's cores (more only slow the pipeline's own threads), with a
+    warning when capped, as bench and classify do."""
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > cores:
+        log.warning("--threads %d capped at the %d core(s) of this machine", threads, cores)
+        return cores
+    return threads
 
 
 @contextlib.contextmanager

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
 from ...errors import InputError
-from ._control import StreamInfo, stop_on_signals
+from ._control import StreamInfo, cap_threads, stop_on_signals
 from ._pacing import pace
 from ._outputs import (
     FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
@@ -61,6 +61,10 @@ class DetectConfig:
     threads: int | None = None
     realtime: bool | None = None  # pace a file source to its frame rate (None: when serving a live page)
     loop: bool = False  # start a file source again at its end (demos)
+    codec: str = "h264"  # video output: codec, crf and encoder as VideoSink takes them
+    crf: int = 23
+    encoder: str = "auto"
+    audio_from: str | None = None  # keep this file's audio track in the video output (usually the source)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -79,7 +83,7 @@ class DetectConfig:
     def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
         specs: list[OutputSpec] = []
         if self.output:
-            specs.append(FileOutput(self.output))
+            specs.append(FileOutput(self.output, self.codec, self.crf, self.encoder, self.audio_from))
         if self.events:
             specs.append(TrackEventsOutput(self.events))
         if self.snapshots:
@@ -87,7 +91,8 @@ class DetectConfig:
         if self.mqtt:
             specs.append(MqttOutput(self.mqtt, self.mqtt_user, self.mqtt_password_file))
         if self.serve:
-            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk detect"))
+            model = str(self.model).rstrip("/").rsplit("/", 1)[-1]
+            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk detect", caption=model))
         if self.show:
             specs.append(WindowOutput("edgesdk detect", on_close))
         return specs
@@ -102,7 +107,7 @@ def detect_stream(
     (``.report`` set) when a run stopped on an error, outputs always finalized."""
     from ...bundle import InputSpec, read_labels
     from .. import load
-    from ..sinks import MjpegServer
+    from ..sinks import MjpegServer, MqttSink
     from ..sources import open_source
     from ._bytetrack import ByteTracker, NoTracker
     from ._detect_stage import DetectStage, SnapshotWriter
@@ -118,7 +123,7 @@ def detect_stream(
     source = open_source(config.source, max_frames=None if config.loop else config.max_frames)
     check_output_paths(specs, config.source)
     in_spec = InputSpec.from_range(*config.input_range) if config.input_range else None
-    model = load(config.model, config.device, config.threads, input_spec=in_spec)
+    model = load(config.model, config.device, cap_threads(config.threads), input_spec=in_spec)
     name = str(config.model).rstrip("/").rsplit("/", 1)[-1]
     check_detector(model, name)
     if config.labels:
@@ -144,7 +149,8 @@ def detect_stream(
         detector.warm_up(size or (300, 300))
         tracker = NoTracker() if still else ByteTracker(config.threshold, config.min_hits, config.max_misses)
         snaps = SnapshotWriter(config.snapshots) if config.snapshots else None
-        for spec in specs:
+        # network outputs first: a broker that refuses or a port in use fails before any file is created
+        for spec in sorted(specs, key=lambda s: not isinstance(s, (MqttOutput, ServeOutput))):
             if not isinstance(spec, SnapshotsOutput):
                 sinks.append(open_sink(spec, source, config.source))
     except BaseException:
@@ -178,6 +184,8 @@ def detect_stream(
             "lines": {ln.name: [list(ln.a), list(ln.b)] for ln in lines},
             "counts": stage.counter.counts(), "snapshots": snaps.written if snaps else None,
             "outputs": [s.name for s in sinks] + ([f"snapshots:{config.snapshots}"] if snaps else []),
+            "skipped_files": list(source.skipped_names),
+            "mqtt": next((asdict(s.stats()) for s in sinks if isinstance(s, MqttSink)), None),
             **{k: v for k, v in d.items() if k != "source"},
         }
 

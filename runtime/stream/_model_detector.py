@@ -44,8 +44,8 @@ def check_detector(model, name: str) -> None:
     if task in ("classify", "segment", "face"):
         what = {"classify": "a classification", "segment": "a segmentation", "face": "a face"}[task]
         shapes = ", ".join(str(tuple(o.shape)) for o in model.outputs)
-        raise InputError(f"{name} is {what} model (outputs {shapes}), not a detector: its outputs are not the SSD "
-                         f"post-process outputs detect reads; use {_USE[task]}")
+        raise InputError(f"{name} is {what} model (outputs {shapes}), not a detector: detect reads SSD "
+                         f"post-process, YOLO v5/v8, BlazeFace and MediaPipe person outputs; use {_USE[task]}")
 
 
 def resolve_classes(classes: Sequence[str] | None, labels: Sequence[str], name: str) -> np.ndarray | None:

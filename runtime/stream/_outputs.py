@@ -17,8 +17,8 @@ from typing import Callable
 
 from ...errors import InputError
 from ..sinks import (
-    IMAGE_OUT_EXTENSIONS, VIDEO_FOURCC, EventsSink, ImageFileSink, ImageFolderSink, MjpegServer, SinkError,
-    TrackEventsSink, VideoSink, WindowSink,
+    IMAGE_OUT_EXTENSIONS, VIDEO_FOURCC, EventsSink, ImageFileSink, ImageFolderSink, MjpegServer, MqttSink,
+    TrackEventsSink, VideoSink, WindowSink, parse_mqtt_url,
 )
 from ._protocols import Sink, Source
 
@@ -26,15 +26,21 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "EventsOutput", "FileOutput", "MqttOutput", "OutputSpec", "ServeOutput", "SnapshotsOutput", "TrackEventsOutput",
-    "WindowOutput", "check_output_paths", "open_sink", "plan_output", "same_file",
+    "WindowOutput", "check_output_paths", "default_output", "open_sink", "plan_output", "same_file",
 ]
 
 
 @dataclass(frozen=True)
 class FileOutput:
-    """-o: a video (.mp4 .mkv .avi .mov .m4v), one image (one-image source) or a folder (ends in / or exists)."""
+    """-o: a video (.mp4 .mkv .avi .mov .m4v), one image (one-image source) or a folder (ends in / or exists).
+    Videos: ``codec`` / ``crf`` / ``encoder`` as VideoSink takes them; ``audio_from``: the file whose audio track
+    to keep (None: no audio)."""
 
     path: str
+    codec: str = "h264"
+    crf: int = 23
+    encoder: str = "auto"
+    audio_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,11 +67,13 @@ class SnapshotsOutput:
 
 @dataclass(frozen=True)
 class ServeOutput:
-    """A live page at http://HOST:PORT/ (loopback unless told otherwise)."""
+    """A live page at http://HOST:PORT/ (loopback unless told otherwise); ``caption``: a line under the title
+    (what the page shows, e.g. the model's name)."""
 
     host: str
     port: int
     title: str = "edgesdk"
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,21 @@ def same_file(a: Path, b: Path) -> bool:
     except OSError:
         pass
     return a.resolve() == b.resolve()
+
+
+def default_output(source_spec: str | None, suffix: str = "_anonymized") -> str | None:
+    """Where a job writes when no output is given (deface's rule): ``<name><suffix>.<ext>`` next to a video or
+    image file (``.mp4`` when the extension cannot be written), ``<name><suffix>/`` beside a folder; None for
+    cameras, streams and the demo."""
+    if source_spec is None:
+        return None
+    p = Path(source_spec)
+    if p.is_dir():
+        return str(p.resolve().with_name(p.resolve().name + suffix)) + os.sep
+    if not p.is_file():
+        return None
+    ext = p.suffix.lower() if p.suffix.lower() in VIDEO_FOURCC or p.suffix.lower() in IMAGE_OUT_EXTENSIONS else ".mp4"
+    return str(p.with_name(p.stem + suffix + ext))
 
 
 def plan_output(out: str | None, source_spec: str | None, total: int | None) -> tuple[str, Path] | None:
@@ -143,6 +166,12 @@ def check_output_paths(specs: list[OutputSpec], source_spec: str | None) -> None
                 raise InputError(f"events file {ev} is the input: choose another path")
             if not ev.parent.is_dir():
                 raise InputError(f"output folder {ev.parent} does not exist")
+        elif isinstance(s, MqttOutput):
+            parse_mqtt_url(s.url)  # a malformed URL is an InputError before the model loads
+            if s.password_file is not None and not s.user:
+                raise InputError("--mqtt-password-file needs --mqtt-user")
+            if s.password_file is not None and not Path(s.password_file).is_file():
+                raise InputError(f"MQTT password file not found: {s.password_file}")
         elif isinstance(s, SnapshotsOutput):
             f = Path(s.folder)
             target = f if f.exists() else f.parent
@@ -162,7 +191,8 @@ def open_sink(spec: OutputSpec, source: Source, source_spec: str | None = None) 
         assert plan is not None
         kind, path = plan
         if kind == "video":
-            return VideoSink(path, source.fps or 30.0)
+            return VideoSink(path, source.fps or 30.0, codec=spec.codec, crf=spec.crf, encoder=spec.encoder,
+                             audio_from=spec.audio_from)
         if kind == "image":
             return ImageFileSink(path)
         names = (lambda i: Path(source.frame_name(i) or f"frame_{i:06d}").stem) if source.independent else None
@@ -174,9 +204,9 @@ def open_sink(spec: OutputSpec, source: Source, source_spec: str | None = None) 
     if isinstance(spec, SnapshotsOutput):
         raise TypeError("snapshots are written by the detect stage, not by a sink")
     if isinstance(spec, ServeOutput):
-        return MjpegServer(spec.host, spec.port, title=spec.title)
+        return MjpegServer(spec.host, spec.port, title=spec.title, caption=spec.caption)
     if isinstance(spec, WindowOutput):
         return WindowSink(spec.title, on_close=spec.on_close)
-    if isinstance(spec, MqttOutput):
-        raise SinkError(f"MQTT output ({spec.url}) is not available in this build yet")
+    if isinstance(spec, MqttOutput):  # connects now: a broker that refuses is a SinkError before any frame
+        return MqttSink(spec.url, username=spec.user, password_file=spec.password_file)
     raise TypeError(f"unknown output spec {spec!r}")

@@ -23,6 +23,7 @@ class _Wrapper:
         self.size = inner.size
         self.total: int | None = inner.total
         self.skipped = 0
+        self.skipped_names: list[str] = []
         self.dropped = 0
 
     def open(self) -> Source:
@@ -37,6 +38,7 @@ class _Wrapper:
 
     def close(self) -> None:
         self.skipped, self.dropped = self.inner.skipped, self.inner.dropped
+        self.skipped_names = list(self.inner.skipped_names)
         self.inner.close()
 
 

@@ -127,7 +127,7 @@ def _bad_cases(tmp: Path):
         ([clip, "-o", "nope/o.mp4"], "does not exist"),
         ([clip, "-o", "o.jpg"], "one image but the source has more frames"),
         ([clip, "--events", "nope/e.jsonl"], "does not exist"),
-        ([clip], "nothing to write"),
+        (["demo"], "nothing to write"),  # a file source without -o gets <name>_anonymized.<ext> (test_stream_first_hour)
         ([clip, "-o", "o.mp4", "--detector", "nope.tflite"], "detector not found"),
     ]
 
@@ -284,6 +284,7 @@ def test_mjpeg_server_page_and_stream_with_real_client(tmp_path):
             except OSError:
                 time.sleep(0.2)
         assert page is not None and '<img src="/stream.mjpg"' in page
+        assert "faces anonymized on the device" in page
         parts = _read_parts("127.0.0.1", port, 3)
         assert len(parts) == 3
         for jpeg in parts:

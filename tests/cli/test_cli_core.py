@@ -88,7 +88,8 @@ def test_detect_annotate_bad_outputs(capsys, tmp_path, ssd_model, images_dir, an
 
 def test_detect_on_a_classifier_fails_clearly(capsys, mobilenet_v2_quant, grace_hopper):
     code, _, err = run(capsys, "detect", mobilenet_v2_quant, grace_hopper)
-    assert code == 1 and "is a classify model" in err and "`detect` needs a detection model" in err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "is a classification model" in err and "not a detector" in err and "use edgesdk classify" in err
 
 
 def test_bundle_then_classify_from_bundle(capsys, tmp_path, models_dir, grace_hopper):
