@@ -27,9 +27,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(base.ROOT / "benchmarks" / "results" / "convert"))
     a = ap.parse_args()
     from edgesdk.bundle import InputSpec
-    from edgesdk.converters import convert_tflite, load_images, load_keras, scan_images
-    from edgesdk.converters._biascorrect import bias_correct
-    from edgesdk.converters._load import LoadedModel
+    from edgesdk.converters import LoadedModel, bias_correct, convert_tflite, load_images, load_keras, scan_images
 
     loaded = load_keras(base.MODEL)
     spec = InputSpec.from_range(-1.0, 1.0, resize="crop")

@@ -26,7 +26,7 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
     if name.lower().endswith(".tflite"):  # a float TFLite model without its source: replayed, then quantized
         from ._from_tflite import convert_float_tflite
 
-        return convert_float_tflite(model, out_dir, opts, progress=progress)
+        return convert_float_tflite(Path(model), Path(out_dir), opts, progress=progress)
     if name not in ARCHITECTURES:
         check_keras_path(model)  # before anything else, and before TensorFlow is imported
     opts.check()

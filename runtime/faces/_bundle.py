@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ...bundle import Bundle, is_bundle, load_bundle
 
-__all__ = ["bundle_config", "edgetpu_problem", "is_face_bundle"]
+__all__ = ["edgetpu_problem", "is_face_bundle"]
 
 
 def is_face_bundle(model) -> bool:
@@ -26,27 +26,6 @@ def is_face_bundle(model) -> bool:
             return False
         b = load_bundle(p)
     return b.manifest.task == "face" and b.manifest.output.decoder == "blazeface"
-
-
-def bundle_config(bundle: Bundle):
-    """BlazeFaceConfig of a face bundle: anchors and thresholds from the manifest, the tile layout of the
-    built-in model it came from (``params.model``)."""
-    from ._anchors import AnchorOptions
-    from ._detector import FACE_MODELS, BlazeFaceConfig
-
-    params = dict(bundle.manifest.output.params)
-    a = dict(params.get("anchors") or {})
-    for key in ("strides", "aspect_ratios"):
-        if key in a:
-            a[key] = tuple(a[key])
-    anchors = AnchorOptions(**a)
-    base = FACE_MODELS.get(str(params.get("model", "")))
-    return BlazeFaceConfig(
-        bundle.model_path.name, anchors,
-        float(params.get("threshold", base.threshold if base else 0.5)),
-        float(params.get("iou_threshold", base.iou_threshold if base else 0.3)),
-        base.min_face if base else 20.0,
-    )
 
 
 def edgetpu_problem(model) -> str | None:

