@@ -36,6 +36,12 @@ SAMPLES = {
     "imagenet-val": TESTDATA / "imagenet-500",
     "imagenet_labels.txt": MODELS / "imagenet_labels.txt",
     "imagenet_wnids.txt": MODELS / "imagenet_wnids.txt",  # found next to the model, as bench and eval do
+    "labels.txt": MODELS / "imagenet_labels.txt",
+    "deeplab.tflite": MODELS / "deeplabv3_mnv2_dm05_pascal_quant.tflite",
+    "deeplabv3_mnv2_pascal_quant.tflite": MODELS / "deeplabv3_mnv2_dm05_pascal_quant.tflite",
+    "portrait.jpg": IMAGES / "face.jpg",
+    "call.jpg": IMAGES / "grace_hopper.bmp",
+    "beach.jpg": IMAGES / "kite_and_cold.jpg",
 }
 # (pattern on the command line, reason): what cannot run here
 SKIPS = [
