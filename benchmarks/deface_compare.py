@@ -225,10 +225,10 @@ def run_once(variant: str, cmd: list[str], clip: Path, out: Path, env: dict[str,
 
 
 def _resized(frames: Iterator, size: tuple[int, int]) -> Iterator:
-    import cv2
+    from edgesdk.runtime import fit_image
 
     for f in frames:
-        yield f if (f.shape[1], f.shape[0]) == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+        yield f if (f.shape[1], f.shape[0]) == size else fit_image(f, size, "stretch")[0]
 
 
 def leaks(clip: Path, output: Path, size: tuple[int, int]) -> dict:

@@ -198,3 +198,20 @@ def model_pixels(image: np.ndarray, size: tuple[int, int], spec: InputSpec) -> n
     stage before normalisation (kept separate where training augments pixels first)."""
     out, _ = fit_image(image, size, spec.resize)
     return cv2.cvtColor(out, cv2.COLOR_BGR2RGB) if spec.color == "RGB" else out
+
+
+def resize_like_pil(image: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Resize to (w, h) close to PIL's antialiased Lanczos (what Coral's examples use), one axis at a time:
+    area averaging where an axis shrinks 1.5x or more, bicubic otherwise (measured in
+    benchmarks/segment_upscale.py: label maps agree with PIL-fed ones on 98.9-99.8 % of pixels)."""
+    ih, iw = image.shape[:2]
+    if (iw, ih) == (w, h):
+        return image
+    if iw >= 1.5 * w and ih >= 1.5 * h:
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)  # both shrink: one pass
+    out = image
+    if iw != w:
+        out = cv2.resize(out, (w, out.shape[0]), interpolation=cv2.INTER_AREA if iw >= 1.5 * w else cv2.INTER_CUBIC)
+    if ih != h:
+        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_AREA if ih >= 1.5 * h else cv2.INTER_CUBIC)
+    return out

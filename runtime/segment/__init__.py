@@ -18,7 +18,8 @@ from ._files import foreground_ids, is_stream, plan_outputs, remove_background_i
 from ._models import DEFAULT_SEGMENTER, MODEL_PATH_ENV, find_model, model_search_path
 from ._labels import PASCAL_VOC_CLASSES, segment_labels
 from ._render import colorize, index_mask, label_colormap, overlay
-from ._segmenter import RESIZE_MODES, Segmenter, load_segmenter, resize_like_pil
+from .._preprocess import resize_like_pil
+from ._segmenter import RESIZE_MODES, Segmenter, load_segmenter
 from ._stages import (
     SHAPES, PersonMaskStage, SegmentStage, TemporalSmoother, foreground, load_person_segmenter, mask_silhouettes,
     person_shapes, tile_grid,

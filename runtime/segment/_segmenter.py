@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from ...bundle import InputSpec, is_bundle, load_bundle
@@ -16,11 +15,12 @@ from ...results import Segmentation
 from ...tflite import check_tflite_file, read_model
 from .._loader import load
 from .._model import Model
+from .._preprocess import resize_like_pil
 from ._decode import DECODERS, SELFIE_CLASSES, SegmentDecodeError, decode_segmentation, infer_decoder
 from ._labels import segment_labels
 from ._upscale import UPSCALE_METHODS, upscale_labels, upscale_probability, upscale_scores
 
-__all__ = ["RESIZE_MODES", "Segmenter", "load_segmenter", "resize_like_pil"]
+__all__ = ["RESIZE_MODES", "Segmenter", "load_segmenter"]
 
 RESIZE_MODES = ("stretch", "pad", "model")
 
@@ -112,23 +112,6 @@ class Segmenter:
 
     def close(self) -> None:
         """Nothing to release beyond the interpreter (kept for the stage protocol)."""
-
-
-def resize_like_pil(image: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Resize to (w, h) close to PIL's antialiased Lanczos (what Coral's examples use), one axis at a time:
-    area averaging where an axis shrinks 1.5x or more, bicubic otherwise (measured in
-    benchmarks/segment_upscale.py: label maps agree with PIL-fed ones on 98.9-99.8 % of pixels)."""
-    ih, iw = image.shape[:2]
-    if (iw, ih) == (w, h):
-        return image
-    if iw >= 1.5 * w and ih >= 1.5 * h:
-        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)  # both shrink: one pass
-    out = image
-    if iw != w:
-        out = cv2.resize(out, (w, out.shape[0]), interpolation=cv2.INTER_AREA if iw >= 1.5 * w else cv2.INTER_CUBIC)
-    if ih != h:
-        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_AREA if ih >= 1.5 * h else cv2.INTER_CUBIC)
-    return out
 
 
 def _pick_output(model: Model, decoder: str | None) -> tuple[int, str]:
