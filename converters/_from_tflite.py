@@ -114,9 +114,11 @@ def convert_float_tflite(model: str | Path, out_dir: str | Path, opts, *, progre
     from ._env import phase, tool_versions
     from .recipes import check_out_dir
     from ._export import export_bundle
-    from ._tflite_graph import check_rebuild, rebuild_tflite
+    from ._tflite_graph import check_float_model, check_rebuild, rebuild_tflite
 
     src, out = Path(model), Path(out_dir)
+    info = read_model(src)  # a non-TFLite file fails here with one line
+    check_float_model(info, src.name)  # already quantized, dynamic input, unsupported op: said first
     check_out_dir(out, opts.overwrite)
     t_start = time.perf_counter()
     if opts.quantize != "int8":
@@ -126,7 +128,6 @@ def convert_float_tflite(model: str | Path, out_dir: str | Path, opts, *, progre
         raise InputError("--edgetpu needs integer I/O (uint8 or int8), not float")
     if not opts.calib_data:
         raise InputError("--quantize int8 needs calibration images: --calib-data DIR")
-    info = read_model(src)  # a non-TFLite file fails here with one line
     images = scan_images(opts.calib_data, what="calibration folder")
     if len(images) < MIN_CALIB_IMAGES:
         raise InputError(f"calibration folder {opts.calib_data} has {len(images)} image(s); at least "

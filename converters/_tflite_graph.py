@@ -144,7 +144,7 @@ def _weights(path: Path, info) -> dict[int, np.ndarray]:
     return {i: (v.astype(np.float32) if v.dtype == np.float16 else v) for i, v in vals.items()}
 
 
-def _check_float(info, name: str) -> None:
+def check_float_model(info, name: str) -> None:
     g = info.main
     if len(info.subgraphs) > 1:
         raise ModelError(f"{name} has {len(info.subgraphs)} subgraphs; the .tflite quantizer takes single-graph models")
@@ -200,7 +200,7 @@ def rebuild_tflite(path: str | Path, clip_outputs: dict[int, float] | None = Non
 
     path = Path(path)
     info = read_model(path)
-    _check_float(info, path.name)
+    check_float_model(info, path.name)
     tf = import_tf()
     g = info.main
     consts = {i: tf.constant(v.astype(np.float32) if v.dtype == np.float16 else v) for i, v in _weights(path, info).items()}
