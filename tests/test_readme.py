@@ -7,6 +7,7 @@ merge as long as their inputs are among SAMPLES."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -119,7 +120,7 @@ def _skip_reason(argv: list[str], cwd: Path) -> str | None:
 def _adapt(argv: list[str], tmp: Path, bundle: Path) -> list[str]:
     """Small inputs and outputs inside the scratch folder: --max-frames SMALL, device paths moved to tmp."""
     argv = [a.replace("/opt/edgesdk/current", str(bundle)).replace("/var/lib/edgesdk", str(tmp / "var"))
-            for a in argv]
+            .replace("~/.ssh/id_ed25519", str(tmp / "key")) for a in argv]
     i = next((k for k, a in enumerate(argv) if k and not a.startswith("-")), 1)  # the command, after -q / -v
     if "--max-frames" in argv:
         argv[argv.index("--max-frames") + 1] = SMALL_FRAMES
@@ -166,7 +167,8 @@ def test_readme_command_runs(argv, scratch):
         SKIPPED.append((" ".join(argv), reason))
         pytest.skip(reason)
     cmd = _adapt(argv, cwd, bundle)
-    p = subprocess.run([str(EDGESDK), *cmd[1:]], cwd=cwd, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "EDGESDK_MODEL_PATH": str(MODELS)}  # where the README's default models are looked up
+    p = subprocess.run([str(EDGESDK), *cmd[1:]], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
     RAN.append(" ".join(cmd))
     assert p.returncode == 0, f"{' '.join(cmd)}\n{p.stderr}"
 
