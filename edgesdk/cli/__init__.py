@@ -19,6 +19,7 @@ import sys
 
 from .._version import __version__
 from ..errors import EdgeSDKError
+from ..install import error_for_missing_module
 
 __all__ = ["main", "build_parser"]
 
@@ -59,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 on bad usage
+    try:
+        args = parser.parse_args(argv)  # exits 2 on bad usage
+    except EdgeSDKError as exc:  # an argument's parser needs a missing piece (e.g. --tiles without OpenCV)
+        print(f"edgesdk: error: {exc}", file=sys.stderr)
+        return 1
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
@@ -81,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected bug: still one line unless --verbose
         if verbose:
             raise
+        known = error_for_missing_module(exc)  # e.g. no cv2: the command that installs it
+        if known is not None:
+            print(f"edgesdk {args.command}: error: {known}", file=sys.stderr)
+            return 1
         print(
             f"edgesdk {args.command}: error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)",
             file=sys.stderr,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import cv2
+from .._cv2 import cv2
 import numpy as np
 
 __all__ = ["Anonymizer", "Blur", "Pixelate", "Solid", "EllipseMask", "MODES", "make_anonymizer"]
