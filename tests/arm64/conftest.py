@@ -24,6 +24,7 @@ from _root import RootUnavailable, ensure_root  # noqa: E402
 
 SUITES = [s for s in os.environ.get("EDGESDK_ARM64_SUITES", "bookworm").split(",") if s]
 MEASURED: dict[str, dict] = {}
+SKIPPED: dict[str, str] = {}
 
 
 def _tier_selected(config) -> bool:
@@ -41,6 +42,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
+    for suite, why in SKIPPED.items():
+        terminalreporter.write_line(f"arm64 tier ({suite}) SKIPPED: {why}", yellow=True, bold=True)
     if MEASURED:
         terminalreporter.write_sep("-", "arm64 measurements (under emulation: times say nothing about a Pi's speed)")
         for suite, values in MEASURED.items():
@@ -67,6 +70,7 @@ def device(request, tmp_path_factory, wheel) -> Device:
     try:
         root = ensure_root(request.param)
     except RootUnavailable as exc:
+        SKIPPED[request.param] = str(exc)
         pytest.skip(f"arm64 tier skipped: {exc}")
     work = tmp_path_factory.mktemp(f"arm64-{request.param}")
     (work / wheel.name).write_bytes(wheel.read_bytes())
