@@ -62,7 +62,10 @@ def _sources_entries() -> Iterator[tuple[str, list[str], list[str]]]:
 
 
 def host_mirror() -> str:
-    """The host's Debian archive URI (the entry serving a release suite, not -security or -updates)."""
+    """The host's Debian archive URI (the entry serving a release suite, not -security or -updates);
+    ``EDGESDK_ARM64_MIRROR`` overrides it."""
+    if os.environ.get("EDGESDK_ARM64_MIRROR"):
+        return os.environ["EDGESDK_ARM64_MIRROR"]
     for types, uris, suites in _sources_entries():
         if "deb" not in types.split():
             continue
@@ -153,17 +156,20 @@ def _build(root: Path, suite: str, timeout: float) -> None:
     t0 = time.monotonic()
     cmd = ["debootstrap", "--arch=arm64", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(tmp),
            mirror]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        with open(log, "w") as out:
-            r = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+        r: int | None = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)  # debootstrap and the emulated dpkg under it
+        proc.wait()
         r = None
     finally:
         _unmount_all(tmp)
-    if r is None or r.returncode != 0:
+    if r != 0:
         tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-1:] if log.exists() else []
         shutil.rmtree(tmp, ignore_errors=True)
-        why = "timed out" if r is None else f"exit {r.returncode}"
+        why = "timed out" if r is None else f"exit {r}"
         raise RootUnavailable(f"debootstrap {suite} arm64 from {mirror} failed ({why}): {' '.join(tail)[:200]}")
     (tmp / STAMP).write_text(_stamp(suite))
     (tmp / "run/sshd").mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ def wheel(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session", params=SUITES)
-def device(request, tmp_path_factory, wheel) -> Device:
+def device(request, tmp_path_factory) -> Device:
     """An arm64 root with /proc, /sys, the test data (read-only, /mnt/testdata) and a work folder (/mnt/work,
     holding the wheel) mounted; unmounted at the end of the session."""
     if not TESTDATA.exists():
@@ -72,6 +72,7 @@ def device(request, tmp_path_factory, wheel) -> Device:
     except RootUnavailable as exc:
         SKIPPED[request.param] = str(exc)
         pytest.skip(f"arm64 tier skipped: {exc}")
+    wheel = request.getfixturevalue("wheel")
     work = tmp_path_factory.mktemp(f"arm64-{request.param}")
     (work / wheel.name).write_bytes(wheel.read_bytes())
     dev = Device(root, work, request.param, wheel.name, MEASURED.setdefault(request.param, {}))

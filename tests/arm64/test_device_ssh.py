@@ -21,6 +21,7 @@ from _sshd import _keygen, free_port
 pytestmark = pytest.mark.arm64
 ALIAS = "arm64-device"
 MODEL = f"{DATA}/models/mobilenet_v2_1.0_224_quant.tflite"
+LABELS = f"{DATA}/models/imagenet_labels.txt"
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,8 @@ def test_deploy_releases_rollback_service(device, ssh_device, tmp_path):
     bundles = []
     for i in (1, 2):
         b = tmp_path / f"bundle{i}"
-        r = _cli("bundle", str(device.root / MODEL.lstrip("/")), "-o", str(b), "--task", "classify")
+        labels = ["--labels", str(device.root / LABELS.lstrip("/"))] if i == 2 else []  # a different bundle
+        r = _cli("bundle", str(device.root / MODEL.lstrip("/")), "-o", str(b), "--task", "classify", *labels)
         assert r.returncode == 0, r.stderr
         bundles.append(b)
     target = f"{ALIAS}:{WORK}/edgesdk"
