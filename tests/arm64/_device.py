@@ -4,6 +4,7 @@ the project's wheel, and records what it measured (sizes, times under emulation)
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import shlex
 import subprocess
 import time
@@ -28,7 +29,10 @@ class Device:
     _venvs: dict = field(default_factory=dict, repr=False)
 
     def mount(self, testdata: Path) -> None:
+        """Mount for this session; a second session on the same root waits (it would unmount ours)."""
         self._stack = contextlib.ExitStack()
+        lock = self._stack.enter_context(open(self.root.with_name(self.root.name + ".lock"), "w"))
+        fcntl.flock(lock, fcntl.LOCK_EX)
         self._stack.enter_context(mounted(self.root, {WORK: self.work}, {DATA: testdata}))
 
     def unmount(self) -> None:
