@@ -36,10 +36,9 @@ class InputError(EdgeSDKError, ValueError):
 class MissingExtraError(EdgeSDKError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
-    def __init__(self, module: str, extra: str, what: str = "") -> None:
+    def __init__(self, module: str, extra: str, what: str = "", *, command: str | None = None) -> None:
         purpose = f" for {what}" if what else ""
-        super().__init__(
-            f"{module} is needed{purpose} but is not installed: pip install 'edgesdk[{extra}]'"
-        )
+        install = command or f"pip install 'edgesdk[{extra}]'"
+        super().__init__(f"{module} is needed{purpose} but is not installed: {install}")
         self.module = module
         self.extra = extra

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import MissingExtraError, ModelError
+from ..install import backend_missing
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,7 @@ def get_backend(name: str | None = None) -> Backend:
             errors.append(f"{bname}: {exc}")
     raise MissingExtraError(
         " or ".join(b[2] for b in candidates), "all" if wanted is None else wanted, "running TFLite models"
-    ) if wanted else ModelError(
-        "no TFLite interpreter is installed: pip install ai-edge-litert (or tflite-runtime on older Pi images)"
-    )
+    ) if wanted else backend_missing()
 
 
 def available_backends() -> list[dict]:

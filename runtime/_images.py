@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import cv2
+from ._cv2 import cv2
 import numpy as np
 
 from ..errors import InputError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
+from ._cv2 import cv2
 import numpy as np
 
 from ..bundle import InputSpec

@@ -20,6 +20,7 @@ import sys
 from .. import __version__
 from ..errors import EdgeSDKError
 from ._common import HelpFormatter as _Formatter
+from ..install import error_for_missing_module
 
 __all__ = ["main", "build_parser"]
 
@@ -74,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     quiet_env(verbose=any(w in ("-v", "--verbose") for w in words))  # before anything imports TensorFlow or OpenCV
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 on bad usage
+    try:
+        args = parser.parse_args(argv)  # exits 2 on bad usage
+    except EdgeSDKError as exc:  # an argument's parser needs a missing piece (e.g. --tiles without OpenCV)
+        print(f"edgesdk: error: {exc}", file=sys.stderr)
+        return 1
     verbose = getattr(args, "verbose", False)
     quiet = getattr(args, "quiet", False) and not verbose
     from ._common import set_quiet
@@ -101,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected bug: still one line unless --verbose
         if verbose:
             raise
+        known = error_for_missing_module(exc)  # e.g. no cv2: the command that installs it
+        if known is not None:
+            print(f"edgesdk {args.command}: error: {known}", file=sys.stderr)
+            return 1
         print(f"edgesdk {args.command}: error: {describe_error(exc)} (run with --verbose for the traceback)",
               file=sys.stderr)
         return 1

@@ -25,8 +25,9 @@ def run(args: argparse.Namespace) -> int:
         print_json(report)
         return 0
     b = report["backend"]
-    print(f"edgesdk {report['edgesdk']}  python {report['python']}  {report['platform']}")
-    print(f"interpreter backend : {b['name']} {b['version']}" if b else "interpreter backend : NONE (pip install ai-edge-litert)")
+    venv = f"  venv: {report['venv']}" if report["venv"] else ""
+    print(f"edgesdk {report['edgesdk']}  python {report['python']}  {report['platform']}{venv}")
+    print(f"interpreter backend : {b['name']} {b['version']}" if b else "interpreter backend : NONE")
     for x in report["backends"]:
         state = x["version"] if x["installed"] else "not installed"
         print(f"  {x['name']:<16}{state}")
@@ -37,7 +38,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"edgetpu_compiler    : {comp['path'] + ' ' + (comp['version'] or '') if comp['path'] else 'not on PATH'}")
     cam = report["camera"]
     print(f"picamera2           : {'installed' if cam['picamera2'] else 'not installed'}")
-    print(f"OpenCV              : {cam['opencv']} video backends: {', '.join(cam['opencv_video_backends']) or 'none'}")
+    if cam["opencv"]:
+        print(f"OpenCV              : {cam['opencv']} ({cam['opencv_path']}) video backends: "
+              f"{', '.join(cam['opencv_video_backends']) or 'none'}")
+    else:
+        print("OpenCV              : NOT INSTALLED")
+    print(f"numpy               : {cam['numpy']['version']} ({cam['numpy']['path']})")
     print(f"video devices       : {', '.join(cam['video_devices']) or 'none'}")
     faces = report["faces"]
     have = [n for n, path in faces.items() if path]
@@ -46,4 +52,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"ffmpeg (H.264 video): {report['ffmpeg'] or 'not found (apt install ffmpeg; videos fall back to MPEG-4 Part 2)'}")
     conv = report["convert"]
     print(f"converters (TF)     : {conv['tensorflow'] or 'not installed'}; tf_keras {conv['tf_keras'] or '-'}; tfmot {conv['tfmot'] or '-'}")
+    for m in report["missing"]:
+        kind = "missing" if m["required"] else "optional"
+        fix = f": {m['command']}" if m["command"] else ""
+        print(f"{kind:<8}: {m['what']}: {m['problem']}{fix}")
     return 0

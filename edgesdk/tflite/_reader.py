@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MissingExtraError, ModelError
+from ..errors import ModelError
+from ..install import backend_missing
 from ._types import MetadataInfo, ModelInfo, OperatorInfo, Quantization, SubgraphInfo, TensorInfo, numpy_dtype
 
 __all__ = ["check_tflite_file", "is_tflite", "load_schema", "read_model"]
@@ -33,7 +34,7 @@ _schema_module = None
 
 
 def load_schema():
-    """The generated TFLite schema module: LiteRT's, else TensorFlow's; MissingExtraError when neither is there."""
+    """The generated TFLite schema module: LiteRT's, else TensorFlow's; ModelError (naming ai-edge-litert) when neither is there."""
     global _schema_module
     if _schema_module is not None:
         return _schema_module
@@ -47,7 +48,7 @@ def load_schema():
         except ImportError as exc:
             errors.append(f"{name}: {exc}")
     log.debug("no TFLite schema module: %s", "; ".join(errors))
-    raise MissingExtraError("ai-edge-litert (or tensorflow)", "convert", "reading .tflite files")
+    raise backend_missing()  # the device's fix (ai-edge-litert), or "64-bit only" on 32-bit ARM
 
 
 # ---------------------------------------------------------------------------------------------- sniffing
@@ -110,7 +111,7 @@ def read_model(source: str | os.PathLike | bytes | bytearray | memoryview) -> Mo
     """Read a .tflite model (a path or its bytes) into a :class:`ModelInfo`.
 
     Raises ModelError with one line for a missing, empty, truncated or corrupt file, or one that is not TFLite
-    (random bytes, a Keras .h5); MissingExtraError when no TFLite schema module is installed.
+    (random bytes, a Keras .h5); ModelError when no TFLite schema module is installed.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, where, path = bytes(source), "the model bytes", None

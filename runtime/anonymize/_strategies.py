@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import cv2
+from .._cv2 import cv2
 import numpy as np
 
 __all__ = ["Anonymizer", "Blur", "Pixelate", "Solid", "EllipseMask", "MODES", "make_anonymizer"]

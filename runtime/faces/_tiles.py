@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-import cv2
+from .._cv2 import cv2
 import numpy as np
 
 from ...results import Detections
