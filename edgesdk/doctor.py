@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import glob
 import importlib.util
 import platform
@@ -102,6 +104,7 @@ def collect() -> dict:
         backend = get_backend().to_dict()
     except EdgeSDKError:
         backend = None
+    cv2: Any
     try:
         import cv2
     except ImportError:
