@@ -56,7 +56,9 @@ def render_report_md(report: dict) -> str:
                   for k, v in lat.items()] + [""]
     acc = report.get("accuracy", {})
     if acc:
-        lines += ["## Accuracy", "", f"on `{acc.get('data')}` ({acc.get('n')} images)", "",
+        gone = acc.get("skipped") or []
+        note = f"; {len(gone)} unreadable skipped: {', '.join(Path(q).name for q in gone)}" if gone else ""
+        lines += ["## Accuracy", "", f"on `{acc.get('data')}` ({acc.get('n')} images{note})", "",
                   "| model | top-1 | top-5 |", "|---|---:|---:|"]
         for k in ("keras", "tflite"):
             if k in acc:
@@ -123,6 +125,8 @@ def convert_summary(report: dict, out: str) -> tuple[list[str], list[str]]:
     acc = report.get("accuracy")
     if acc:
         line = f"  agreement with Keras: {acc['agreement'] * 100:.2f}% on {acc['n']} images"
+        if acc.get("skipped"):
+            line += f" ({len(acc['skipped'])} unreadable skipped)"
         if "keras" in acc:
             line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
         lines.append(line)

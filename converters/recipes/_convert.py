@@ -238,17 +238,22 @@ class ConvertStep:
                     log.warning("Edge TPU: %s", msg)
 
     def _accuracy(self, ctx: StepContext, loaded, model_path: Path, spec) -> dict:
-        from .._data import sample, scan_images
+        from .._data import check_skipped, sample, scan_images
         from .._evaluate import label_offset, predict_keras, predict_tflite, topk_accuracy
 
         opts = self.options
         images = sample(scan_images(str(opts.eval_data), wnids=opts.wnids, what="evaluation folder"), opts.eval_images,
                         opts.seed)
-        n = len(images)
-        with self._bar(ctx, "evaluating Keras and TFLite", 2 * n) as bar:
-            pk = predict_keras(loaded.model, images, spec, on_image=lambda: bar.advance())
+        total = len(images)
+        skipped: list[Path] = []  # unreadable images: named in a warning, left out, listed in the report
+        with self._bar(ctx, "evaluating Keras and TFLite", 2 * total) as bar:
+            pk = predict_keras(loaded.model, images, spec, on_image=lambda: bar.advance(), skipped=skipped)
+            check_skipped(skipped, total, "evaluation")  # too many: InputError
+            images = images.subset([i for i, q in enumerate(images.paths) if q not in skipped])
+            bar.advance(len(skipped))
             pt = predict_tflite(model_path, images, spec=spec, threads=1, on_image=lambda: bar.advance())
-        out = {"data": str(opts.eval_data), "n": n, "agreement": float(np.mean(pk.argmax(1) == pt.argmax(1)))}
+        out = {"data": str(opts.eval_data), "n": len(images), "skipped": [str(q) for q in skipped],
+               "agreement": float(np.mean(pk.argmax(1) == pt.argmax(1)))}
         if images.labels is not None:
             y = images.labels + label_offset(images, pk.shape[1])
             out["keras"] = {"top1": topk_accuracy(pk, y, 1), "top5": topk_accuracy(pk, y, 5)}

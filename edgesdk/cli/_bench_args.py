@@ -106,7 +106,6 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     rem.add_argument("--local", action="store_true", help="with --remote: also run here, in the same table")
     from ._deploy_args import add_ssh_args
 
-    add_ssh_args(p)
-    # -o is the output here as in every command: ssh options are --ssh-option only (conflict_handler="resolve")
+    add_ssh_args(p, o_is_output=True)  # -o is the output here as in every command
     out.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                      help="write a report, by extension: .md (Markdown), .png (plot), .json (document); repeatable")

@@ -7,14 +7,26 @@ import argparse
 from ..deploy import SSH_CONFIG_ENV, HealthCheck, SSHOptions
 
 
-def add_ssh_args(p: argparse.ArgumentParser) -> None:
+class _NoShortO(argparse.Action):
+    """``-o`` on a command without an output: bad usage that points to ``--ssh-option``."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.error("-o is the output in edgesdk commands and this command writes none; "
+                     "pass ssh options as --ssh-option KEY=VALUE")
+
+
+def add_ssh_args(p: argparse.ArgumentParser, o_is_output: bool = False) -> None:
+    """The ssh options; ``-o`` is never one of them (it is the output everywhere): a command without an
+    output (``o_is_output=False``) refuses ``-o`` with a usage error naming ``--ssh-option``."""
     g = p.add_argument_group("ssh (everything else comes from your ssh config, as for `ssh`)")
     g.add_argument("-p", "--port", type=int, choices=range(1, 65536), metavar="PORT", help="ssh port (default: from ssh config, else 22)")
     g.add_argument("-i", "--identity", metavar="FILE", help="private key file (ssh -i)")
     g.add_argument("-F", "--ssh-config", metavar="FILE",
                    help=f"ssh config file (ssh -F); default ${SSH_CONFIG_ENV}, else ~/.ssh/config")
-    g.add_argument("-o", "--ssh-option", action="append", default=[], metavar="KEY=VALUE",
+    g.add_argument("--ssh-option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra ssh -o option (repeatable)")
+    if not o_is_output:
+        p.add_argument("-o", action=_NoShortO, nargs="?", help=argparse.SUPPRESS)
     g.add_argument("--connect-timeout", type=int, default=10, metavar="S", help="ssh ConnectTimeout")
     g.add_argument("--accept-new-host-key", action="store_true",
                    help="trust a device's host key on first contact (StrictHostKeyChecking=accept-new); a "

@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   edgesdk anonymize clip.mp4 -o out.mp4 --events faces.jsonl
   edgesdk anonymize 0 --serve 127.0.0.1:8080         first USB camera, watch at http://127.0.0.1:8080/
   edgesdk anonymize photos/ -o blurred/ --mode pixelate
+  edgesdk anonymize a.mp4 b.mp4 photos/              a_anonymized.mp4, b_anonymized.mp4, photos_anonymized/
   edgesdk anonymize street.mp4 -o out.mp4 --detector face --detector plates.tar.gz --classes plate
 
 guarantees: a frame is written only after the detector ran on it and every box found (and every box held by
@@ -50,9 +51,10 @@ def register(subparsers) -> None:
         "anonymize", help="blur faces (and other classes) in a camera stream, video, image or folder",
         description=__doc__, epilog=EXAMPLES,
     )
-    p.add_argument("source", nargs="?", default=None, metavar="SOURCE",
+    p.add_argument("source", nargs="*", metavar="SOURCE",
                    help="video file, image, image folder, camera index or /dev/videoN, rtsp:// or http:// URL, "
-                        "picamera[:N], or demo (default: the first camera if one exists, else demo)")
+                        "picamera[:N], or demo (default: the first camera if one exists, else demo); several files "
+                        "or folders: one output each (-o then names a folder)")
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output: a video (.mp4 .mkv .avi .mov .m4v: same size and frame rate as the source), an "
                         "image (.jpg .png ...) for a one-image source, or a folder (ending in / or existing) for images "
@@ -99,52 +101,35 @@ def register(subparsers) -> None:
 
 # --- run --------------------------------------------------------------------------------------------------------
 def run(args) -> int:
-    from ..runtime.anonymize import AnonymizeConfig, anonymize
+    from ..runtime.anonymize import AnonymizeConfig, anonymize_inputs, summary_text
     from ..runtime.stream import RunError
 
+    several = len(args.source) > 1
     cfg = AnonymizeConfig(
-        source=args.source, output=args.output, events=args.events, serve=args.serve, show=args.show,
+        output=args.output, events=args.events, serve=args.serve, show=args.show,
         detectors=tuple(args.detector or ["face"]),
         classes=tuple(tuple(c.split(",")) for c in args.classes) if args.classes else None, mode=args.mode,
         feather=args.feather, threshold=args.threshold, mask_scale=args.mask_scale, tiles=args.tiles,
         sweep=args.sweep, hold_frames=args.hold_frames, max_frames=args.max_frames, device=args.device,
         threads=args.threads, realtime=args.realtime, loop=args.loop, person_mask=args.person_mask,
-        person_shape=args.person_shape, force=args.force, **video_options(args, args.source),
+        person_shape=args.person_shape, force=args.force, **video_options(args),
     )
     with progress("anonymize", None) as bar:
         def started(info) -> None:
-            bar.update(total=info.total, description=f"anonymize {Path(info.source).name}")
+            bar.update(completed=0, total=info.total, description=f"anonymize {Path(info.source).name}")
             if info.url:
                 print(f"serving the anonymized stream at {info.url}", file=sys.stderr)
 
         try:
-            report = anonymize(cfg, on_start=started, on_frame=lambda n: bar.advance(1))
+            reports = anonymize_inputs(cfg, args.source, keep_audio=not args.no_audio, on_start=started,
+                                       on_frame=lambda n: bar.advance(1))
         except RunError as exc:
             if args.json and exc.report is not None:
-                print_json({**exc.report, "ok": False})
+                failed = {**exc.report, "ok": False}
+                print_json([{**r, "ok": r is not exc.report} for r in exc.reports[:-1]] + [failed] if several else failed)
             raise
     if args.json:
-        print_json({**report, "ok": True})
+        print_json([{**r, "ok": True} for r in reports] if several else {**reports[0], "ok": True})
     else:
-        _print_summary(report)
+        print("\n".join(summary_text(r) for r in reports))
     return 0
-
-
-def _print_summary(r: dict) -> None:
-    st = r["stage_ms_per_frame"]
-    lines = [
-        f"{r['frames_written']} frames from {r['source']} in {r['seconds']:.2f} s ({r['fps']:.1f} FPS), "
-        f"{r['detections']} detections, {r['held_boxes']} held boxes",
-        f"  per frame: capture {st['capture']:.2f} ms, detect {st['detect']:.2f} ms, render {st['render']:.2f} ms, "
-        f"write {st['write']:.2f} ms",
-    ]
-    extra = [f"{k} {r[k]}" for k in ("skipped", "dropped", "blanked") if r.get(k)]
-    if r.get("skipped_files"):
-        extra[0] += f" ({', '.join(r['skipped_files'])})"
-    if r.get("interrupted"):
-        extra.append("stopped early (interrupted), outputs finalized")
-    if extra:
-        lines.append("  " + ", ".join(extra))
-    for o in r["outputs"]:
-        lines.append(f"  -> {o}")
-    print("\n".join(lines))

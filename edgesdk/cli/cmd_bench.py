@@ -28,7 +28,7 @@ marks the failures) or --compare found a regression, 2 bad usage.
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="latency, throughput, memory and accuracy of models, side by side, here or on a device",
-        description=__doc__, epilog=EPILOG, formatter_class=_Formatter, conflict_handler="resolve",
+        description=__doc__, epilog=EPILOG, formatter_class=_Formatter,
     )
     add_bench_args(p)
     p.set_defaults(func=run)

@@ -3,7 +3,8 @@ over detector misses, and the threaded fail-closed pipeline behind ``edgesdk ano
 
 from ._leaks import LeakReport, count_leaks, face_coverage, leak_detections, leak_report, thorough_face_detector
 from ._detectors import STILL_TILE_FACTOR, VIDEO_TILE_FACTOR, MultiDetector, SSDDetector, build_detectors
-from ._job import AnonymizeConfig, anonymize
+from ._job import AnonymizeConfig, anonymize, summary_text
+from ._batch import anonymize_inputs, plan_inputs
 from ._pipeline import AnonymizePipeline, MaskStage, Renderer, RunSummary
 from ._strategies import MODES, Anonymizer, Blur, EllipseMask, Pixelate, Solid, make_anonymizer
 from ._tracker import IoUTracker, Track
@@ -11,6 +12,9 @@ from ._tracker import IoUTracker, Track
 __all__ = [
     "AnonymizeConfig",
     "anonymize",
+    "anonymize_inputs",
+    "plan_inputs",
+    "summary_text",
     "AnonymizePipeline",
     "Anonymizer",
     "Blur",

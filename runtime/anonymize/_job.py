@@ -14,7 +14,7 @@ from ..stream import (
     check_output_paths, default_output, open_sink, pace, plan_output, stop_on_signals,
 )
 
-__all__ = ["AnonymizeConfig", "anonymize"]
+__all__ = ["AnonymizeConfig", "anonymize", "summary_text"]
 
 
 @dataclass(frozen=True)
@@ -184,3 +184,23 @@ def anonymize(
         detector.close()
     return report(summary)
 
+
+
+def summary_text(r: dict) -> str:
+    """The few lines ``edgesdk anonymize`` prints for one report of ``anonymize``."""
+    st = r["stage_ms_per_frame"]
+    lines = [
+        f"{r['frames_written']} frames from {r['source']} in {r['seconds']:.2f} s ({r['fps']:.1f} FPS), "
+        f"{r['detections']} detections, {r['held_boxes']} held boxes",
+        f"  per frame: capture {st['capture']:.2f} ms, detect {st['detect']:.2f} ms, render {st['render']:.2f} ms, "
+        f"write {st['write']:.2f} ms",
+    ]
+    extra = [f"{k} {r[k]}" for k in ("skipped", "dropped", "blanked") if r.get(k)]
+    if r.get("skipped_files"):
+        extra[0] += f" ({', '.join(r['skipped_files'])})"
+    if r.get("interrupted"):
+        extra.append("stopped early (interrupted), outputs finalized")
+    if extra:
+        lines.append("  " + ", ".join(extra))
+    lines += [f"  -> {o}" for o in r["outputs"]]
+    return "\n".join(lines)

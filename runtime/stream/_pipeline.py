@@ -81,6 +81,7 @@ class RunError(EdgeSDKError):
         super().__init__(message)
         self.summary = summary
         self.report: dict | None = None  # the job's report so far, when a job entry point raised it
+        self.reports: list[dict] = []  # several inputs: the finished inputs' reports, then this one's
 
 
 class Pipeline:

@@ -262,3 +262,27 @@ def test_builtin_architecture_and_offline_imagenet_weights(tmp_path, capsys):
     code, _, err = _run(capsys, "convert", "mobilenet_v2", "--weights", "imagenet", "--input-size", "96",
                         "-o", out, "--quantize", "none")
     _assert_clean_failure(code, err, out, "--weights FILE")
+
+
+def test_eval_data_unreadable_images_are_skipped_and_named(tmp_path, capsys, caplog, work):
+    """Issue 18: an unreadable --eval-data image is skipped and named (report.json, report.md), as in
+    calibration; too many fail with one line and nothing written."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(work / "data", data)
+    (data / "red" / "cut.png").write_bytes((data / "red" / "0.png").read_bytes()[:60])  # truncated
+    out = tmp_path / "b"
+    code, stdout, err = _run(capsys, "convert", work / "tiny.h5", "-o", out, "--quantize", "none", "--input-range",
+                             "0,1", "--eval-data", data, "--latency-runs", "0", "--json")
+    assert code == 0, err
+    acc = json.loads((out / "report.json").read_text())["accuracy"]
+    assert acc["n"] == 24 and [Path(p).name for p in acc["skipped"]] == ["cut.png"]
+    assert json.loads(stdout)["accuracy"]["skipped"] == acc["skipped"]
+    assert "cut.png" in caplog.text and "cut.png" in (out / "report.md").read_text()
+    for i in range(3):
+        (data / "blue" / f"bad{i}.png").write_bytes(b"not an image")
+    out2 = tmp_path / "b2"
+    code, _, err = _run(capsys, "convert", work / "tiny.h5", "-o", out2, "--quantize", "none", "--input-range",
+                        "0,1", "--eval-data", data, "--latency-runs", "0")
+    _assert_clean_failure(code, err, out2, "4 of 28 evaluation images could not be read")

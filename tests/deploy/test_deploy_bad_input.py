@@ -333,6 +333,25 @@ def test_bad_usage_exits_2(bundles, args):
     assert code == 2, err
 
 
+
+@pytest.mark.parametrize("command", [["deploy", "b"], ["rollback"], ["releases"], ["trust", "--show"]])
+def test_short_o_is_not_an_ssh_option(command):
+    """Issue 18: -o is the output everywhere; these commands write none, so -o is bad usage naming --ssh-option."""
+    code, out, err = run_cli(*command, "edge-test:/x", "-o", "StrictHostKeyChecking=no")
+    assert code == 2, err
+    assert "--ssh-option KEY=VALUE" in err and "Traceback" not in err
+
+
+def test_ssh_option_reaches_ssh(sshd, device_root):
+    """--ssh-option still goes to ssh: Port= overrides the alias whose port refuses connections."""
+    cfg = ["-F", str(sshd.ssh_config)]
+    code, _, err = run_cli("releases", sshd.target(device_root, "edge-refused"), *cfg)
+    assert code == 1 and "connection refused" in err, err
+    code, out, err = run_cli("releases", sshd.target(device_root, "edge-refused"), *cfg,
+                             "--ssh-option", f"Port={sshd.port}")
+    assert code == 0, err
+    assert "no releases" in out
+
 def test_bundle_not_found(tmp_path):
     code, out, err = run_cli("deploy", str(tmp_path / "nope.tar.gz"), "edge-test:/x")
     _one_line_error(code, err, "bundle not found")
