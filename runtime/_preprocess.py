@@ -103,11 +103,14 @@ def fit_image(image: np.ndarray, size: tuple[int, int], policy: str,
                           -y0 * h / crop.shape[0], w, h, iw, ih)
 
 
-def padded_input(image: np.ndarray, rect, size: tuple[int, int], border: int = cv2.BORDER_REFLECT_101,
-                 interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def padded_input(image: np.ndarray, rect, size: tuple[int, int], border: int | None = None,
+                 interpolation: int | None = None) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The part ``rect`` (x1, y1, x2, y2, may reach beyond the image) of ``image`` scaled to ``size`` (w, h); what
     lies outside the image is filled by ``border`` (reflection by default). Returns (input, (sx, sy, ox, oy))
-    with input pixel = (frame pixel - (ox, oy)) * (sx, sy)... i.e. frame x = x_in / sx + ox."""
+    with input pixel = (frame pixel - (ox, oy)) * (sx, sy)... i.e. frame x = x_in / sx + ox. ``border`` and
+    ``interpolation`` default to cv2.BORDER_REFLECT_101 and cv2.INTER_LINEAR (resolved here: cv2 loads on first use)."""
+    border = cv2.BORDER_REFLECT_101 if border is None else border
+    interpolation = cv2.INTER_LINEAR if interpolation is None else interpolation
     h, w = image.shape[:2]
     x1, y1, x2, y2 = (int(v) for v in rect)
     mw, mh = size

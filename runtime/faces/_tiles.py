@@ -33,7 +33,11 @@ from ..decoders.boxes import iou_matrix, nms
 
 __all__ = ["TiledDetector", "TilePlan", "tile_plan", "merge_detections", "parse_tiles", "padded_input"]
 
-PAD_MODES = {"reflect": cv2.BORDER_REFLECT_101, "replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
+PAD_MODES = ("reflect", "replicate", "constant")  # cv2 border of each: _border() (cv2 loads on first use)
+
+
+def _border(pad: str) -> int:
+    return {"reflect": cv2.BORDER_REFLECT_101, "replicate": cv2.BORDER_REPLICATE}.get(pad, cv2.BORDER_CONSTANT)
 MIN_INSIDE = 0.1  # boxes with less of their area inside the frame are mirror images: dropped
 _EMPTY = Detections.empty()
 
@@ -209,7 +213,7 @@ class TiledDetector:
         self.pad = pad
         self._detectors = [detector, *workers]
         self._pool = None
-        self._border = PAD_MODES.get(pad, cv2.BORDER_CONSTANT)
+        self._border = _border(pad)
         self._plans: dict[tuple[int, int], TilePlan] = {}
         self._rois: list[list] = []  # [box (4,), age]
         self._next_tile = 0

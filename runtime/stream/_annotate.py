@@ -13,7 +13,7 @@ from ._zones import Line, Zone
 
 __all__ = ["draw_stream"]
 
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_FONT = 0  # cv2.FONT_HERSHEY_SIMPLEX (a constant, so the module imports without touching cv2)
 _COLORS: dict[int, tuple[int, int, int]] = {}
 
 
