@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -10,8 +9,8 @@ from typing import Callable
 
 from ...errors import InputError
 from ..stream import (
-    EventsOutput, FileOutput, OutputSpec, RunError, ServeOutput, StreamInfo, WindowOutput, cap_threads,
-    check_output_paths, default_output, open_sink, pace, plan_output, stop_on_signals,
+    EventsOutput, FileOutput, OutputSpec, ServeOutput, StreamInfo, WindowOutput, cap_threads,
+    check_output_paths, default_output, open_sink, pace, plan_output, run_reported,
 )
 
 __all__ = ["AnonymizeConfig", "anonymize", "summary_text"]
@@ -174,15 +173,9 @@ def anonymize(
         }
 
     try:
-        with stop_on_signals(stop) if handle_signals else contextlib.nullcontext():
-            try:
-                summary = pipe.run(stop)
-            except RunError as exc:
-                exc.report = report(exc.summary)
-                raise
+        return run_reported(pipe, stop, report, handle_signals)
     finally:
         detector.close()
-    return report(summary)
 
 
 

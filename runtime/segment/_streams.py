@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -13,8 +12,8 @@ import numpy as np
 from ...errors import InputError
 from ...results import Detections
 from ..stream import (
-    FileOutput, OutputSpec, Pipeline, RunError, ServeOutput, StreamInfo, Tracked, WindowOutput, check_output_paths,
-    open_sink, plan_output, stop_on_signals,
+    FileOutput, OutputSpec, Pipeline, ServeOutput, StreamInfo, Tracked, WindowOutput, check_output_paths,
+    open_sink, plan_output, run_reported,
 )
 from ._background import Transparent, parse_background
 from ._files import foreground_ids
@@ -133,10 +132,4 @@ def segment_stream(
                 "smooth": stage.smoother.weight, "shares": stage.shares(), "outputs": [s.name for s in sinks],
                 **{k: v for k, v in d.items() if k != "source"}}
 
-    with stop_on_signals(stop) if handle_signals else contextlib.nullcontext():
-        try:
-            summary = pipe.run(stop)
-        except RunError as exc:
-            exc.report = report(exc.summary)
-            raise
-    return report(summary)
+    return run_reported(pipe, stop, report, handle_signals)

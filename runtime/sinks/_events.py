@@ -16,8 +16,9 @@ __all__ = ["EventsSink"]
 
 
 class EventsSink:
-    """Appends to (or, with ``append=False``, replaces) ``path``: ``{"frame", "t", "boxes": [{"box", "score",
-    "class_id", "label", "track", "held"}], "blanked"}``. Lines are flushed every ``flush_every`` frames."""
+    """Appends to (or, with ``append=False``, replaces) ``path``: ``{"frame", "t", "source_name", "boxes": [{"box",
+    "score", "class_id", "label", "track", "held"}], "blanked"}`` (boxes clipped to the frame; ``source_name`` for
+    frames of an image folder). Lines are flushed every ``flush_every`` frames."""
 
     def __init__(self, path: str | os.PathLike, *, append: bool = False, flush_every: int = 30, only_with_faces: bool = False) -> None:
         self.path = Path(path)
@@ -37,13 +38,16 @@ class EventsSink:
             return
         rows = []
         labels = list(meta.labels) if meta.labels else None
-        for i, d in enumerate(detections.with_tracker_id(None).to_dicts(labels)):
+        h, w = frame.shape[:2]  # boxes in pixels of the frame, clipped to it (a face at the edge reaches past it)
+        for i, d in enumerate(detections.with_tracker_id(None).clip(w, h).to_dicts(labels)):
             if i < len(meta.track_ids):
                 d["track"] = int(meta.track_ids[i])
             if i < len(meta.held):
                 d["held"] = bool(meta.held[i])
             rows.append(d)
-        line = {"frame": int(meta.index), "t": round(float(meta.timestamp), 4), "boxes": rows}
+        line: dict = {"frame": int(meta.index), "t": round(float(meta.timestamp), 4), "boxes": rows}
+        if meta.source_name is not None:  # the image a folder's frame came from
+            line["source_name"] = meta.source_name
         if meta.blanked:
             line["blanked"] = True
         if meta.counts:

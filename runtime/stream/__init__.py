@@ -17,7 +17,7 @@ before any work and call ``Pipeline(source, detector, tracker, stage, sinks).run
 
 from ._bytetrack import ByteTracker, NoTracker
 from ._classify import ClassifierDetector, ClassifyConfig, ClassifyStage, classify_stream
-from ._control import StreamInfo, cap_threads, stop_on_signals
+from ._control import StreamInfo, cap_threads, run_reported, stop_on_signals
 from ._detect import DetectConfig, detect_stream
 from ._detect_stage import DetectStage, SnapshotWriter
 from ._model_detector import ModelDetector, NullDetector, class_aware_nms, model_task, resolve_classes
@@ -82,5 +82,6 @@ __all__ = [
     "parse_zone",
     "plan_output",
     "resolve_classes",
+    "run_reported",
     "stop_on_signals",
 ]

@@ -7,7 +7,6 @@ The classifier is the pipeline's Detector: its top-k rows are Detections with wh
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -18,9 +17,9 @@ import numpy as np
 from ...errors import InputError
 from ...results import Detections
 from ._bytetrack import NoTracker
-from ._control import StreamInfo, stop_on_signals
+from ._control import StreamInfo, run_reported
 from ._outputs import FileOutput, OutputSpec, TrackEventsOutput, check_output_paths, open_sink, plan_output
-from ._pipeline import Pipeline, RunError
+from ._pipeline import Pipeline
 from ._protocols import StreamFrame
 
 __all__ = ["ClassifyConfig", "ClassifierDetector", "ClassifyStage", "classify_stream"]
@@ -181,10 +180,4 @@ def classify_stream(config: ClassifyConfig, *, stop: threading.Event | None = No
                 "frames_per_top_label": stage.frames_per_label, "outputs": [s.name for s in sinks],
                 **{k: v for k, v in d.items() if k != "source"}}
 
-    with stop_on_signals(stop) if handle_signals else contextlib.nullcontext():
-        try:
-            summary = pipe.run(stop)
-        except RunError as exc:
-            exc.report = report(exc.summary)
-            raise
-    return report(summary)
+    return run_reported(pipe, stop, report, handle_signals)

@@ -9,7 +9,10 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
+
+if TYPE_CHECKING:
+    from ._pipeline import Pipeline, RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +61,19 @@ def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+def run_reported(pipe: Pipeline, stop: threading.Event, report: Callable[[RunSummary], dict],
+                 handle_signals: bool = True) -> dict:
+    """Run ``pipe`` until its source ends or ``stop`` is set (SIGINT / SIGTERM too with ``handle_signals``) and
+    return ``report(summary)``, the job's JSON-ready summary. A failed run raises its RunError carrying
+    ``report`` of what was done. Every stream job ends this way."""
+    from ._pipeline import RunError
+
+    with stop_on_signals(stop) if handle_signals else contextlib.nullcontext():
+        try:
+            summary = pipe.run(stop)
+        except RunError as exc:
+            exc.report = report(exc.summary)
+            raise
+    return report(summary)

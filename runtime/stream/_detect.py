@@ -3,19 +3,18 @@ detector -> ByteTrack -> events, zones, lines, snapshots, drawing -> video / ima
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
 from ...errors import InputError
-from ._control import StreamInfo, cap_threads, stop_on_signals
+from ._control import StreamInfo, cap_threads, run_reported
 from ._pacing import pace
 from ._outputs import (
     FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
     check_output_paths, open_sink, plan_output,
 )
-from ._pipeline import Pipeline, RunError
+from ._pipeline import Pipeline
 from ._zones import parse_line, parse_zone
 
 __all__ = ["DetectConfig", "detect_stream"]
@@ -189,10 +188,4 @@ def detect_stream(
             **{k: v for k, v in d.items() if k != "source"},
         }
 
-    with stop_on_signals(stop) if handle_signals else contextlib.nullcontext():
-        try:
-            summary = pipe.run(stop)
-        except RunError as exc:
-            exc.report = report(exc.summary)
-            raise
-    return report(summary)
+    return run_reported(pipe, stop, report, handle_signals)
