@@ -8,7 +8,10 @@ gets its index so it plays) and is safe to call twice. Writing errors raise Sink
 from __future__ import annotations
 
 import errno
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -16,7 +19,7 @@ import numpy as np
 from ...errors import EdgeSDKError
 from ...results import Detections
 
-__all__ = ["FrameMeta", "Sink", "SinkError", "disk_error"]
+__all__ = ["FrameMeta", "JsonlFile", "Sink", "SinkError", "disk_error"]
 
 
 class SinkError(EdgeSDKError):
@@ -55,3 +58,40 @@ def disk_error(exc: OSError, path, written: int, what: str = "frames") -> SinkEr
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return SinkError(f"disk full while writing {path}: stopped after {written} {what} (what was written is kept)")
     return SinkError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+class JsonlFile:
+    """The file behind the JSONL sinks: one JSON object per line, flushed every ``flush_every`` frames and on
+    close; writing errors (disk full) become one-line SinkErrors that say how much was kept."""
+
+    def __init__(self, path: str | os.PathLike, *, append: bool = False, flush_every: int = 30) -> None:
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise SinkError(f"output folder {self.path.parent} does not exist")
+        try:
+            self._fh = open(self.path, "a" if append else "w", encoding="utf-8")
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+        self.flush_every = flush_every
+        self.frames = 0  # calls of write_frame
+        self.records = 0  # lines written
+
+    def write_frame(self, records: Sequence[dict]) -> None:
+        """The records of one frame (possibly none)."""
+        try:
+            for rec in records:
+                self._fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            self.records += len(records)
+            self.frames += 1
+            if self.frames % self.flush_every == 0:
+                self._fh.flush()
+        except OSError as exc:
+            raise disk_error(exc, self.path, self.records, "events") from None
+
+    def close(self) -> None:
+        if self._fh.closed:
+            return
+        try:
+            self._fh.close()
+        except OSError as exc:
+            raise disk_error(exc, self.path, self.records, "events") from None

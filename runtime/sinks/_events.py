@@ -3,14 +3,12 @@ Never pixels."""
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import numpy as np
 
 from ...results import Detections
-from ._base import FrameMeta, SinkError, disk_error
+from ._base import FrameMeta, JsonlFile
 
 __all__ = ["EventsSink"]
 
@@ -21,17 +19,14 @@ class EventsSink:
     frames of an image folder). Lines are flushed every ``flush_every`` frames."""
 
     def __init__(self, path: str | os.PathLike, *, append: bool = False, flush_every: int = 30, only_with_faces: bool = False) -> None:
-        self.path = Path(path)
+        self._file = JsonlFile(path, append=append, flush_every=flush_every)
+        self.path = self._file.path
         self.name = f"events:{self.path}"
-        if not self.path.parent.is_dir():
-            raise SinkError(f"output folder {self.path.parent} does not exist")
-        try:
-            self._fh = open(self.path, "a" if append else "w", encoding="utf-8")
-        except OSError as exc:
-            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
-        self.flush_every = flush_every
         self.only_with_faces = only_with_faces
-        self.frames = 0
+
+    @property
+    def frames(self) -> int:
+        return self._file.frames
 
     def write(self, frame: np.ndarray, detections: Detections, meta: FrameMeta) -> None:
         if self.only_with_faces and not len(detections):
@@ -52,18 +47,7 @@ class EventsSink:
             line["blanked"] = True
         if meta.counts:
             line["counts"] = dict(meta.counts)  # e.g. person_mask_pixels: pixels masked by --person-mask
-        try:
-            self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
-            self.frames += 1
-            if self.frames % self.flush_every == 0:
-                self._fh.flush()
-        except OSError as exc:
-            raise disk_error(exc, self.path, self.frames, "events") from None
+        self._file.write_frame([line])
 
     def close(self) -> None:
-        if self._fh.closed:
-            return
-        try:
-            self._fh.close()
-        except OSError as exc:
-            raise disk_error(exc, self.path, self.frames, "events") from None
+        self._file.close()

@@ -10,14 +10,12 @@ Never pixels.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import numpy as np
 
 from ...results import Detections
-from ._base import FrameMeta, SinkError, disk_error
+from ._base import FrameMeta, JsonlFile
 
 __all__ = ["TrackEventsSink"]
 
@@ -26,17 +24,13 @@ class TrackEventsSink:
     """Writes (replaces) ``path``; lines are flushed every ``flush_every`` frames and on close."""
 
     def __init__(self, path: str | os.PathLike, *, flush_every: int = 30) -> None:
-        self.path = Path(path)
+        self._file = JsonlFile(path, flush_every=flush_every)
+        self.path = self._file.path
         self.name = f"events:{self.path}"
-        if not self.path.parent.is_dir():
-            raise SinkError(f"output folder {self.path.parent} does not exist")
-        try:
-            self._fh = open(self.path, "w", encoding="utf-8")
-        except OSError as exc:
-            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
-        self.flush_every = flush_every
-        self.frames = 0
-        self.records = 0
+
+    @property
+    def records(self) -> int:
+        return self._file.records
 
     def write(self, frame: np.ndarray, detections: Detections, meta: FrameMeta) -> None:
         lines = []
@@ -59,20 +53,7 @@ class TrackEventsSink:
         lines.extend(meta.events)
         if meta.source_name is not None:
             lines = [{**rec, "source_name": meta.source_name} for rec in lines]
-        try:
-            for rec in lines:
-                self._fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
-            self.records += len(lines)
-            self.frames += 1
-            if self.frames % self.flush_every == 0:
-                self._fh.flush()
-        except OSError as exc:
-            raise disk_error(exc, self.path, self.records, "events") from None
+        self._file.write_frame(lines)
 
     def close(self) -> None:
-        if self._fh.closed:
-            return
-        try:
-            self._fh.close()
-        except OSError as exc:
-            raise disk_error(exc, self.path, self.records, "events") from None
+        self._file.close()
