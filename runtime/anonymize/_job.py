@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from ...errors import InputError
 from ..stream import (
     EventsOutput, FileOutput, OutputSpec, ServeOutput, StreamInfo, WindowOutput, cap_threads,
-    check_output_paths, default_output, open_sink, pace, plan_output, run_reported,
+    check_output_paths, config_from_dict, default_output, open_sink, pace, plan_output, run_reported,
 )
 
 __all__ = ["AnonymizeConfig", "anonymize", "summary_text"]
@@ -63,11 +63,7 @@ class AnonymizeConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "AnonymizeConfig":
         """Rejects unknown keys."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(f"unknown anonymize setting(s): {', '.join(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "anonymize")
 
     def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
         specs: list[OutputSpec] = []

@@ -17,7 +17,7 @@ before any work and call ``Pipeline(source, detector, tracker, stage, sinks).run
 
 from ._bytetrack import ByteTracker, NoTracker
 from ._classify import ClassifierDetector, ClassifyConfig, ClassifyStage, classify_stream
-from ._control import StreamInfo, cap_threads, run_reported, stop_on_signals
+from ._control import StreamInfo, cap_threads, config_from_dict, run_reported, stop_on_signals
 from ._detect import DetectConfig, detect_stream
 from ._detect_stage import DetectStage, SnapshotWriter
 from ._model_detector import ModelDetector, NullDetector, class_aware_nms, model_task, resolve_classes
@@ -70,6 +70,7 @@ __all__ = [
     "annotate_targets",
     "cap_threads",
     "check_output_paths",
+    "config_from_dict",
     "default_output",
     "class_aware_nms",
     "classify_stream",

@@ -77,3 +77,15 @@ def run_reported(pipe: Pipeline, stop: threading.Event, report: Callable[[RunSum
             exc.report = report(exc.summary)
             raise
     return report(summary)
+
+
+def config_from_dict(cls, d: dict, job: str):
+    """``cls(**d)`` for a job's config dataclass, refusing unknown keys with one line (InputError)."""
+    from dataclasses import fields
+
+    from ...errors import InputError
+
+    unknown = sorted(set(d) - {f.name for f in fields(cls)})
+    if unknown:
+        raise InputError(f"unknown {job} setting(s): {', '.join(unknown)}")
+    return cls(**d)

@@ -4,11 +4,11 @@ detector -> ByteTrack -> events, zones, lines, snapshots, drawing -> video / ima
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 from ...errors import InputError
-from ._control import StreamInfo, cap_threads, run_reported
+from ._control import StreamInfo, cap_threads, config_from_dict, run_reported
 from ._pacing import pace
 from ._outputs import (
     FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
@@ -74,10 +74,7 @@ class DetectConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "DetectConfig":
         """Rejects unknown keys."""
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise InputError(f"unknown detect setting(s): {', '.join(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "detect")
 
     def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
         specs: list[OutputSpec] = []
