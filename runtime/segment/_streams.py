@@ -46,6 +46,9 @@ class _NoTracker:
     def reset(self) -> None:
         pass
 
+    def finish(self) -> Detections:
+        return Detections.empty()
+
 
 @dataclass(frozen=True)
 class SegmentStreamConfig:

@@ -109,6 +109,9 @@ class ClassifyStage:
     def fail(self, frame: StreamFrame) -> None:
         frame.detections = Detections.empty()
 
+    def finish(self, frame: StreamFrame) -> None:
+        """Classification keeps no tracks: nothing to end."""
+
 
 @dataclass(frozen=True)
 class ClassifyConfig:

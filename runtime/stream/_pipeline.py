@@ -9,7 +9,9 @@ Guarantees (fail closed, whatever the job):
 - Live sources never queue up: when detection cannot keep up, the oldest waiting frame is dropped (counted in
   ``dropped``), never passed on unprocessed.
 - Stopping (``stop`` event, e.g. Ctrl-C) ends capture; the frames already read are finished and written, and
-  every sink is closed (a video file is finalized and plays). A sink error stops the run the same way and is
+  every sink is closed (a video file is finalized and plays).
+- Unless an error stopped it, a run ends with the finish step (see _protocols): the tracks still live end and
+  their records reach every sink (``write_events``) before the sinks are closed. A sink error stops the run the same way and is
   raised after the sinks are closed (a RunError carrying the summary of what was done).
 """
 
@@ -21,6 +23,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
+
+import numpy as np
 
 from ...errors import EdgeSDKError
 from ...results import Detections
@@ -170,7 +174,9 @@ class Pipeline:
     def _detect(self, qin: queue.Queue, qout: queue.Queue, abort: threading.Event, s: RunSummary) -> None:
         errors = 0
         independent = self.source.independent
+        last: StreamFrame | None = None
         for frame in self._items(qin, abort):
+            last = frame
             t0 = time.perf_counter()
             if independent:  # unrelated pictures: nothing carries over from the previous one
                 self.tracker.reset()
@@ -196,13 +202,23 @@ class Pipeline:
             s.stage_seconds["track"] += t2 - t1
             if not self._put(qout, frame, abort):
                 break
+        if last is not None and not abort.is_set():  # the stream ended: the tracks still live end
+            end = StreamFrame(np.zeros((0, 0, 3), np.uint8), last.index, last.timestamp, last.source_name,
+                              ended=self.tracker.finish(), final=True)
+            self._put(qout, end, abort)
         self._put(qout, _END, abort)
 
     def _render(self, qin: queue.Queue, qout: queue.Queue, abort: threading.Event, s: RunSummary) -> None:
         errors = 0
         for frame in self._items(qin, abort):
             t0 = time.perf_counter()
-            if frame.failed:
+            if frame.final:
+                try:
+                    self.stage.finish(frame)
+                except Exception as exc:  # every frame is written already: the run still ends well
+                    log.error("%s failed at the end of the stream (%s)", self.stage.name, exc)
+                    frame.events.clear()
+            elif frame.failed:
                 self.stage.fail(frame)
             else:
                 try:
@@ -222,10 +238,16 @@ class Pipeline:
         self._put(qout, _END, abort)
 
     # --- run ------------------------------------------------------------------------------------------------
-    def _write(self, frame: StreamFrame) -> None:
+    def _write(self, frame: StreamFrame) -> bool:
+        """Hand ``frame`` to every sink; False for the final record (no frame written)."""
         meta = frame.meta(self.labels)
+        if frame.final:
+            for sink in self.sinks:
+                sink.write_events(meta)
+            return False
         for sink in self.sinks:
             sink.write(frame.image, frame.detections, meta)
+        return True
 
     def run(self, stop: threading.Event | None = None) -> RunSummary:
         """Process the source until it ends, ``stop`` is set or an error occurs. Sinks and the source are always
@@ -256,7 +278,8 @@ class Pipeline:
                     break
                 t0 = time.perf_counter()
                 try:
-                    self._write(item)
+                    if not self._write(item):
+                        continue
                 except (SinkError, EdgeSDKError) as exc:
                     s.error = str(exc)
                     abort.set()

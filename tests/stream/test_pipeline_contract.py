@@ -41,11 +41,14 @@ class _Mem:
     name = "mem"
 
     def __init__(self):
-        self.metas, self.dets, self.closed = [], [], False
+        self.metas, self.dets, self.finals, self.closed = [], [], [], False
 
     def write(self, frame, det, meta):
         self.metas.append(meta)
         self.dets.append(det)
+
+    def write_events(self, meta):
+        self.finals.append(meta)
 
     def close(self):
         self.closed = True
@@ -65,3 +68,7 @@ def test_sinks_get_events_counts_and_track_ids():
     assert sink.metas[0].track_ids.tolist() == [] and sink.metas[5].track_ids.tolist() == [1]
     assert sink.dets[5].tracker_id.tolist() == [1] and all(m.source_name is None for m in sink.metas)
     assert all(m.labels == ["person"] for m in sink.metas)
+    # the walker is still in view at the end: its "end" comes once, after the last frame, with no frame written
+    assert [[(e["type"], e["frame"], e["time"], e["track_id"]) for e in m.events] for m in sink.finals] == \
+        [[("end", 19, 1.9, 1)]]
+    assert sink.finals[0].counts == sink.metas[-1].counts and not any(e["type"] == "end" for e in events)

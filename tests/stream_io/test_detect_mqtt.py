@@ -42,6 +42,10 @@ def test_detect_publishes_events_and_retained_counts(tmp_path, capsys):
         events = [json.loads(p) for p in sub.on("home/door/events")]
         types = [e["type"] for e in events]
         assert "new" in types and "cross" in types, types
+        # the person still in view after --max-frames 100 gets its "end", on the last frame
+        news = [e["track_id"] for e in events if e["type"] == "new"]
+        ends = [e for e in events if e["type"] == "end"]
+        assert sorted(e["track_id"] for e in ends) == sorted(news) and ends[-1]["frame"] == 99, events
         cross = next(e for e in events if e["type"] == "cross")
         assert cross["line"] == "door" and cross["label"] == "person" and cross["direction"]
         line_topic = f"home/door/door/person/{cross['direction']}"
