@@ -70,6 +70,8 @@ class DetectConfig:
             raise InputError(f"threshold must be in (0, 1], got {self.threshold}")
         if self.min_hits < 1 or self.max_misses < 0:
             raise InputError("min_hits must be >= 1 and max_misses >= 0")
+        if (self.mqtt_user or self.mqtt_password_file) and not self.mqtt:
+            raise InputError("an MQTT user or password file needs an MQTT URL (mqtt)")
 
     @classmethod
     def from_dict(cls, d: dict) -> "DetectConfig":
