@@ -203,9 +203,12 @@ class Pipeline:
             if not self._put(qout, frame, abort):
                 break
         if last is not None and not abort.is_set():  # the stream ended: the tracks still live end
-            end = StreamFrame(np.zeros((0, 0, 3), np.uint8), last.index, last.timestamp, last.source_name,
-                              ended=self.tracker.finish(), final=True)
-            self._put(qout, end, abort)
+            try:
+                ended = self.tracker.finish()
+                self._put(qout, StreamFrame(np.zeros((0, 0, 3), np.uint8), last.index, last.timestamp,
+                                            last.source_name, ended=ended, final=True), abort)
+            except Exception as exc:  # every frame is on its way: the run still ends well
+                log.error("the tracker failed at the end of the stream (%s)", exc)
         self._put(qout, _END, abort)
 
     def _render(self, qin: queue.Queue, qout: queue.Queue, abort: threading.Event, s: RunSummary) -> None:
@@ -238,6 +241,20 @@ class Pipeline:
         self._put(qout, _END, abort)
 
     # --- run ------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _guarded(target: Callable, abort: threading.Event, s: RunSummary) -> Callable:
+        """``target`` for a stage thread: an exception it does not handle (a tracker's bug) stops the run with
+        its message instead of leaving the other stages waiting for ever."""
+
+        def run(*args) -> None:
+            try:
+                target(*args)
+            except Exception as exc:
+                s.error = s.error or f"the {threading.current_thread().name} stage failed: {type(exc).__name__}: {exc}"
+                abort.set()
+
+        return run
+
     def _write(self, frame: StreamFrame) -> bool:
         """Hand ``frame`` to every sink; False for the final record (no frame written)."""
         meta = frame.meta(self.labels)
@@ -259,9 +276,12 @@ class Pipeline:
         q2: queue.Queue = queue.Queue(self.queue_size)
         q3: queue.Queue = queue.Queue(self.queue_size)
         threads = [
-            threading.Thread(target=self._capture, args=(q1, stop, abort, s), name="capture", daemon=True),
-            threading.Thread(target=self._detect, args=(q1, q2, abort, s), name="detect", daemon=True),
-            threading.Thread(target=self._render, args=(q2, q3, abort, s), name="render", daemon=True),
+            threading.Thread(target=self._guarded(self._capture, abort, s), args=(q1, stop, abort, s), name="capture",
+                             daemon=True),
+            threading.Thread(target=self._guarded(self._detect, abort, s), args=(q1, q2, abort, s), name="detect",
+                             daemon=True),
+            threading.Thread(target=self._guarded(self._render, abort, s), args=(q2, q3, abort, s), name="render",
+                             daemon=True),
         ]
         t_start = time.perf_counter()
         for t in threads:

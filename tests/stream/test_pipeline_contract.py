@@ -4,9 +4,10 @@ Pipeline with the detect stage and the tracker (a fake detector: a box walking r
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edgesdk.results import Detections
-from edgesdk.runtime.stream import ByteTracker, DetectStage, Pipeline, parse_line
+from edgesdk.runtime.stream import ByteTracker, DetectStage, Pipeline, RunError, parse_line
 
 
 class _Walker:
@@ -72,3 +73,26 @@ def test_sinks_get_events_counts_and_track_ids():
     assert [[(e["type"], e["frame"], e["time"], e["track_id"]) for e in m.events] for m in sink.finals] == \
         [[("end", 19, 1.9, 1)]]
     assert sink.finals[0].counts == sink.metas[-1].counts and not any(e["type"] == "end" for e in events)
+
+
+class _BrokenTracker(ByteTracker):
+    def track(self, det, index=0):
+        if index == 5:
+            raise RuntimeError("boom")
+        return super().track(det, index)
+
+
+class _NoFinish(ByteTracker):
+    def finish(self):
+        raise RuntimeError("no finish")
+
+
+def test_a_tracker_that_raises_stops_the_run_instead_of_hanging():
+    sink = _Mem()
+    with pytest.raises(RunError, match="detect stage failed: RuntimeError: boom") as e:
+        Pipeline(_Frames(), _Walker(), _BrokenTracker(min_hits=2), DetectStage(["person"], draw=False), [sink]).run()
+    assert sink.closed and e.value.summary.frames_written <= 5
+    # failing at the end: every frame is written, the run ends well, with no end records
+    sink = _Mem()
+    s = Pipeline(_Frames(), _Walker(), _NoFinish(min_hits=2), DetectStage(["person"], draw=False), [sink]).run()
+    assert s.frames_written == 20 and sink.finals == [] and sink.closed
