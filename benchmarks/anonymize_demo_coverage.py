@@ -50,6 +50,9 @@ def demo_coverage(repeat: int = 1) -> dict:
         def write(self, frame, det, meta):
             self.boxes.append(det)
 
+        def write_events(self, meta):
+            pass
+
         def close(self):
             pass
 

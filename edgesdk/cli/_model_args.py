@@ -9,10 +9,15 @@ from ._common import parse_range, positive_int
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="a .tflite file or a bundle (folder or .tar.gz)")
+    add_device_args(parser)
+    parser.add_argument("--labels", default=None, help="labels file (default: the bundle's, or one next to the model)")
+
+
+def add_device_args(parser: argparse.ArgumentParser) -> None:
+    """--device, --threads, --input-range: how a model runs (for commands whose model is optional)."""
     parser.add_argument("--device", default="cpu", help="cpu, edgetpu, usb, usb:N, pci, pci:N or :N")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU threads for XNNPACK (default: all cores; more than the cores are capped)")
-    parser.add_argument("--labels", default=None, help="labels file (default: the bundle's, or one next to the model)")
     parser.add_argument(
         "--input-range", type=parse_range, default=None, metavar="A,B",
         help="float range the model expects for pixels 0..255 (default: the bundle's, or inferred)",

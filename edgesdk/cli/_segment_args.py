@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import positive_int, unit_float
+from ._common import positive_int, print_json, progress, unit_float
 
 
 def _weight(text: str) -> float:
@@ -21,6 +21,27 @@ def add_segment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smooth", type=_weight, default=0.5, metavar="W",
                    help="videos: weight of the newest frame in the mask's moving average (off or 1: no smoothing)")
     p.add_argument("--max-frames", type=positive_int, default=None, metavar="N", help="streams: stop after N frames")
+
+
+def class_names(text: str | None) -> tuple[str, ...] | None:
+    """--classes A,B -> ("A", "B"); None when not given."""
+    return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None
+
+
+def run_stream(args: argparse.Namespace, segmenter, config) -> dict:
+    """segment / remove-background on a video, camera or folder (``segment_stream``) with a progress bar;
+    prints the report (``--json``) or its first line, and returns it."""
+    from ..runtime.segment import segment_stream
+
+    with progress(args.command, None) as bar:
+        report = segment_stream(segmenter, config, on_start=lambda i: bar.update(total=i.total),
+                                on_frame=lambda n: bar.advance(1))
+    if args.json:
+        print_json(report)
+    else:
+        print(f"{report['frames_written']} frames from {report['source']} ({report['fps']:.1f} FPS) -> "
+              f"{', '.join(report['outputs'])}")
+    return report
 
 
 def add_person_mask_args(p: argparse.ArgumentParser) -> None:

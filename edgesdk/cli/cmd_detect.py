@@ -63,7 +63,7 @@ def register(sub) -> None:
     add_play_args(p)
     add_video_args(p)
     add_json(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, _parser=p)
 
 
 def _still_images(args) -> bool:
@@ -78,6 +78,8 @@ def _still_images(args) -> bool:
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
 
+    if (args.mqtt_user or args.mqtt_password_file) and not args.mqtt:  # bad usage: one line, exit 2
+        args._parser.exit(2, f"{args._parser.prog}: error: --mqtt-user and --mqtt-password-file go with --mqtt\n")
     if _still_images(args):
         return _run_stills(args)
     if len(args.inputs) > 1:

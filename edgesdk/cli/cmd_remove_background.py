@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, parse_range, print_json, progress
-from ._segment_args import add_segment_args
+from ._common import add_json, print_json
+from ._model_args import add_device_args
+from ._segment_args import add_segment_args, class_names, run_stream
 
 ORDER = 46
 
@@ -33,9 +34,7 @@ def register(sub) -> None:
                         "(default: transparent for images, blur for streams)")
     p.add_argument("--feather", type=float, default=3.0, metavar="PX", help="soft edge width in pixels (0: hard)")
     p.add_argument("--classes", metavar="A,B", default=None, help="foreground classes (default: person)")
-    p.add_argument("--device", default="cpu", help="cpu, edgetpu, usb, usb:N, pci, pci:N or :N")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for XNNPACK (default: all cores)")
-    p.add_argument("--input-range", type=parse_range, default=None, metavar="A,B", help="float input range override")
+    add_device_args(p)
     add_segment_args(p)
     add_json(p)
     p.set_defaults(func=run)
@@ -45,11 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..runtime.segment import (
         SegmentStreamConfig, find_model, is_stream, load_segmenter, parse_background, remove_background_images,
-        segment_stream,
     )
 
-    if args.threads is not None and args.threads < 1:
-        raise InputError("--threads must be at least 1")
     if args.feather < 0:
         raise InputError("--feather must be >= 0")
     stream = is_stream(args.inputs)
@@ -58,18 +54,11 @@ def run(args: argparse.Namespace) -> int:
     seg = load_segmenter(find_model(args.model), device=args.device, threads=args.threads,
                          input_range=args.input_range, upscale=args.upscale,
                          resize="pad" if args.keep_aspect else None)
-    classes = tuple(c.strip() for c in args.classes.split(",") if c.strip()) if args.classes else None
+    classes = class_names(args.classes)
     if stream:
         cfg = SegmentStreamConfig(source=args.inputs[0], output=args.output, draw="background", replace=replace,
                                   classes=classes, smooth=args.smooth, feather=args.feather, max_frames=args.max_frames)
-        with progress("remove-background", None) as bar:
-            report = segment_stream(seg, cfg, on_start=lambda i: bar.update(total=i.total),
-                                    on_frame=lambda n: bar.advance(1))
-        if args.json:
-            print_json(report)
-        else:
-            print(f"{report['frames_written']} frames from {report['source']} ({report['fps']:.1f} FPS) -> "
-                  f"{', '.join(report['outputs'])}")
+        run_stream(args, seg, cfg)
         return 0
     rows = remove_background_images(seg, args.inputs, args.output, background, feather=args.feather, classes=classes)
     if args.json:

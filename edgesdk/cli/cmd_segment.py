@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, print_json, progress
+from ._common import add_json, print_json
 from ._model_args import add_model_args
-from ._segment_args import add_segment_args
+from ._segment_args import add_segment_args, class_names, run_stream
 
 ORDER = 45
 
@@ -38,27 +38,19 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..runtime.segment import SegmentStreamConfig, is_stream, load_segmenter, segment_images, segment_stream
+    from ..runtime.segment import SegmentStreamConfig, is_stream, load_segmenter, segment_images
 
-    if args.threads is not None and args.threads < 1:
-        raise InputError("--threads must be at least 1")
     stream = is_stream(args.inputs)
     if stream and args.mask:
         raise InputError("--mask writes one PNG per image file; for a video, camera or folder use -o (a video or folder)")
     seg = load_segmenter(args.model, device=args.device, threads=args.threads, labels=args.labels,
                          input_range=args.input_range, upscale=args.upscale, resize="pad" if args.keep_aspect else None)
-    classes = tuple(c.strip() for c in args.classes.split(",") if c.strip()) if args.classes else None
+    classes = class_names(args.classes)
     if stream:
         cfg = SegmentStreamConfig(source=args.inputs[0], output=args.output, classes=classes, smooth=args.smooth,
                                   draw="overlay" if args.overlay else "labels", max_frames=args.max_frames)
-        with progress("segment", None) as bar:
-            report = segment_stream(seg, cfg, on_start=lambda i: bar.update(total=i.total),
-                                    on_frame=lambda n: bar.advance(1))
-        if args.json:
-            print_json(report)
-        else:
-            print(f"{report['frames_written']} frames from {report['source']} ({report['fps']:.1f} FPS) -> "
-                  f"{', '.join(report['outputs'])}")
+        report = run_stream(args, seg, cfg)
+        if not args.json:
             for name, share in report["shares"].items():
                 print(f"  {share * 100:6.2f} %  {name}")
         return 0

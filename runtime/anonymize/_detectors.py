@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
 from ...errors import InputError
 from ...results import Detections
+from ..stream import Detector as StreamDetector
+
+if TYPE_CHECKING:
+    from ..faces import TiledDetector
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +26,12 @@ VIDEO_TILE_FACTOR = 2.0
 STILL_TILE_FACTOR = 1.25
 
 
-class Detector(Protocol):
-    name: str
-    labels: list[str]
+class Detector(StreamDetector, Protocol):
+    """The stream pipeline's Detector (name, labels, detect, reset, close) that also gives its model's input
+    size (width, height)."""
+
     @property
     def input_size(self) -> tuple[int, int]: ...
-
-    def detect(self, image: np.ndarray) -> Detections: ...
 
 
 class SSDDetector:
@@ -79,6 +82,12 @@ class SSDDetector:
             det = det[np.isin(det.class_id, self.keep)]
         return det
 
+    def reset(self) -> None:
+        """Nothing carries over from frame to frame."""
+
+    def close(self) -> None:
+        """No worker threads."""
+
 
 class MultiDetector:
     """Runs several detectors on each frame. Detector i's class c becomes class ``1000 * i + c``; ``labels``
@@ -92,18 +101,17 @@ class MultiDetector:
         self.detectors = list(detectors)
         self.labels: list[str] = []
         for d in self.detectors:
-            own = list(getattr(d, "labels", []) or [])[: self.STRIDE]
-            name = getattr(d, "name", "object")
-            self.labels += [own[c] if c < len(own) and own[c] else f"{name}:{c}" for c in range(self.STRIDE)]
-        self.name = "+".join(getattr(d, "name", "?") for d in self.detectors)
+            own = list(d.labels)[: self.STRIDE]
+            self.labels += [own[c] if c < len(own) and own[c] else f"{d.name}:{c}" for c in range(self.STRIDE)]
+        self.name = "+".join(d.name for d in self.detectors)
 
     def label_names(self) -> list[str]:
         """The labels that exist, once each, in detector order (``labels`` has STRIDE ids per detector): a
         detector's own labels, or its name when it has none."""
         names: list[str] = []
         for d in self.detectors:
-            own = [x for x in (getattr(d, "labels", []) or []) if x and x != "???"]
-            names += own or [getattr(d, "name", "object")]
+            own = [x for x in d.labels if x and x != "???"]
+            names += own or [d.name]
         return list(dict.fromkeys(names))
 
     @property
@@ -112,14 +120,12 @@ class MultiDetector:
 
     def reset(self) -> None:
         for d in self.detectors:
-            if hasattr(d, "reset"):
-                d.reset()
+            d.reset()
 
     def close(self) -> None:
         """Stop worker threads (tiled face detectors)."""
         for d in self.detectors:
-            if hasattr(d, "close"):
-                d.close()
+            d.close()
 
     @property
     def tiled_frames(self) -> int:
@@ -136,9 +142,9 @@ class MultiDetector:
 
 
 class _FaceAdapter:
-    """FaceDetector (+ tiles) as a Detector with labels ['face']."""
+    """A tiled FaceDetector as a Detector with labels ['face']."""
 
-    def __init__(self, inner, name: str) -> None:
+    def __init__(self, inner: TiledDetector, name: str) -> None:
         self.inner = inner
         self.name = name
         self.labels = ["face"]
@@ -149,15 +155,13 @@ class _FaceAdapter:
 
     @property
     def last_tiled(self) -> bool:
-        return bool(getattr(self.inner, "last_tiled", False))
+        return self.inner.last_tiled
 
     def reset(self) -> None:
-        if hasattr(self.inner, "reset"):
-            self.inner.reset()
+        self.inner.reset()
 
     def close(self) -> None:
-        if hasattr(self.inner, "close"):
-            self.inner.close()
+        self.inner.close()
 
     def detect(self, image: np.ndarray) -> Detections:
         return self.inner.detect(image)

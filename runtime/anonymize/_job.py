@@ -9,16 +9,17 @@ from typing import Callable
 
 from ...errors import InputError
 from ..stream import (
-    EventsOutput, FileOutput, OutputSpec, ServeOutput, StreamInfo, WindowOutput, cap_threads,
-    check_output_paths, config_from_dict, default_output, open_sink, pace, plan_output, run_reported,
+    EventsOutput, OutputSpec, StreamInfo, StreamOptions, cap_threads, check_output_paths, default_output,
+    job_outputs, open_sinks, pace, plan_output, run_reported,
 )
 
 __all__ = ["AnonymizeConfig", "anonymize", "summary_text"]
 
 
 @dataclass(frozen=True)
-class AnonymizeConfig:
-    """Everything ``anonymize`` needs. Paths are checked before any work.
+class AnonymizeConfig(StreamOptions):
+    """Everything ``anonymize`` needs. Paths are checked before any work. The run options (max_frames, device,
+    threads (here: per model, default 1), realtime, loop, video options, audio_from) are StreamOptions'.
 
     source: SOURCE as ``open_source`` takes it (None: first camera, else demo).
     output / events / serve / show: where to write (none: ``<name>_anonymized.<ext>`` next to a file source, or
@@ -29,6 +30,7 @@ class AnonymizeConfig:
     box stays masked; threads: per model (default 1); device: cpu | edgetpu (bundles).
     """
 
+    job = "anonymize"
     source: str | None = None
     output: str | None = None
     events: str | None = None
@@ -43,42 +45,20 @@ class AnonymizeConfig:
     tiles: str | tuple[int, int] = "auto"
     sweep: int = 4
     hold_frames: int = 5
-    max_frames: int | None = None
-    device: str = "cpu"
-    threads: int | None = None
-    realtime: bool | None = None  # pace a file source to its frame rate (None: when serving a live page)
-    loop: bool = False  # start a file source again at its end (demos)
     person_mask: str | None = None  # also mask every person's silhouette: "" default selfie model, or a MODEL
     person_shape: str = "box"  # box | hull | silhouette (edgesdk.runtime.segment.person_shapes)
-    codec: str = "h264"  # video output: codec, crf and encoder as VideoSink takes them
-    crf: int = 23
-    encoder: str = "auto"
-    audio_from: str | None = None  # keep this file's audio track in the video output (usually the source)
     force: bool = False  # overwrite the default output (<name>_anonymized.<ext>) when it exists
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mask_scale <= 4.0:
             raise InputError(f"mask scale must be between 1.0 and 4.0, got {self.mask_scale}")
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "AnonymizeConfig":
-        """Rejects unknown keys."""
-        return config_from_dict(cls, d, "anonymize")
-
     def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
-        specs: list[OutputSpec] = []
-        if self.output:
-            specs.append(FileOutput(self.output, self.codec, self.crf, self.encoder, self.audio_from))
-        if self.events:
-            specs.append(EventsOutput(self.events))
-        if self.serve:
-            faces = all(d in ("face", "face-full") for d in self.detectors)
-            what = "faces" if faces else ", ".join(str(d).rstrip("/").rsplit("/", 1)[-1] for d in self.detectors)
-            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk anonymize",
-                                     caption=f"{what} anonymized on the device"))
-        if self.show:
-            specs.append(WindowOutput("edgesdk anonymize", on_close))
-        return specs
+        faces = all(d in ("face", "face-full") for d in self.detectors)
+        what = "faces" if faces else ", ".join(str(d).rstrip("/").rsplit("/", 1)[-1] for d in self.detectors)
+        return job_outputs("edgesdk anonymize", output=self.video_output(self.output), reports=[EventsOutput(self.events)] if self.events else [],
+                           serve=self.serve, caption=f"{what} anonymized on the device", show=self.show,
+                           on_close=on_close)
 
 
 def anonymize(
@@ -111,7 +91,6 @@ def anonymize(
     source = open_source(config.source, max_frames=None if config.loop else config.max_frames)
     check_output_paths(specs, config.source)
     source.open()
-    sinks = []
     detector = None
     try:
         plan_output(config.output, config.source, source.total)
@@ -128,11 +107,8 @@ def anonymize(
 
             person = load_person_segmenter(config.person_mask or None, device=config.device,
                                            threads=config.threads if config.threads is not None else 1)
-        for spec in specs:
-            sinks.append(open_sink(spec, source, config.source))
+        sinks = open_sinks(specs, source, config.source)
     except BaseException:
-        for s in sinks:
-            s.close()
         if detector is not None:
             detector.close()
         source.close()

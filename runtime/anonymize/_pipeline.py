@@ -59,6 +59,9 @@ class MaskStage:
         frame.image[...] = 0
         frame.blanked = True
 
+    def finish(self, frame: StreamFrame) -> None:
+        """Anonymize reports no track records: nothing to end."""
+
 
 class AnonymizePipeline(Pipeline):
     """source -> detector -> IoU tracker (holding boxes ``hold_frames`` frames after a miss) -> mask -> sinks.

@@ -47,6 +47,12 @@ class IoUTracker:
     def reset(self) -> None:
         self.tracks = []
 
+    def finish(self) -> Detections:
+        """The stream ended: forget every track. Reports no ends (``track`` reports none either: anonymize has
+        no track records)."""
+        self.tracks = []
+        return Detections.empty()
+
     def track(self, det: Detections, index: int = 0) -> Tracked:
         """The stream pipeline's Tracker protocol: ``update`` as a Tracked record (held rows flagged)."""
         boxes, ids = self.update(det)

@@ -214,7 +214,8 @@ class TiledDetector:
         self._detectors = [detector, *workers]
         self._pool = None
         self._border = _border(pad)
-        self._plans: dict[tuple[int, int], TilePlan] = {}
+        self._plan: TilePlan | None = None  # the layout of the last size asked for
+        self._size: tuple[int, int] | None = None  # (w, h) of the last frame detected on
         self._rois: list[list] = []  # [box (4,), age]
         self._next_tile = 0
         self._frames = 0
@@ -227,15 +228,16 @@ class TiledDetector:
         return self.detector.input_size
 
     def reset(self) -> None:
-        """Forget followed faces and restart the sweep (call between unrelated images)."""
+        """Forget followed faces and restart the sweep (call between unrelated images; ``detect`` does it itself
+        when the frame size changes)."""
         self._rois = []
         self._next_tile = 0
         self._frames = 0
 
     def plan(self, w: int, h: int) -> TilePlan:
-        """The layout used for a w x h frame."""
-        key = (w, h)
-        if key not in self._plans:
+        """The layout used for a w x h frame (planned again when the size changes)."""
+        p = self._plan
+        if p is None or (p.width, p.height) != (w, h):
             size = min(self.detector.input_size)
             pad = self.pad != "off"
             if self.tiles == "off":
@@ -244,8 +246,8 @@ class TiledDetector:
                 p = tile_plan(w, h, size, min_face=self.min_face, tile_factor=self.tile_factor, pad=pad)
             else:
                 p = tile_plan(w, h, size, min_face=self.min_face, tile_factor=self.tile_factor, grid=self.tiles, pad=pad)  # type: ignore[arg-type]
-            self._plans[key] = p
-        return self._plans[key]
+            self._plan = p
+        return p
 
     def grid(self, w: int, h: int) -> np.ndarray:
         """The tile rectangles used for a w x h frame ((0, 4) when none)."""
@@ -342,6 +344,9 @@ class TiledDetector:
 
     def detect(self, image: np.ndarray) -> Detections:
         h, w = image.shape[:2]
+        if self._size != (w, h):  # a new frame size (a folder of photos): what was followed was in the last one
+            self.reset()
+            self._size = (w, h)
         plan = self.plan(w, h)
         self.last_tiled = False
         rects = [plan.full]

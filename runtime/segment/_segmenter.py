@@ -134,7 +134,10 @@ def load_segmenter(
 ) -> Segmenter:
     """Load a segmentation ``.tflite`` or bundle. Raises ModelError (one line) for a model of another task
     (a detector, a classifier) or an output shape no decoder knows, and the errors of :func:`load`."""
+    from ..stream import cap_threads
+
     path = Path(model)
+    threads = cap_threads(threads)  # more threads than cores only slow it (said once)
     spec = InputSpec.from_range(*input_range) if input_range else None
     decoder = None
     if is_bundle(path) and not path.name.endswith(".tflite"):

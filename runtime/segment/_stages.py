@@ -107,6 +107,9 @@ class SegmentStage:
         frame.image[...] = 0
         frame.blanked = True
 
+    def finish(self, frame: StreamFrame) -> None:
+        """Segmentation keeps no tracks: nothing to end."""
+
     def shares(self) -> dict[str, float]:
         """Mean share of each class over the frames segmented so far."""
         total = self.totals.sum()
@@ -249,6 +252,9 @@ class PersonMaskStage:
         self._tile_masks.clear()
         self.inner.fail(frame)
         frame.counts["person_mask_pixels"] = int(frame.image.shape[0] * frame.image.shape[1]) if frame.blanked else 0
+
+    def finish(self, frame: StreamFrame) -> None:
+        self.inner.finish(frame)
 
     def describe(self) -> dict:
         names = self.segmenter.class_names

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable, Sequence
-
-import numpy as np
+from typing import Callable
 
 from ...errors import InputError
-from ...results import Detections
 from ..stream import (
-    FileOutput, OutputSpec, Pipeline, ServeOutput, StreamInfo, Tracked, WindowOutput, check_output_paths,
-    open_sink, plan_output, run_reported,
+    FileOutput, NoTracker, NullDetector, OutputSpec, Pipeline, StreamInfo, check_output_paths, job_outputs,
+    open_outputs, run_reported,
 )
 from ._background import Transparent, parse_background
 from ._files import foreground_ids
@@ -21,30 +18,6 @@ from ._segmenter import Segmenter
 from ._stages import SegmentStage
 
 __all__ = ["SegmentStreamConfig", "segment_stream"]
-
-
-class _NoDetector:
-    """The pipeline's detector slot for jobs that find no boxes: segmentation runs in the frame stage."""
-
-    name = "none"
-    labels: Sequence[str] = ()
-
-    def detect(self, image: np.ndarray) -> Detections:
-        return Detections.empty()
-
-    def reset(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class _NoTracker:
-    def track(self, detections: Detections, index: int) -> Tracked:
-        return Tracked(detections, np.zeros(len(detections), bool))
-
-    def reset(self) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -66,14 +39,8 @@ class SegmentStreamConfig:
     max_frames: int | None = None
 
     def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
-        specs: list[OutputSpec] = []
-        if self.output:
-            specs.append(FileOutput(self.output))
-        if self.serve:
-            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk segment"))
-        if self.show:
-            specs.append(WindowOutput("edgesdk segment", on_close))
-        return specs
+        return job_outputs("edgesdk segment", output=FileOutput(self.output) if self.output else None,
+                           serve=self.serve, show=self.show, on_close=on_close)
 
 
 def segment_stream(
@@ -99,24 +66,14 @@ def segment_stream(
     ids = foreground_ids(segmenter, config.classes, default=("person",) if config.draw == "background" else ())
     source = open_source(config.source, max_frames=config.max_frames)
     check_output_paths(specs, config.source)
-    source.open()
-    sinks = []
-    try:
-        plan_output(config.output, config.source, source.total)
-        for spec in specs:
-            sinks.append(open_sink(spec, source, config.source))
-    except BaseException:
-        for s in sinks:
-            s.close()
-        source.close()
-        raise
+    sinks = open_outputs(source, specs, config.source)
     stage = SegmentStage(segmenter, draw=config.draw, background=background, classes=ids, smooth=config.smooth,
                          feather=config.feather, independent=source.independent)
     url = next((s.url for s in sinks if isinstance(s, MjpegServer)), None)
     if on_start is not None:
         on_start(StreamInfo(source.name, None if source.live else source.total, source.live,
                             tuple(s.name for s in sinks), url))
-    pipe = Pipeline(source, _NoDetector(), _NoTracker(), stage, sinks, on_frame=on_frame)
+    pipe = Pipeline(source, NullDetector(), NoTracker(), stage, sinks, on_frame=on_frame)
 
     def report(summary) -> dict:
         d = summary.to_dict()

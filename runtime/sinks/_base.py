@@ -1,4 +1,6 @@
-"""The Sink protocol: ``write(frame, detections, meta)`` for every anonymized frame, ``close()`` once.
+"""The Sink protocol: ``write(frame, detections, meta)`` for every anonymized frame, ``write_events(meta)`` for
+records that come with no new frame (the stream ended: the tracks still in view end; ``meta`` has the last
+frame's index and time, no boxes), ``close()`` once.
 
 ``frame`` is the anonymized BGR image (sinks must not keep a reference past ``write`` without copying),
 ``detections`` the boxes that were masked (pixels), ``meta`` a FrameMeta. ``close()`` finalizes (a video file
@@ -50,6 +52,8 @@ class Sink(Protocol):
     name: str
 
     def write(self, frame: np.ndarray, detections: Detections, meta: FrameMeta) -> None: ...
+
+    def write_events(self, meta: FrameMeta) -> None: ...
 
     def close(self) -> None: ...
 

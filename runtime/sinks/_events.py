@@ -49,5 +49,8 @@ class EventsSink:
             line["counts"] = dict(meta.counts)  # e.g. person_mask_pixels: pixels masked by --person-mask
         self._file.write_frame([line])
 
+    def write_events(self, meta: FrameMeta) -> None:
+        """Records with no new frame: nothing to write (its lines are per frame)."""
+
     def close(self) -> None:
         self._file.close()

@@ -19,7 +19,7 @@ from ._base import SinkError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CODECS", "FfmpegWriter", "find_ffmpeg"]
+__all__ = ["CODECS", "FfmpegWriter", "find_ffmpeg", "has_audio"]
 
 # --codec name -> ffmpeg encoder; crf applies to the x264/x265/vp9 encoders
 CODECS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "mpeg4": "mpeg4", "mjpeg": "mjpeg"}
@@ -30,6 +30,18 @@ def find_ffmpeg() -> str | None:
     """Path of the ffmpeg binary (``EDGESDK_FFMPEG`` or PATH), or None."""
     exe = os.environ.get("EDGESDK_FFMPEG") or shutil.which("ffmpeg")
     return exe if exe and os.access(exe, os.X_OK) else None
+
+
+def has_audio(exe: str, media: str | os.PathLike) -> bool:
+    """Whether ``media`` has an audio track, asked of ffmpeg (``exe``; one audio frame is decoded). True when
+    ffmpeg cannot tell (an unreadable file): the remux then says what went wrong."""
+    cmd = [exe, "-hide_banner", "-v", "error", "-i", str(media), "-map", "0:a:0", "-frames:a", "1", "-f", "null", "-"]
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
+                           timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return r.returncode == 0 or "matches no streams" not in r.stderr
 
 
 def _tail(path: Path, n: int = 3) -> str:
@@ -45,13 +57,16 @@ class FfmpegWriter:
 
     codec: a key of CODECS; crf: quality (0 best .. 51 worst; 23 is x264's default) for x264/x265/vp9;
     audio_from: a media file whose first audio track is copied in (re-encoded to AAC) and cut to the video's
-    length; nothing happens when it has none.
+    length; a file with no audio track is not remuxed (the video is written straight to ``path``).
     """
 
     def __init__(self, exe: str, path: Path, fps: float, size: tuple[int, int], *, codec: str = "h264",
                  crf: int = 23, audio_from: str | os.PathLike | None = None) -> None:
         if codec not in CODECS:
             raise SinkError(f"unknown codec {codec!r}: use one of {', '.join(CODECS)}")
+        if audio_from and not has_audio(exe, audio_from):
+            log.info("%s has no audio track: the video gets none (no remux)", audio_from)
+            audio_from = None
         self.exe, self.path, self.fps, self.size = exe, path, fps, size
         self.codec, self.crf, self.audio_from = codec, crf, audio_from
         self.frames = 0

@@ -56,6 +56,9 @@ class ImageFolderSink:
         _write(self.folder / f"{stem}{self.ext}", frame, self.params, self.frames)
         self.frames += 1
 
+    def write_events(self, meta: FrameMeta) -> None:
+        """Records with no new frame: nothing to write (pixels only)."""
+
     def close(self) -> None:
         pass
 
@@ -76,6 +79,9 @@ class ImageFileSink:
             raise SinkError(f"{self.path} holds one image but the source has more frames: write to a folder or a video")
         _write(self.path, frame, self.params, 0)
         self.frames += 1
+
+    def write_events(self, meta: FrameMeta) -> None:
+        """Records with no new frame: nothing to write (pixels only)."""
 
     def close(self) -> None:
         pass

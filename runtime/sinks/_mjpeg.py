@@ -108,8 +108,8 @@ class MjpegServer:
 
     def write(self, frame: np.ndarray, detections: Detections | None = None, meta: FrameMeta | None = None) -> None:
         now = time.monotonic()
-        if meta is not None and (meta.events or meta.counts != self._counts):
-            self._update_state(meta)
+        if meta is not None:
+            self.write_events(meta)
         with self._cond:
             self._frame = frame.copy()
             watching = self._clients > 0
@@ -120,6 +120,11 @@ class MjpegServer:
                 self._jpeg = jpeg
                 self._seq += 1
                 self._cond.notify_all()
+
+    def write_events(self, meta: FrameMeta) -> None:
+        """Records with no new frame (the stream ended): the page shows them; the image stays the last frame."""
+        if meta.events or meta.counts != self._counts:
+            self._update_state(meta)
 
     def _update_state(self, meta: FrameMeta) -> None:
         """New track records or changed counts: a new state for the page's server-sent events."""

@@ -279,6 +279,10 @@ class MqttSink:
     # --- Sink --------------------------------------------------------------------------------------------
     def write(self, frame: np.ndarray, detections: Detections, meta: FrameMeta) -> None:
         """Publish this frame's track records and the counts that changed."""
+        self.write_events(meta)
+
+    def write_events(self, meta: FrameMeta) -> None:
+        """Publish ``meta.events`` and the counts that changed (no pixels are published either way)."""
         if self._closed:
             raise SinkError(f"{self.name} is closed")
         events_topic = self.target.topic("events")

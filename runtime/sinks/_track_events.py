@@ -51,6 +51,13 @@ class TrackEventsSink:
                          "detections": rows}
             lines.append(rec)
         lines.extend(meta.events)
+        self._write(lines, meta)
+
+    def write_events(self, meta: FrameMeta) -> None:
+        """The track records that end the stream (no frame record)."""
+        self._write(list(meta.events), meta)
+
+    def _write(self, lines: list[dict], meta: FrameMeta) -> None:
         if meta.source_name is not None:
             lines = [{**rec, "source_name": meta.source_name} for rec in lines]
         self._file.write_frame(lines)

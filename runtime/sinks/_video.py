@@ -138,6 +138,9 @@ class VideoSink:
             raise disk_error(exc, self.path, self.frames) from None
         self.frames += 1
 
+    def write_events(self, meta: FrameMeta) -> None:
+        """Records with no new frame: nothing to write (pixels only)."""
+
     def close(self) -> None:
         if self._closed:
             return

@@ -43,6 +43,9 @@ class WindowSink:
             if self.on_close is not None:
                 self.on_close()
 
+    def write_events(self, meta: FrameMeta) -> None:
+        """Records with no new frame: nothing to show."""
+
     def close(self) -> None:
         import cv2
 

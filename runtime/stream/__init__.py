@@ -7,24 +7,27 @@ draws them and reports events. A job is a Detector, a Tracker and a FrameStage p
 ``open_sink`` from output specs (see ``_protocols``).
 
 Adding a job (the extension point): write a FrameStage with ``name``, ``apply(frame: StreamFrame)`` (act on
-``frame.image`` in place, add ``frame.events`` / ``frame.counts``) and ``fail(frame)`` (what to write when the
-detector or ``apply`` raised: blank it to fail closed, or pass it on); choose a Detector (``ModelDetector``, the
+``frame.image`` in place, add ``frame.events`` / ``frame.counts``), ``fail(frame)`` (what to write when the
+detector or ``apply`` raised: blank it to fail closed, or pass it on) and ``finish(frame)`` (the stream ended:
+the last records, e.g. an "end" per track in ``frame.ended``); choose a Detector (``ModelDetector``, the
 anonymize detectors, or ``NullDetector`` when the stage runs its own model) and a Tracker (``ByteTracker``,
-the anonymize ``IoUTracker``, or ``NoTracker``); then, in the job's entry point, open the source and the sinks
-before any work and call ``Pipeline(source, detector, tracker, stage, sinks).run(stop)`` inside
-``stop_on_signals(stop)``, as ``anonymize`` and ``detect_stream`` do.
+the anonymize ``IoUTracker``, or ``NoTracker``); then, in the job's entry point, list the outputs with
+``job_outputs``, open the source and the sinks (``open_sinks``) before any work and call
+``run_reported(Pipeline(source, detector, tracker, stage, sinks), stop, report)``, as ``anonymize`` and
+``detect_stream`` do.
 """
 
 from ._bytetrack import ByteTracker, NoTracker
 from ._classify import ClassifierDetector, ClassifyConfig, ClassifyStage, classify_stream
-from ._control import StreamInfo, cap_threads, config_from_dict, run_reported, stop_on_signals
+from ._control import StreamInfo, StreamOptions, cap_threads, config_from_dict, run_reported, stop_on_signals
 from ._detect import DetectConfig, detect_stream
 from ._detect_stage import DetectStage, SnapshotWriter
 from ._model_detector import ModelDetector, NullDetector, class_aware_nms, model_task, resolve_classes
 from ._zones import Line, Zone, ZoneCounter, parse_line, parse_zone
 from ._outputs import (
     EventsOutput, FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
-    check_output_paths, default_output, open_sink, plan_output,
+    check_output_paths, default_output, job_outputs, open_outputs, open_sink, open_sinks,
+    plan_output,
 )
 from ._pacing import Looped, Paced, pace
 from ._pipeline import STAGES, Pipeline, RunError, RunSummary
@@ -61,6 +64,7 @@ __all__ = [
     "Source",
     "StreamFrame",
     "StreamInfo",
+    "StreamOptions",
     "TrackEventsOutput",
     "Tracked",
     "Tracker",
@@ -77,7 +81,10 @@ __all__ = [
     "detect_images",
     "detect_stream",
     "model_task",
+    "job_outputs",
+    "open_outputs",
     "open_sink",
+    "open_sinks",
     "pace",
     "parse_line",
     "parse_zone",

@@ -210,3 +210,6 @@ class NoTracker:
 
     def track(self, det: Detections, index: int = 0) -> Tracked:
         return Tracked(det.with_tracker_id(None), np.zeros(len(det), bool))
+
+    def finish(self) -> Detections:
+        return Detections.empty()

@@ -18,7 +18,7 @@ from ...errors import InputError
 from ...results import Detections
 from ._bytetrack import NoTracker
 from ._control import StreamInfo, run_reported
-from ._outputs import FileOutput, OutputSpec, TrackEventsOutput, check_output_paths, open_sink, plan_output
+from ._outputs import FileOutput, TrackEventsOutput, check_output_paths, job_outputs, open_outputs
 from ._pipeline import Pipeline
 from ._protocols import StreamFrame
 
@@ -109,6 +109,9 @@ class ClassifyStage:
     def fail(self, frame: StreamFrame) -> None:
         frame.detections = Detections.empty()
 
+    def finish(self, frame: StreamFrame) -> None:
+        """Classification keeps no tracks: nothing to end."""
+
 
 @dataclass(frozen=True)
 class ClassifyConfig:
@@ -138,11 +141,8 @@ def classify_stream(config: ClassifyConfig, *, stop: threading.Event | None = No
     from ._model_detector import model_task
 
     stop = stop or threading.Event()
-    specs: list[OutputSpec] = []
-    if config.output:
-        specs.append(FileOutput(config.output))
-    if config.events:
-        specs.append(TrackEventsOutput(config.events))
+    specs = job_outputs("edgesdk classify", output=FileOutput(config.output) if config.output else None,
+                        reports=[TrackEventsOutput(config.events)] if config.events else [])
     source = open_source(config.source, max_frames=config.max_frames)
     check_output_paths(specs, config.source)
     model = load(config.model, config.device, config.threads)
@@ -154,17 +154,7 @@ def classify_stream(config: ClassifyConfig, *, stop: threading.Event | None = No
             model.labels = read_labels(config.labels)
         except OSError as exc:
             raise InputError(f"cannot read labels file {config.labels}: {exc.strerror}") from None
-    source.open()
-    sinks = []
-    try:
-        plan_output(config.output, config.source, source.total)
-        for spec in specs:
-            sinks.append(open_sink(spec, source, config.source))
-    except BaseException:
-        for s in sinks:
-            s.close()
-        source.close()
-        raise
+    sinks = open_outputs(source, specs, config.source)
     detector = ClassifierDetector(model, config.top_k, config.threshold)
     stage = ClassifyStage(detector.labels, config.settle, draw=bool(config.output))
     if on_start is not None:

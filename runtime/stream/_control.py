@@ -1,5 +1,6 @@
-"""Run control shared by the jobs: Ctrl-C / SIGTERM finish the frames in flight and finalize the outputs, and the
-``StreamInfo`` a job hands its caller once everything is open (for progress bars and messages)."""
+"""Run control shared by the jobs: the run options every stream job's config has (``StreamOptions``), Ctrl-C /
+SIGTERM finish the frames in flight and finalize the outputs, and the ``StreamInfo`` a job hands its caller once
+everything is open (for progress bars and messages)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,51 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator, TypeVar
+
+from ._outputs import FileOutput
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline, RunSummary
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StreamInfo", "cap_threads", "stop_on_signals"]
+__all__ = ["StreamInfo", "StreamOptions", "cap_threads", "config_from_dict", "run_reported", "stop_on_signals"]
+
+
+_Config = TypeVar("_Config", bound="StreamOptions")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamOptions:
+    """The run options of the jobs that take anonymize's run flags (anonymize, detect), keyword-only.
+
+    max_frames: stop after N frames; device / threads: where and on how many threads the model runs;
+    realtime: pace a file source to its frame rate (None: when serving a live page); loop: start a file source
+    again at its end (demos); codec / crf / encoder: the video output as VideoSink takes them; audio_from: keep
+    this file's audio track in the video output (usually the source).
+    """
+
+    job: ClassVar[str] = "stream"  # the job's name in messages
+
+    max_frames: int | None = None
+    device: str = "cpu"
+    threads: int | None = None
+    realtime: bool | None = None
+    loop: bool = False
+    codec: str = "h264"
+    crf: int = 23
+    encoder: str = "auto"
+    audio_from: str | None = None
+
+    @classmethod
+    def from_dict(cls: type[_Config], d: dict) -> _Config:
+        """The config from a dict (a recipe, a service file); unknown keys are refused."""
+        return config_from_dict(cls, d, cls.job)
+
+    def video_output(self, path: str | None) -> FileOutput | None:
+        """-o ``path`` with these video options (None when no path)."""
+        return FileOutput(path, self.codec, self.crf, self.encoder, self.audio_from) if path else None
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from ...errors import InputError
-from ._control import StreamInfo, cap_threads, config_from_dict, run_reported
+from ._control import StreamInfo, StreamOptions, cap_threads, run_reported
 from ._pacing import pace
 from ._outputs import (
     FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
-    check_output_paths, open_sink, plan_output,
+    check_output_paths, job_outputs, open_sinks, plan_output,
 )
 from ._pipeline import Pipeline
 from ._zones import parse_line, parse_zone
@@ -21,8 +21,9 @@ __all__ = ["DetectConfig", "detect_stream"]
 
 
 @dataclass(frozen=True)
-class DetectConfig:
-    """Everything ``detect_stream`` needs; checked before any work.
+class DetectConfig(StreamOptions):
+    """Everything ``detect_stream`` needs; checked before any work. The run options (max_frames, device,
+    threads, realtime, loop, video codec / crf / encoder, audio_from) are StreamOptions' (keyword-only).
 
     model: .tflite or bundle; labels: a labels file replacing the model's; input_range: float range the model
     expects for pixels 0..255 (default: the bundle's, or inferred). source: as ``open_source`` takes it.
@@ -33,6 +34,7 @@ class DetectConfig:
     min_hits: detections in a row that confirm a track; max_misses: frames a track may be missed before it ends.
     """
 
+    job = "detect"
     model: str
     source: str | None = None
     labels: str | None = None
@@ -55,43 +57,25 @@ class DetectConfig:
     lines: tuple[str, ...] = ()
     min_hits: int = 3
     max_misses: int = 30
-    max_frames: int | None = None
-    device: str = "cpu"
-    threads: int | None = None
-    realtime: bool | None = None  # pace a file source to its frame rate (None: when serving a live page)
-    loop: bool = False  # start a file source again at its end (demos)
-    codec: str = "h264"  # video output: codec, crf and encoder as VideoSink takes them
-    crf: int = 23
-    encoder: str = "auto"
-    audio_from: str | None = None  # keep this file's audio track in the video output (usually the source)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
             raise InputError(f"threshold must be in (0, 1], got {self.threshold}")
         if self.min_hits < 1 or self.max_misses < 0:
             raise InputError("min_hits must be >= 1 and max_misses >= 0")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DetectConfig":
-        """Rejects unknown keys."""
-        return config_from_dict(cls, d, "detect")
+        if (self.mqtt_user or self.mqtt_password_file) and not self.mqtt:
+            raise InputError("an MQTT user or password file needs an MQTT URL (mqtt)")
 
     def outputs(self, on_close: Callable[[], None]) -> list[OutputSpec]:
-        specs: list[OutputSpec] = []
-        if self.output:
-            specs.append(FileOutput(self.output, self.codec, self.crf, self.encoder, self.audio_from))
+        reports: list[OutputSpec] = []
         if self.events:
-            specs.append(TrackEventsOutput(self.events))
+            reports.append(TrackEventsOutput(self.events))
         if self.snapshots:
-            specs.append(SnapshotsOutput(self.snapshots))
+            reports.append(SnapshotsOutput(self.snapshots))
         if self.mqtt:
-            specs.append(MqttOutput(self.mqtt, self.mqtt_user, self.mqtt_password_file))
-        if self.serve:
-            model = str(self.model).rstrip("/").rsplit("/", 1)[-1]
-            specs.append(ServeOutput(self.serve[0], self.serve[1], title="edgesdk detect", caption=model))
-        if self.show:
-            specs.append(WindowOutput("edgesdk detect", on_close))
-        return specs
+            reports.append(MqttOutput(self.mqtt, self.mqtt_user, self.mqtt_password_file))
+        return job_outputs("edgesdk detect", output=self.video_output(self.output), reports=reports, serve=self.serve,
+                           caption=str(self.model).rstrip("/").rsplit("/", 1)[-1], show=self.show, on_close=on_close)
 
 
 def detect_stream(
@@ -129,7 +113,6 @@ def detect_stream(
             raise InputError(f"cannot read labels file {config.labels}: {exc.strerror}") from None
     keep = resolve_classes(config.classes, model.labels, name)
     source.open()
-    sinks = []
     try:
         size = source.size
         if size is not None:
@@ -145,13 +128,8 @@ def detect_stream(
         detector.warm_up(size or (300, 300))
         tracker = NoTracker() if still else ByteTracker(config.threshold, config.min_hits, config.max_misses)
         snaps = SnapshotWriter(config.snapshots) if config.snapshots else None
-        # network outputs first: a broker that refuses or a port in use fails before any file is created
-        for spec in sorted(specs, key=lambda s: not isinstance(s, (MqttOutput, ServeOutput))):
-            if not isinstance(spec, SnapshotsOutput):
-                sinks.append(open_sink(spec, source, config.source))
+        sinks = open_sinks(specs, source, config.source)
     except BaseException:
-        for s in sinks:
-            s.close()
         source.close()
         raise
     draw = any(isinstance(s, (FileOutput, ServeOutput, WindowOutput)) for s in specs)

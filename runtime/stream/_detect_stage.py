@@ -70,6 +70,7 @@ class DetectStage:
         self.detections: Counter[str] = Counter()
         self.frames_with_detections = 0
         self._track_label: dict[int, str] = {}
+        self._counts: dict[str, int] = {}  # the last frame's counts
         self._warned: set[int] = set()
 
     def label(self, class_id: int) -> str:
@@ -81,22 +82,36 @@ class DetectStage:
                 log.warning("class %d has no label (the labels have %d lines): showing class ids", class_id, len(self.labels))
         return str(class_id)
 
+    @staticmethod
+    def _event(frame: StreamFrame, kind: str, tid: int, label: str, where: str | None = None,
+               name: str | None = None, direction: str | None = None) -> dict:
+        e: dict = {"type": kind, "frame": int(frame.index), "time": round(float(frame.timestamp), 4),
+                   "track_id": tid, "label": label}
+        if where is not None:
+            e[where] = name
+        if direction is not None:
+            e["direction"] = direction
+        return e
+
+    def _ends(self, frame: StreamFrame, leave: bool) -> list[dict]:
+        """An "end" record for each track of ``frame.ended`` (``leave``: after a "leave" for each zone it was in)."""
+        events: list[dict] = []
+        ended = frame.ended
+        if ended.tracker_id is None:
+            return events
+        for k, tid in enumerate(int(t) for t in ended.tracker_id):
+            label = self._track_label.pop(tid, self.label(int(ended.class_id[k])))
+            if leave:
+                for kind, _, _, name, _ in self.counter.end(tid):
+                    events.append(self._event(frame, kind, tid, label, "zone", name))
+            events.append(self._event(frame, "end", tid, label))
+        return events
+
     def apply(self, frame: StreamFrame) -> None:
         h, w = frame.image.shape[:2]
         det = frame.detections.clip(w, h)
         frame.detections = det
         names = [self.label(int(c)) for c in det.class_id]
-        time = round(float(frame.timestamp), 4)
-
-        def event(kind: str, tid: int, label: str, where: str | None = None, name: str | None = None,
-                  direction: str | None = None) -> dict:
-            e: dict = {"type": kind, "frame": int(frame.index), "time": time, "track_id": tid, "label": label}
-            if where is not None:
-                e[where] = name
-            if direction is not None:
-                e["direction"] = direction
-            return e
-
         events: list[dict] = []
         ids = det.tracker_id
         if ids is not None and len(frame.started):
@@ -106,20 +121,14 @@ class DetectStage:
                 label = names[i] if i is not None else "?"
                 self._track_label[tid] = label
                 self.tracks[label] += 1
-                events.append(event("new", tid, label))
+                events.append(self._event(frame, "new", tid, label))
                 if self.snapshots is not None and i is not None:
                     self.snapshots.save(frame.image, det.xyxy[i], frame.index, tid, label)
         if ids is not None and (self.zones or self.lines):
             feet = np.stack([(det.xyxy[:, 0] + det.xyxy[:, 2]) / 2, det.xyxy[:, 3]], axis=1)
             for kind, tid, label, name, d in self.counter.update(ids, feet, names):
-                events.append(event(kind, tid, label, "zone" if kind != "cross" else "line", name, d))
-        ended = frame.ended
-        if ended.tracker_id is not None:
-            for k, tid in enumerate(int(t) for t in ended.tracker_id):
-                label = self._track_label.pop(tid, self.label(int(ended.class_id[k])))
-                for kind, _, _, name, _ in self.counter.end(tid):
-                    events.append(event(kind, tid, label, "zone", name))
-                events.append(event("end", tid, label))
+                events.append(self._event(frame, kind, tid, label, "zone" if kind != "cross" else "line", name, d))
+        events.extend(self._ends(frame, leave=True))
         for n in names:
             self.detections[n] += 1
         self.frames_with_detections += bool(len(det))
@@ -127,8 +136,16 @@ class DetectStage:
         counts = dict(Counter(names))
         counts.update(self.counter.counts())
         frame.counts.update(counts)
+        self._counts = frame.counts  # the frame is not changed after this stage
         if self.draw:
             draw_stream(frame.image, det, names, self.zones, self.lines, frame.counts)
+
+    def finish(self, frame: StreamFrame) -> None:
+        """The stream ended: an "end" for every track still live (``frame.ended``). No "leave": the tracks did not
+        leave their zones, the stream stopped; so the counts (in view, per zone) stay those of the last frame
+        (summary, live page and retained MQTT counts show the scene as it was when the stream ended)."""
+        frame.events.extend(self._ends(frame, leave=False))
+        frame.counts.update(self._counts)
 
     def fail(self, frame: StreamFrame) -> None:
         """Detection failed on this frame: it is written as it is, with no detections (nothing to hide)."""

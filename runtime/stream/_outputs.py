@@ -1,5 +1,6 @@
 """``open_sink(spec, source)``, beside ``open_source``: an output spec -> a Sink, and the checks on output paths
-that run before any work (an output that is the input, a missing folder, an unknown extension).
+that run before any work (an output that is the input, a missing folder, an unknown extension). Every job lists
+its outputs with ``job_outputs`` and opens them with ``open_sinks``.
 
 Specs are small frozen dataclasses, one per kind of output:
 ``FileOutput`` (video, image or image folder, by the path), ``EventsOutput`` (anonymize's per-frame JSONL),
@@ -13,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from ...errors import InputError
 from ..sinks import (
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "EventsOutput", "FileOutput", "MqttOutput", "OutputSpec", "ServeOutput", "SnapshotsOutput", "TrackEventsOutput",
-    "WindowOutput", "check_output_paths", "default_output", "open_sink", "plan_output", "same_file",
+    "WindowOutput", "check_output_paths", "default_output", "job_outputs", "open_outputs", "open_sink", "open_sinks",
+    "plan_output", "same_file",
 ]
 
 
@@ -94,6 +96,21 @@ class MqttOutput:
 
 
 OutputSpec = FileOutput | EventsOutput | TrackEventsOutput | SnapshotsOutput | ServeOutput | WindowOutput | MqttOutput
+
+
+def job_outputs(title: str, *, output: FileOutput | None = None, reports: Sequence[OutputSpec] = (),
+                serve: tuple[str, int] | None = None, caption: str = "", show: bool = False,
+                on_close: Callable[[], None] | None = None) -> list[OutputSpec]:
+    """A stream job's outputs in one order: -o (``output``), the job's reports (events, snapshots, MQTT), the
+    live page at ``serve`` (titled ``title``, ``caption`` under it), a window (``show``; closing it calls
+    ``on_close``)."""
+    specs: list[OutputSpec] = [output] if output is not None else []
+    specs += reports
+    if serve:
+        specs.append(ServeOutput(serve[0], serve[1], title=title, caption=caption))
+    if show:
+        specs.append(WindowOutput(title, on_close))
+    return specs
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -210,3 +227,30 @@ def open_sink(spec: OutputSpec, source: Source, source_spec: str | None = None) 
     if isinstance(spec, MqttOutput):  # connects now: a broker that refuses is a SinkError before any frame
         return MqttSink(spec.url, username=spec.user, password_file=spec.password_file)
     raise TypeError(f"unknown output spec {spec!r}")
+
+
+def open_sinks(specs: Sequence[OutputSpec], source: Source, source_spec: str | None = None) -> list[Sink]:
+    """A Sink per spec (``open_sink``; not snapshots, which the detect stage writes), the network ones (MQTT,
+    live page) first: a broker that refuses or a port in use fails before any file is created. When one fails,
+    those already open are closed and its error is raised."""
+    sinks: list[Sink] = []
+    try:
+        for spec in sorted(specs, key=lambda s: not isinstance(s, (MqttOutput, ServeOutput))):
+            if not isinstance(spec, SnapshotsOutput):
+                sinks.append(open_sink(spec, source, source_spec))
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
+
+
+def open_outputs(source: Source, specs: Sequence[OutputSpec], source_spec: str | None = None) -> list[Sink]:
+    """``source.open()``, then ``open_sinks``; when a sink fails, the source is closed again (for a job with
+    nothing else to set up once the source is open)."""
+    source.open()
+    try:
+        return open_sinks(specs, source, source_spec)
+    except BaseException:
+        source.close()
+        raise

@@ -9,7 +9,9 @@ Guarantees (fail closed, whatever the job):
 - Live sources never queue up: when detection cannot keep up, the oldest waiting frame is dropped (counted in
   ``dropped``), never passed on unprocessed.
 - Stopping (``stop`` event, e.g. Ctrl-C) ends capture; the frames already read are finished and written, and
-  every sink is closed (a video file is finalized and plays). A sink error stops the run the same way and is
+  every sink is closed (a video file is finalized and plays).
+- Unless an error stopped it, a run ends with the finish step (see _protocols): the tracks still live end and
+  their records reach every sink (``write_events``) before the sinks are closed. A sink error stops the run the same way and is
   raised after the sinks are closed (a RunError carrying the summary of what was done).
 """
 
@@ -21,6 +23,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
+
+import numpy as np
 
 from ...errors import EdgeSDKError
 from ...results import Detections
@@ -170,7 +174,9 @@ class Pipeline:
     def _detect(self, qin: queue.Queue, qout: queue.Queue, abort: threading.Event, s: RunSummary) -> None:
         errors = 0
         independent = self.source.independent
+        last: StreamFrame | None = None
         for frame in self._items(qin, abort):
+            last = frame
             t0 = time.perf_counter()
             if independent:  # unrelated pictures: nothing carries over from the previous one
                 self.tracker.reset()
@@ -196,13 +202,26 @@ class Pipeline:
             s.stage_seconds["track"] += t2 - t1
             if not self._put(qout, frame, abort):
                 break
+        if last is not None and not abort.is_set():  # the stream ended: the tracks still live end
+            try:
+                ended = self.tracker.finish()
+                self._put(qout, StreamFrame(np.zeros((0, 0, 3), np.uint8), last.index, last.timestamp,
+                                            last.source_name, ended=ended, final=True), abort)
+            except Exception as exc:  # every frame is on its way: the run still ends well
+                log.error("the tracker failed at the end of the stream (%s)", exc)
         self._put(qout, _END, abort)
 
     def _render(self, qin: queue.Queue, qout: queue.Queue, abort: threading.Event, s: RunSummary) -> None:
         errors = 0
         for frame in self._items(qin, abort):
             t0 = time.perf_counter()
-            if frame.failed:
+            if frame.final:
+                try:
+                    self.stage.finish(frame)
+                except Exception as exc:  # every frame is written already: the run still ends well
+                    log.error("%s failed at the end of the stream (%s)", self.stage.name, exc)
+                    frame.events.clear()
+            elif frame.failed:
                 self.stage.fail(frame)
             else:
                 try:
@@ -222,10 +241,30 @@ class Pipeline:
         self._put(qout, _END, abort)
 
     # --- run ------------------------------------------------------------------------------------------------
-    def _write(self, frame: StreamFrame) -> None:
+    @staticmethod
+    def _guarded(target: Callable, abort: threading.Event, s: RunSummary) -> Callable:
+        """``target`` for a stage thread: an exception it does not handle (a tracker's bug) stops the run with
+        its message instead of leaving the other stages waiting for ever."""
+
+        def run(*args) -> None:
+            try:
+                target(*args)
+            except Exception as exc:
+                s.error = s.error or f"the {threading.current_thread().name} stage failed: {type(exc).__name__}: {exc}"
+                abort.set()
+
+        return run
+
+    def _write(self, frame: StreamFrame) -> bool:
+        """Hand ``frame`` to every sink; False for the final record (no frame written)."""
         meta = frame.meta(self.labels)
+        if frame.final:
+            for sink in self.sinks:
+                sink.write_events(meta)
+            return False
         for sink in self.sinks:
             sink.write(frame.image, frame.detections, meta)
+        return True
 
     def run(self, stop: threading.Event | None = None) -> RunSummary:
         """Process the source until it ends, ``stop`` is set or an error occurs. Sinks and the source are always
@@ -237,9 +276,12 @@ class Pipeline:
         q2: queue.Queue = queue.Queue(self.queue_size)
         q3: queue.Queue = queue.Queue(self.queue_size)
         threads = [
-            threading.Thread(target=self._capture, args=(q1, stop, abort, s), name="capture", daemon=True),
-            threading.Thread(target=self._detect, args=(q1, q2, abort, s), name="detect", daemon=True),
-            threading.Thread(target=self._render, args=(q2, q3, abort, s), name="render", daemon=True),
+            threading.Thread(target=self._guarded(self._capture, abort, s), args=(q1, stop, abort, s), name="capture",
+                             daemon=True),
+            threading.Thread(target=self._guarded(self._detect, abort, s), args=(q1, q2, abort, s), name="detect",
+                             daemon=True),
+            threading.Thread(target=self._guarded(self._render, abort, s), args=(q2, q3, abort, s), name="render",
+                             daemon=True),
         ]
         t_start = time.perf_counter()
         for t in threads:
@@ -256,7 +298,8 @@ class Pipeline:
                     break
                 t0 = time.perf_counter()
                 try:
-                    self._write(item)
+                    if not self._write(item):
+                        continue
                 except (SinkError, EdgeSDKError) as exc:
                     s.error = str(exc)
                     abort.set()

@@ -4,11 +4,17 @@
 
 - ``Source`` (edgesdk.runtime.sources) yields ``Frame(image, timestamp, index)``.
 - ``Detector``: ``detect(image) -> Detections`` in pixels of that image.
-- ``Tracker``: ``track(detections, index) -> Tracked`` (ids, held boxes, tracks that started or ended).
+- ``Tracker``: ``track(detections, index) -> Tracked`` (ids, held boxes, tracks that started or ended);
+  ``finish()`` ends the tracks still live when the stream ends.
 - ``FrameStage``: what a job does to a frame after detection and tracking. THE EXTENSION POINT: anonymize masks
   the boxes, detect draws them and turns tracks into events; a new job (segmentation, ...) adds its own stage
   (and, if it needs one, its own Detector producing what the stage consumes) and reuses everything else.
 - ``Sink`` (edgesdk.runtime.sinks) gets ``write(frame, detections, meta)`` for every frame, ``close()`` once.
+
+When the stream ends (its end, ``max_frames``, ``stop`` / Ctrl-C; not after an error) the pipeline calls
+``tracker.finish()`` once, passes what it ended to ``stage.finish(frame)`` on a final StreamFrame (no image; the
+last frame's index and time) and hands that frame's records to every sink's ``write_events(meta)``: a track in
+view at the end gets its "end" record like one that ends mid-stream.
 """
 
 from __future__ import annotations
@@ -61,9 +67,15 @@ class Tracked:
 
 @runtime_checkable
 class Tracker(Protocol):
+    """``track`` one frame's detections; ``reset()`` forgets every track (unrelated pictures); ``finish()``: the
+    stream ended: the last box of every track still live (``tracker_id`` set; empty for a tracker that reports
+    no ends), and the tracker is left empty."""
+
     def track(self, detections: Detections, index: int) -> Tracked: ...
 
     def reset(self) -> None: ...
+
+    def finish(self) -> Detections: ...
 
 
 @dataclass(eq=False)
@@ -75,6 +87,8 @@ class StreamFrame:
     source_name: the file the frame came from (image folders), else None.
     detections / held / started / ended: the tracker's output for this frame (see Tracked).
     failed: the detector raised on this frame; blanked: the stage replaced the frame by black (fail closed).
+    final: not a frame but the end of the stream: ``image`` is empty (0, 0, 3), index / timestamp are the last
+        frame's, ``ended`` holds the tracks still live (see FrameStage.finish); sinks get only its records.
     events: JSON-ready track records of this frame; counts: current counts (see FrameMeta).
     """
 
@@ -89,6 +103,7 @@ class StreamFrame:
     found: int = 0  # detections the detector returned (before tracking)
     failed: bool = False
     blanked: bool = False
+    final: bool = False
     events: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -106,6 +121,8 @@ class FrameStage(Protocol):
     apply(frame): act on ``frame.image`` in place (mask, draw) and fill ``frame.events`` / ``frame.counts``.
     fail(frame): the detector or ``apply`` raised on this frame: make it safe to write. A fail-closed job
         (anonymize) blanks the image and sets ``frame.blanked``; a job that only reports (detect) passes it on.
+    finish(frame): the stream ended (``frame.final``, no image): fill ``frame.events`` / ``frame.counts`` with
+        the last records, e.g. an "end" for each track in ``frame.ended``. Called once, after the last apply.
     """
 
     name: str
@@ -113,3 +130,5 @@ class FrameStage(Protocol):
     def apply(self, frame: StreamFrame) -> None: ...
 
     def fail(self, frame: StreamFrame) -> None: ...
+
+    def finish(self, frame: StreamFrame) -> None: ...

@@ -206,6 +206,13 @@ def test_transparent_needs_png(capsys, tmp_path, selfie, hopper):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("cmd", [["segment", "m.tflite"], ["remove-background"]])
+def test_threads_zero_is_bad_usage(capsys, tmp_path, cmd):
+    with pytest.raises(SystemExit) as e:  # remove-background took any int and failed later with exit 1
+        main([*cmd, "a.jpg", "-o", str(tmp_path / "o.png"), "--threads", "0"])
+    assert e.value.code == 2 and "--threads" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
 def test_default_model_missing_says_where(capsys, tmp_path, monkeypatch, hopper):
     monkeypatch.setenv("EDGESDK_MODEL_PATH", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -4,9 +4,10 @@ Pipeline with the detect stage and the tracker (a fake detector: a box walking r
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edgesdk.results import Detections
-from edgesdk.runtime.stream import ByteTracker, DetectStage, Pipeline, parse_line
+from edgesdk.runtime.stream import ByteTracker, DetectStage, Pipeline, RunError, parse_line
 
 
 class _Walker:
@@ -41,11 +42,14 @@ class _Mem:
     name = "mem"
 
     def __init__(self):
-        self.metas, self.dets, self.closed = [], [], False
+        self.metas, self.dets, self.finals, self.closed = [], [], [], False
 
     def write(self, frame, det, meta):
         self.metas.append(meta)
         self.dets.append(det)
+
+    def write_events(self, meta):
+        self.finals.append(meta)
 
     def close(self):
         self.closed = True
@@ -65,3 +69,30 @@ def test_sinks_get_events_counts_and_track_ids():
     assert sink.metas[0].track_ids.tolist() == [] and sink.metas[5].track_ids.tolist() == [1]
     assert sink.dets[5].tracker_id.tolist() == [1] and all(m.source_name is None for m in sink.metas)
     assert all(m.labels == ["person"] for m in sink.metas)
+    # the walker is still in view at the end: its "end" comes once, after the last frame, with no frame written
+    assert [[(e["type"], e["frame"], e["time"], e["track_id"]) for e in m.events] for m in sink.finals] == \
+        [[("end", 19, 1.9, 1)]]
+    assert sink.finals[0].counts == sink.metas[-1].counts and not any(e["type"] == "end" for e in events)
+
+
+class _BrokenTracker(ByteTracker):
+    def track(self, det, index=0):
+        if index == 5:
+            raise RuntimeError("boom")
+        return super().track(det, index)
+
+
+class _NoFinish(ByteTracker):
+    def finish(self):
+        raise RuntimeError("no finish")
+
+
+def test_a_tracker_that_raises_stops_the_run_instead_of_hanging():
+    sink = _Mem()
+    with pytest.raises(RunError, match="detect stage failed: RuntimeError: boom") as e:
+        Pipeline(_Frames(), _Walker(), _BrokenTracker(min_hits=2), DetectStage(["person"], draw=False), [sink]).run()
+    assert sink.closed and e.value.summary.frames_written <= 5
+    # failing at the end: every frame is written, the run ends well, with no end records
+    sink = _Mem()
+    s = Pipeline(_Frames(), _Walker(), _NoFinish(min_hits=2), DetectStage(["person"], draw=False), [sink]).run()
+    assert s.frames_written == 20 and sink.finals == [] and sink.closed

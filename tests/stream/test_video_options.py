@@ -63,3 +63,24 @@ def test_crf_reaches_the_encoder(clip, tmp_path, capsys):
     assert _run(capsys, "anonymize", clip, "-o", small, "--crf", "45", "--tiles", "off")[0] == 0
     assert _run(capsys, "anonymize", clip, "-o", big, "--crf", "15", "--tiles", "off")[0] == 0
     assert small.stat().st_size < big.stat().st_size / 2
+
+
+@pytest.mark.parametrize("cmd", [["detect", SSD], ["anonymize", "--tiles", "off"]], ids=["detect", "anonymize"])
+def test_a_source_without_audio_is_not_remuxed(tmp_path, capsys, monkeypatch, cmd):
+    """The shared clip has no audio track: the video goes straight to -o, with no second ffmpeg pass (every
+    ffmpeg call is logged by a wrapper around the real binary)."""
+    if not VIDEO.exists():
+        pytest.skip(f"test data not available: {VIDEO}")
+    assert "audio" not in probe(VIDEO)
+    calls, wrapper = tmp_path / "calls.txt", tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{calls}"\nexec "{shutil.which("ffmpeg")}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("EDGESDK_FFMPEG", str(wrapper))
+    out = tmp_path / "out.mp4"
+    rc, err = _run(capsys, cmd[0], *cmd[1:], VIDEO, "--max-frames", 20, "-o", out)
+    assert rc == 0, err
+    s = probe(out)
+    assert "audio" not in s and int(s["video"]["nb_read_frames"]) == 20
+    encodes = [c for c in calls.read_text().splitlines() if "rawvideo" in c]
+    remuxes = [c for c in calls.read_text().splitlines() if "-c:v copy" in c]
+    assert len(encodes) == 1 and str(out) in encodes[0] and remuxes == [], calls.read_text()

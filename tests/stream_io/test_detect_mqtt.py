@@ -11,6 +11,8 @@ from _mosquitto import Mosquitto, Subscriber, free_port, wait_until
 from _paths import MODELS, TESTDATA
 
 from edgesdk.cli import main
+from edgesdk.errors import InputError
+from edgesdk.runtime.stream import DetectConfig
 
 SSD = MODELS / "ssd_mobilenet_v1_coco_quant.tflite"
 LABELS = MODELS / "coco_labels.txt"
@@ -42,6 +44,10 @@ def test_detect_publishes_events_and_retained_counts(tmp_path, capsys):
         events = [json.loads(p) for p in sub.on("home/door/events")]
         types = [e["type"] for e in events]
         assert "new" in types and "cross" in types, types
+        # the person still in view after --max-frames 100 gets its "end", on the last frame
+        news = [e["track_id"] for e in events if e["type"] == "new"]
+        ends = [e for e in events if e["type"] == "end"]
+        assert sorted(e["track_id"] for e in ends) == sorted(news) and ends[-1]["frame"] == 99, events
         cross = next(e for e in events if e["type"] == "cross")
         assert cross["line"] == "door" and cross["label"] == "person" and cross["direction"]
         line_topic = f"home/door/door/person/{cross['direction']}"
@@ -76,6 +82,19 @@ def test_malformed_url_is_one_line_and_writes_nothing(tmp_path, capsys, url, say
     assert rc == 1 and says in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err and "Error:" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flags", [["--mqtt-user", "cam"], ["--mqtt-password-file", "pw"],
+                                   ["--mqtt-user", "cam", "--mqtt-password-file", "pw"]])
+def test_mqtt_credentials_without_mqtt_are_bad_usage(tmp_path, capsys, flags):
+    out = tmp_path / "out.mp4"
+    with pytest.raises(SystemExit) as e:  # were silently ignored
+        _detect(capsys, *RUN, *flags, "-o", out)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err == "edgesdk detect: error: --mqtt-user and --mqtt-password-file go with --mqtt\n"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InputError, match="needs an MQTT URL"):
+        DetectConfig(str(SSD), str(PEOPLE), mqtt_user="cam")
 
 
 def test_refusing_broker_fails_before_any_work(tmp_path, capsys):

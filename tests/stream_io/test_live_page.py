@@ -72,6 +72,12 @@ def test_state_and_server_sent_events(server):
     state = json.loads(get(server.url + "state.json")[1])
     assert [e["track_id"] for e in state["events"]] == list(range(29, 9, -1))
     assert server.state() == state
+    # the stream ended: the records that come with no frame (the tracks still in view end) reach the page
+    server.write_events(FrameMeta(29, 2.9, events=(ev(29, "end", track=29),), counts={"person": 1}))
+    got = next_data()
+    while got["frame"] != 29 or got["events"][0]["type"] != "end":
+        got = next_data()
+    assert got["events"][0] == ev(29, "end", track=29) and got["counts"] == {"person": 1}
     resp.close()
 
 
