@@ -258,7 +258,9 @@ class StepKind(Protocol):
     ``kind`` is its name in ``[[steps]] kind = ...``; ``trains`` / ``exports`` place it in the order rules
     (training steps come before the int8 export); ``validate`` checks what needs the recipe (files, earlier
     steps) and raises InputError; ``run`` does the work and returns the step's record for step.json: paths
-    (``model``, ``tflite``, ``edgetpu``), flags (``sparse``, ``qat``) and the report ``row``."""
+    (``model``, ``tflite``, ``edgetpu``), flags (``sparse``, ``qat``) and the report ``row``; a step that is a whole
+    conversion (ConvertStep, FloatTfliteStep) returns its ``report`` and the ``bundle``'s manifest parts instead
+    (``input``, ``output`` or ``decoder``, ``labels``, ``task``, ``source``, ``versions``, extra ``files``)."""
 
     kind: ClassVar[str]
     trains: ClassVar[bool]
