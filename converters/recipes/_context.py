@@ -34,10 +34,7 @@ class RecipeRun:
     context-manager factory for progress bars, passed through to the steps."""
 
     def __init__(self, recipe: Recipe, work: Path, progress=None) -> None:
-        from .._env import import_tf_keras
-
         self.recipe, self.work, self.progress = recipe, work, progress
-        self.tf_keras = import_tf_keras()
         self.rows: list[dict] = []
         self.records: dict[str, dict] = {}  # step name -> its record (step.json)
         self.models: dict[str, Path] = {}  # step name -> Keras model file
@@ -50,6 +47,13 @@ class RecipeRun:
         self.eval_set: Any = None
         self.spec: Any = None
         self.strategy: Any = None
+
+    @property
+    def tf_keras(self):
+        """``tf_keras``, imported when a step first needs it (a float .tflite conversion never does)."""
+        from .._env import import_tf_keras
+
+        return import_tf_keras()
 
     # data, model -------------------------------------------------------------------------------------------------
     def prepare(self) -> None:
