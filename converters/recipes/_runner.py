@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from ...errors import InputError
-from ._context import RecipeRun, StepContext
-from ._schema import Recipe, Step
 from .._report import render_steps_md
 from .._results import ConvertReport
+from ._context import RecipeRun, StepContext
+from ._schema import Recipe, Step
 from ._validate import load_recipe
 
 log = logging.getLogger(__name__)
