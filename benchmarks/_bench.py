@@ -13,6 +13,7 @@ from edgesdk.errors import EdgeSDKError
 from ._latency import DEFAULT_RUNS, DEFAULT_WARMUP, one_line
 from ._machine import machine_facts
 from ._report import make_document
+from ._results import BenchReport
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,9 @@ def benchmark(
     names: Sequence[str] | None = None,
     command: str = "",
     on_round: Callable[[int], None] | None = None,
-) -> dict:
-    """Benchmark ``models`` (``.tflite`` files or bundles) and return the document (schema ``edgesdk.bench/1``).
+) -> BenchReport:
+    """Benchmark ``models`` (``.tflite`` files or bundles) and return the BenchReport (its ``to_dict()``: the
+    document of schema ``edgesdk.bench/1``).
 
     Here (default, or ``local=True`` together with ``remotes``) through :func:`edgesdk.runtime.load`; on each
     ``remotes`` host over SSH with the device's own python3 (raw invoke and memory; pipeline and accuracy are

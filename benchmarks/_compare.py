@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ._results import BenchReport
+
 DEFAULT_THRESHOLD = 0.10  # +10 % on p50
 METRICS = ("p50", "p90", "p99", "mean")
 
@@ -41,15 +43,15 @@ def _key(r: dict) -> tuple:
     return (r.get("host") or "local", r.get("model"), int(r.get("threads") or 0), r.get("device") or "cpu")
 
 
-def compare(old: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, metric: str = "p50") -> list[Change]:
+def compare(old: BenchReport, new: BenchReport, threshold: float = DEFAULT_THRESHOLD, metric: str = "p50") -> list[Change]:
     """Match rows by (host, model, threads, device). A row regresses when its ``metric`` grew by more than
     ``threshold`` (0.10 = 10 %), or when it ran before and fails now; ``improved`` when it shrank by more."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}")
-    before = {_key(r): r for r in old.get("results", [])}
+    before = {_key(r): r for r in old.results}
     out: list[Change] = []
     seen = set()
-    for r in new.get("results", []):
+    for r in new.results:
         k = _key(r)
         seen.add(k)
         o = before.get(k)

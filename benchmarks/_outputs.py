@@ -8,7 +8,8 @@ from pathlib import Path
 
 from edgesdk.errors import InputError
 
-from ._report import plot, to_json, to_markdown, write_atomic
+from ._report import plot, to_markdown, write_atomic
+from ._results import BenchReport
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +23,14 @@ def check_outputs(**paths: str | None) -> None:
             raise InputError(f"--{what} {path}: folder {Path(path).parent} does not exist")
 
 
-def write_outputs(doc: dict, *, save: str | None = None, markdown: str | None = None,
+def write_outputs(doc: BenchReport, *, save: str | None = None, markdown: str | None = None,
                   plot_file: str | None = None) -> list[str]:
     """Write the requested files; returns notes for the user (e.g. no plot when no model ran)."""
     notes = []
     if save:
-        write_atomic(save, to_json(doc).encode())
+        write_atomic(save, doc.to_json().encode())
     if plot_file:
-        if any(r["status"] == "ok" for r in doc["results"]):
+        if doc.ok.any():
             plot(doc, plot_file)
         else:
             notes.append("no plot: no model ran")
@@ -39,11 +40,11 @@ def write_outputs(doc: dict, *, save: str | None = None, markdown: str | None = 
     return notes
 
 
-def error_lines(doc: dict) -> list[str]:
-    """One line per failed model or host of a benchmark document, naming the host and model once."""
+def error_lines(doc: BenchReport) -> list[str]:
+    """One line per failed model or host of a benchmark report, naming the host and model once."""
     lines = []
-    for e in doc["errors"]:
-        host, model, msg = e.get("host"), e.get("model"), e["error"]
+    for e in doc.errors:
+        host, model, msg = e.host, e.model, e.error
         prefix = "" if host in (None, "local") or msg.startswith(f"{host}:") else f"{host}: "
         if model and model not in msg:
             prefix += f"{model}: "

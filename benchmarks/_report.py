@@ -14,6 +14,7 @@ from typing import IO, Sequence
 from edgesdk.errors import InputError
 
 from ._latency import DEFAULT_RUNS
+from ._results import BenchError, BenchReport
 
 SCHEMA = "edgesdk.bench/1"
 
@@ -37,22 +38,24 @@ def add_ratios(rows: list[dict]) -> None:
         r["ratio_p50"] = p50 / base
 
 
-def make_document(rows: list[dict], machines: dict, settings: dict, errors: list[dict], command: str = "") -> dict:
+def make_document(rows: list[dict], machines: dict, settings: dict, errors: list[dict],
+                  command: str = "") -> BenchReport:
+    """The report of measured ``rows`` (with ``ratio_p50`` added), stamped with the time (UTC)."""
     import datetime
 
     add_ratios(rows)
-    return {
-        "schema": SCHEMA,
-        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": command,
-        "settings": settings,
-        "machines": machines,
-        "results": rows,
-        "errors": errors,
-    }
+    return BenchReport(
+        schema=SCHEMA,
+        created=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        command=command,
+        settings=settings,
+        machines=machines,
+        results=tuple(rows),
+        errors=tuple(BenchError(e.get("host"), e.get("model"), e["error"]) for e in errors),
+    )
 
 
-def read_document(path: str | Path) -> dict:
+def read_document(path: str | Path) -> BenchReport:
     """A JSON written by ``edgesdk bench --json``; InputError with one line for anything else."""
     p = Path(path)
     try:
@@ -68,7 +71,10 @@ def read_document(path: str | Path) -> dict:
         raise InputError(f"{p} is not an `edgesdk bench --json` file (schema {schema!r})")
     if schema != SCHEMA:
         raise InputError(f"{p} has schema {schema}; this edgesdk reads {SCHEMA}")
-    return doc
+    try:
+        return BenchReport.from_dict(doc)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise InputError(f"{p} is not an `edgesdk bench --json` file (its results or errors are malformed)") from None
 
 
 def _publish(tmp: str, path: Path) -> None:
@@ -97,12 +103,6 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         raise
 
 
-def to_json(doc: dict, samples: bool = True) -> str:
-    if not samples:
-        doc = {**doc, "results": [{k: v for k, v in r.items() if k != "samples_ms"} for r in doc["results"]]}
-    return json.dumps(doc, indent=1, default=str) + "\n"
-
-
 # --- table -------------------------------------------------------------------------------------------------------
 def _f(v, digits: int = 2) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -118,9 +118,9 @@ def _mb(b) -> str:
     return "-" if b is None else f"{b / 1e6:.2f}"
 
 
-def table_rows(doc: dict) -> tuple[list[str], list[list[str]], list[bool]]:
+def table_rows(doc: BenchReport) -> tuple[list[str], list[list[str]], list[bool]]:
     """(header, cells, failed flags) shared by every table format."""
-    rows = doc["results"]
+    rows = doc.results
     hosts = {r.get("host") for r in rows}
     pipeline = any(r.get("pipeline_ms") for r in rows)
     accuracy = any(r.get("accuracy") for r in rows)
@@ -162,7 +162,7 @@ def table_rows(doc: dict) -> tuple[list[str], list[list[str]], list[bool]]:
     return header, cells, failed
 
 
-def plain_table(doc: dict) -> str:
+def plain_table(doc: BenchReport) -> str:
     header, cells, failed = table_rows(doc)
     ncols = len(header)
     widths = [len(h) for h in header]
@@ -190,7 +190,7 @@ def plain_table(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def narrow_table(doc: dict, width: int = 80) -> str:
+def narrow_table(doc: BenchReport, width: int = 80) -> str:
     """The table as one block per row for terminals narrower than the table: a title line (host, model,
     threads) then ``name value`` pairs wrapped to ``width`` columns (model names wrap too)."""
     import textwrap
@@ -216,7 +216,7 @@ def narrow_table(doc: dict, width: int = 80) -> str:
     return "\n".join(out)
 
 
-def print_table(doc: dict, file: IO[str], rich: bool | None = None, width: int | None = None) -> None:
+def print_table(doc: BenchReport, file: IO[str], rich: bool | None = None, width: int | None = None) -> None:
     """Rich table when ``file`` is a terminal (or rich=True), plain aligned text otherwise; on a terminal
     narrower than the table (or ``width``), one block per model (:func:`narrow_table`)."""
     tty = hasattr(file, "isatty") and file.isatty()
@@ -251,20 +251,20 @@ def print_table(doc: dict, file: IO[str], rich: bool | None = None, width: int |
     Console(file=file).print(t)
 
 
-def settings_line(doc: dict) -> str:
-    s = doc.get("settings", {})
+def settings_line(doc: BenchReport) -> str:
+    s = doc.settings
     how = f"{s['seconds']} s per model" if s.get("seconds") else f"{s.get('runs') or DEFAULT_RUNS} runs"
     return (f"device {s.get('device')}, threads {','.join(map(str, s.get('threads', [])))}, {how} after "
             f"{s.get('warmup')} warm-up runs" + (", with --pipeline" if s.get("pipeline") else ""))
 
 
 # --- Markdown ----------------------------------------------------------------------------------------------------
-def to_markdown(doc: dict, title: str = "Benchmark", plot: str | None = None, notes: Sequence[str] = ()) -> str:
+def to_markdown(doc: BenchReport, title: str = "Benchmark", plot: str | None = None, notes: Sequence[str] = ()) -> str:
     header, cells, failed = table_rows(doc)
     out = [f"# {title}", ""]
-    out.append(f"Measured {doc.get('created')} with `{doc.get('command') or 'edgesdk bench'}`.")
+    out.append(f"Measured {doc.created} with `{doc.command or 'edgesdk bench'}`.")
     out.append("")
-    for host, m in (doc.get("machines") or {}).items():
+    for host, m in doc.machines.items():
         pk = m.get("packages", {})
         backend = ", ".join(f"{k} {v}" for k, v in pk.items() if k in ("ai-edge-litert", "tflite-runtime"))
         out.append(f"- **{host}**: {m.get('cpu')}, {m.get('cores')} cores ({m.get('cores_usable')} usable), "
@@ -276,7 +276,7 @@ def to_markdown(doc: dict, title: str = "Benchmark", plot: str | None = None, no
                "a ratio to the first model; `inf/s`: 1000/mean (one stream); `load ms`: `edgesdk.runtime.load()`; "
                "`1st ms`: the first invoke (XNNPACK packs weights then); `peak MB`: peak resident memory of a fresh "
                "process that imported numpy + the interpreter, loaded the model and ran it 10 times.")
-    if any(r.get("pipeline_ms") for r in doc["results"]):
+    if any(r.get("pipeline_ms") for r in doc.results):
         out.append("- `app p50 ms`: what an application sees per frame (pre-processing of a 640x480 BGR frame, "
                    "invoke, decoding), with the p50 of each phase in `pre/inv/post`.")
     out.extend(f"- {n}" for n in notes)
@@ -289,17 +289,16 @@ def to_markdown(doc: dict, title: str = "Benchmark", plot: str | None = None, no
             row = [c for c in row if c != ""]
             row += [""] * (len(header) - len(row))
         out.append("| " + " | ".join(row) + " |")
-    errs = doc.get("errors") or []
-    if errs:
+    if doc.errors:
         out += ["", "Failures:", ""]
-        out += [f"- {e.get('host')}: {e.get('model') or '(host)'}: {e.get('error')}" for e in errs]
+        out += [f"- {e.host}: {e.model or '(host)'}: {e.error}" for e in doc.errors]
     if plot:
         out += ["", f"![latency distribution per model]({plot})"]
     return "\n".join(out) + "\n"
 
 
 # --- plot --------------------------------------------------------------------------------------------------------
-def plot(doc: dict, path: str | Path) -> None:
+def plot(doc: BenchReport, path: str | Path) -> None:
     """Latency distribution per model (box plot of every timed invoke) and, when accuracy is known,
     latency (p50) vs top-1 accuracy. Headless (Agg)."""
     try:
@@ -311,7 +310,7 @@ def plot(doc: dict, path: str | Path) -> None:
         from edgesdk.errors import MissingExtraError
 
         raise MissingExtraError("matplotlib", "bench", "--plot") from None
-    rows = [r for r in doc["results"] if r.get("status") == "ok" and r.get("samples_ms")]
+    rows = [r for r in doc.results if r.get("status") == "ok" and r.get("samples_ms")]
     if not rows:
         raise InputError("nothing to plot: no model ran")
     hosts = {r.get("host") for r in rows}

@@ -46,7 +46,7 @@ def convert(out: Path, edgetpu: bool) -> dict:
 
     opts = ConvertOptions(quantize="int8", calib_data=str(FACES), edgetpu=edgetpu, latency_runs=0)
     t = time.perf_counter()
-    rep = _convert(face_model_path("face"), out, opts)
+    rep = _convert(face_model_path("face"), out, opts).to_dict()  # report.json's content
     rep["wall_seconds"] = round(time.perf_counter() - t, 1)
     return rep
 

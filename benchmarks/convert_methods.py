@@ -62,9 +62,10 @@ def main() -> int:
             rep = convert(base.MODEL, Path(tmp) / cal, ConvertOptions(
                 edgetpu=True, calibration=cal, calib_data=str(cal_dir), eval_data=str(ev_dir), wnids=str(base.WNIDS),
                 latency_runs=0))
-            acc = rep["accuracy"]
+            acc = rep.accuracy
+            assert acc is not None
             res["methods"][f"convert --edgetpu (uint8 I/O), {cal}"] = {
-                "agreement": acc["agreement"], "int8_top1": acc["tflite"]["top1"], "seconds": rep["conversion_seconds"]}
+                "agreement": acc.agreement, "int8_top1": acc.tflite_top1, "seconds": rep.conversion_seconds}
             print(cal, res["methods"][f"convert --edgetpu (uint8 I/O), {cal}"], flush=True)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -136,7 +136,7 @@ def main() -> None:
     int8_float_io = convert_tflite(bc_model, "int8", calib=calib, io="float", calibration="minmax").tflite
     lat = measure_latency({"float32": float_tfl, "int8 (float I/O)": int8_float_io, "int8 (uint8 I/O, --edgetpu)": edgetpu_tfl},
                           threads=1, runs=args.latency_runs)
-    pred = report["edgetpu"]["predicted"]
+    pred = dict(report.edgetpu_predicted or {})
     from edgesdk.converters import op_total
 
     result = {
@@ -148,11 +148,11 @@ def main() -> None:
             "seconds_end_to_end": round(convert_seconds, 1),
             "cpu_seconds_end_to_end": round(convert_cpu, 1),
             "load_average_at_end": os.getloadavg()[0],
-            "conversion_seconds": report["conversion_seconds"],
+            "conversion_seconds": report.conversion_seconds,
             **edge,
             "predicted_mapped_ops": op_total(pred.get("mapped_ops")), "predicted_cpu_ops": op_total(pred.get("cpu_ops")),
             "first_unmapped": pred.get("first_unmapped"),
-            "io": report["quantization"]["io"], "bytes": len(edgetpu_tfl),
+            "io": report.io, "bytes": len(edgetpu_tfl),
         },
         "size": {"float32_tflite": len(float_tfl), "int8_edgetpu": len(edgetpu_tfl),
                  "ratio": round(len(edgetpu_tfl) / len(float_tfl), 4)},

@@ -87,7 +87,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"--part distill needs the fine-tuned teacher {teacher}: run --part mnv2 first")
         rep1 = rep_q = None
     else:
-        rep1 = run_recipe(r1, work / "mnv2", work_dir=work / "mnv2.work", overwrite=True)
+        rep1 = run_recipe(r1, work / "mnv2", work_dir=work / "mnv2.work", overwrite=True).to_dict()
         # the same recipe with (pruning-preserving) QAT between prune and quantize; fine-tune and prune are the
         # same steps with the same settings, so their finished work is reused rather than trained twice
         r1q = _set(load_recipe(REPO / "recipes/cifar10_mobilenet_v2_edgetpu.toml"), args)
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         at = next(i for i, s in enumerate(r1q.steps) if s.kind == "prune") + 1
         r1q.steps.insert(at, Step("qat", "qat", None, QatStep(epochs=args.qat_epochs, lr=1e-5)))
         _reuse(work / "mnv2.work", work / "mnv2_qat.work", ("finetune", "prune"))
-        rep_q = run_recipe(r1q, work / "mnv2_qat", work_dir=work / "mnv2_qat.work", overwrite=True)
+        rep_q = run_recipe(r1q, work / "mnv2_qat", work_dir=work / "mnv2_qat.work", overwrite=True).to_dict()
         if args.part == "mnv2":
             print(render_steps_md(rep1["steps"]) + "\n" + render_steps_md(rep_q["steps"]))
             return 0
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
             dist.settings.alpha = alpha
         dist.name = label
         r2.steps = [dist] + [s for s in r2.steps if s.kind == "quantize"]
-        reports[label] = run_recipe(r2, work / label, work_dir=work / f"{label}.work", overwrite=True)
+        reports[label] = run_recipe(r2, work / label, work_dir=work / f"{label}.work", overwrite=True).to_dict()
     total = time.time() - t0
     if rep1 is None:
         for label in ("distilled", "labels_only"):

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     if not MODELS.is_dir():
         print(f"run_all: {MODELS} not found", file=sys.stderr)
         return 1
-    from edgesdk.benchmarks import benchmark, plot, to_json, to_markdown
+    from edgesdk.benchmarks import benchmark, plot, to_markdown
 
     found = models()
     if len(found) < 2:
@@ -81,12 +81,12 @@ def main(argv=None) -> int:
     doc = benchmark(found, threads=threads, runs=args.runs, warmup=args.warmup, pipeline=True,
                     data=TESTDATA / "imagenet-500", memory=True,
                     command=" ".join(["python benchmarks/run_all.py", *(argv if argv is not None else sys.argv[1:])]))
-    (args.out / "bench.json").write_text(to_json(doc))
+    (args.out / "bench.json").write_text(doc.to_json())
     plot(doc, args.out / "bench.png")
     md = to_markdown(doc, title="edgesdk bench: the test models on this machine", plot="bench.png", notes=NOTES)
     (args.out / "bench.md").write_text(md)
     print(md)
-    code = 1 if doc["errors"] else 0
+    code = 1 if doc.errors else 0
     if not args.skip_harness:
         from harness_overhead import main as harness_main
 

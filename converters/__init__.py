@@ -7,7 +7,9 @@ The public API, by job: ``convert`` + ``ConvertOptions`` (one model, one call); 
 config dataclasses (``finetune`` + ``FinetuneConfig``, ``apply_pruning`` + ``PruneConfig``, ``distill`` +
 ``DistillConfig``, ``quantization_aware`` / ``qat_train``, ``fit``); ``convert_tflite`` (quantize); recipes
 (``load_recipe``, ``run_recipe``, ``STEP_KINDS``, more in ``edgesdk.converters.recipes``); data (``scan_images``,
-``load_images``, ``tf_dataset``, ``prepare_data``); ``evaluate``; ``compile_model``; reports.
+``load_images``, ``tf_dataset``, ``prepare_data``); ``evaluate``; ``compile_model``; reports. ``convert`` and
+``run_recipe`` return a ``ConvertReport`` (a recipe's rows as a ``StepTable`` of numpy columns), ``compile_model``
+a ``CompileReport``; ``to_dict()`` of each is its JSON document.
 """
 
 from ._arch import ARCHITECTURES, build_architecture
@@ -15,6 +17,7 @@ from ._biascorrect import bias_correct
 from ._compile import (
     INSTALL_HINT,
     CompileLog,
+    CompileReport,
     CompileResult,
     OperatorStatus,
     compile_model,
@@ -47,10 +50,11 @@ from ._prune import (
 )
 from ._qat import init_ranges, prepare_for_qat, qat_train, quantization_aware
 from ._quantize import CALIBRATIONS, IO_TYPES, QUANTIZE_MODES, ConvertResult, convert_tflite
-from ._report import compile_summary, convert_summary, mapping_summary, op_total, render_report_md, report_json
+from ._report import mapping_summary, op_total, render_report_md, report_json
+from ._results import ConvertAccuracy, ConvertReport, ModelLatency, StepTable
 from ._training import FitResult, fit, read_curves
 from ._trainset import TrainingData, make_datasets, prepare_data
-from .recipes import STEP_KINDS, QatStep, Recipe, Step, load_recipe, render_steps_md, run_recipe
+from .recipes import STEP_KINDS, FloatTfliteStep, QatStep, Recipe, Step, load_recipe, render_steps_md, run_recipe
 
 __all__ = [
     "ARCHITECTURES",
@@ -62,29 +66,33 @@ __all__ = [
     "STEP_KINDS",
     "STRATEGIES",
     "CompileLog",
+    "CompileReport",
     "CompileResult",
+    "ConvertAccuracy",
     "ConvertOptions",
+    "ConvertReport",
     "ConvertResult",
     "DistillConfig",
     "EvalResult",
     "FinetuneConfig",
     "FitResult",
+    "FloatTfliteStep",
     "ImageSet",
     "LoadedModel",
+    "ModelLatency",
     "OperatorStatus",
     "PruneConfig",
     "QatStep",
     "Recipe",
     "Step",
+    "StepTable",
     "TrainingData",
     "apply_pruning",
     "bias_correct",
     "build_architecture",
     "compile_classifier",
     "compile_model",
-    "compile_summary",
     "convert",
-    "convert_summary",
     "convert_tflite",
     "distill",
     "evaluate",

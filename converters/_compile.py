@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import EdgeSDKError, InputError, ModelError
-from ._report import render_report_md
+from ._report import mapping_summary, render_report_md
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CompileLog", "CompileResult", "INSTALL_HINT", "find_compiler", "parse_compiler_log", "run_compiler",
-           "predict_mapping"]
+__all__ = ["CompileLog", "CompileReport", "CompileResult", "INSTALL_HINT", "compile_model", "find_compiler",
+           "parse_compiler_log", "run_compiler", "predict_mapping"]
 
 COMPILER = "edgetpu_compiler"
 INSTALL_HINT = (
@@ -200,6 +200,52 @@ def run_compiler(model: str | os.PathLike, out_dir: str | os.PathLike, *, num_se
     return CompileResult(parsed, outputs, logs, text)
 
 
+@dataclass(frozen=True, eq=False)
+class CompileReport:
+    """What ``compile_model`` did to ``model`` (a .tflite file or a bundle).
+
+    predicted: the predicted Edge TPU mapping (edgesdk.tflite's predictor, as a dict; None if it failed);
+    compiled: whether edgetpu_compiler ran; note: why it did not (how to install it, or --predict-only);
+    compiler: what the compiler reported; bundle: the bundle written (None: a .tflite file); outputs: the files
+    written (the Edge TPU model(s), and the logs next to a .tflite file). ``to_dict()``: ``--json``'s document.
+    """
+
+    model: str
+    predicted: dict | None
+    compiled: bool = False
+    note: str | None = None
+    compiler: CompileLog | None = None
+    bundle: str | None = None
+    outputs: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        d: dict = {"model": self.model, "predicted": self.predicted, "compiled": self.compiled}
+        if self.note is not None:
+            d["note"] = self.note
+        if self.compiler is not None:
+            d["compiler"] = self.compiler.to_dict()
+        if self.bundle is not None:
+            d["bundle"] = self.bundle
+        if self.compiled:
+            d["outputs"] = list(self.outputs)
+        return d
+
+    def summary(self) -> tuple[list[str], list[str]]:
+        """What ``edgesdk compile`` prints: (lines for stdout, notes for stderr: the note when nothing compiled)."""
+        lines: list[str] = []
+        if self.predicted:
+            lines.append(f"predicted: {mapping_summary(self.predicted)}")
+        if not self.compiled or self.compiler is None:
+            return lines, [self.note or "not compiled"]
+        c = self.compiler
+        lines.append(f"edgetpu_compiler {c.version}: {c.edgetpu_ops} of {c.total_ops} ops on the Edge TPU, "
+                     f"{c.subgraphs} subgraph(s); on-chip {c.on_chip_used_bytes} B used, "
+                     f"{c.on_chip_remaining_bytes} B free; off-chip {c.off_chip_used_bytes} B")
+        lines += [f"  {row.op:<28} {row.count:>5}  {row.status}" for row in c.operators]
+        lines += [f"wrote {path}" for path in self.outputs]
+        return lines, []
+
+
 def predict_mapping(model: str | os.PathLike) -> dict | None:
     """The predicted Edge TPU mapping of a .tflite file (edgesdk.tflite's predictor), or None if it fails."""
     from ..tflite import predict_edgetpu, read_model
@@ -214,7 +260,7 @@ def predict_mapping(model: str | os.PathLike) -> dict | None:
 
 
 def compile_model(model: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
-                  num_segments: int | None = None, compiler: str | None = None, predict_only: bool = False) -> dict:
+                  num_segments: int | None = None, compiler: str | None = None, predict_only: bool = False) -> CompileReport:
     """Compile a .tflite file or a bundle's model for the Edge TPU.
 
     A bundle gets ``model_edgetpu.tflite`` and the compiler's report added (rewritten atomically, in place or
@@ -223,6 +269,7 @@ def compile_model(model: str | os.PathLike, out_dir: str | os.PathLike | None = 
     the compiler (``compiled`` is False). ``predict_only`` never runs the compiler.
     Raises InputError for a model that is already compiled for the Edge TPU (unless ``predict_only``)."""
     import json
+    from dataclasses import replace
 
     from ..bundle import is_bundle, load_bundle
     from ..tflite import check_tflite_file
@@ -235,23 +282,21 @@ def compile_model(model: str | os.PathLike, out_dir: str | os.PathLike | None = 
     check_tflite_file(tflite)
     if num_segments is not None and num_segments < 1:
         raise InputError(f"--num-segments must be at least 1, got {num_segments}")
-    report: dict = {"model": str(src), "predicted": predict_mapping(tflite), "compiled": False}
+    report = CompileReport(str(src), predict_mapping(tflite))
     if predict_only:
-        report["note"] = "predicted only (--predict-only): the compiler was not run"
-        return report
-    if (report["predicted"] or {}).get("compiled"):
+        return replace(report, note="predicted only (--predict-only): the compiler was not run")
+    if (report.predicted or {}).get("compiled"):
         raise InputError(f"{tflite.name} is already compiled for the Edge TPU: compile the CPU model it was made from")
     exe = compiler or find_compiler()
     if exe is None:
-        report["note"] = INSTALL_HINT
         log.info(INSTALL_HINT)
-        return report
+        return replace(report, note=INSTALL_HINT)
     with tempfile.TemporaryDirectory(prefix="edgesdk-compile-") as tmp:
         staged = Path(tmp) / "in" / ("model.tflite" if bundle else tflite.name)
         staged.parent.mkdir()
         shutil.copyfile(tflite, staged)
         res = run_compiler(staged, Path(tmp) / "out", num_segments=num_segments, compiler=exe)
-        report.update(compiled=True, compiler=res.log.to_dict())
+        report = replace(report, compiled=True, compiler=res.log)
         if res.log.cpu_ops:
             log.warning("edgetpu_compiler left %d op(s) on the CPU (first: %s)", res.log.cpu_ops, res.log.first_unmapped)
         if bundle is not None:
@@ -273,8 +318,8 @@ def compile_model(model: str | os.PathLike, out_dir: str | os.PathLike | None = 
 
             dest = Path(out_dir) if out_dir else bundle.root
             write_bundle(dest, manifest, files, overwrite=dest.resolve() == bundle.root.resolve())
-            report["bundle"] = str(dest)
-            report["outputs"] = [str(dest / n) for n in files if n.endswith("_edgetpu.tflite")]
+            return replace(report, bundle=str(dest),
+                           outputs=tuple(str(dest / n) for n in files if n.endswith("_edgetpu.tflite")))
         else:
             dest = Path(out_dir) if out_dir else tflite.parent
             dest.mkdir(parents=True, exist_ok=True)
@@ -285,5 +330,4 @@ def compile_model(model: str | os.PathLike, out_dir: str | os.PathLike | None = 
                 shutil.copyfile(p, tmp_target)
                 tmp_target.replace(target)
                 written.append(str(target))
-            report["outputs"] = written
-    return report
+            return replace(report, outputs=tuple(written))

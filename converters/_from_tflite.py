@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from ._report import mapping_summary, op_total
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MIN_CALIB_IMAGES", "calibration_inputs", "convert_float_tflite", "input_coverage"]
+__all__ = ["MIN_CALIB_IMAGES", "calibration_inputs", "check_float_tflite", "input_coverage", "quantize_float_tflite"]
 
 MIN_CALIB_IMAGES = 4  # distinct photos; each gives several crops
 REPLAY_TOLERANCE = 5e-2  # largest |float replay - original| accepted: outputs are logits up to ~100 and the
@@ -107,20 +105,14 @@ def _output_order(model: bytes, names: tuple[str, ...]) -> list[str]:
     return [t.name for t in read_model(model).outputs]
 
 
-def convert_float_tflite(model: str | Path, out_dir: str | Path, opts, *, progress=None) -> dict:
-    """Quantize the float ``.tflite`` at ``model`` (full integer) and write the bundle ``out_dir``; returns the
-    report. ``opts`` is a ConvertOptions (quantize must be int8; --edgetpu gives uint8 I/O)."""
+def check_float_tflite(src: Path, opts):
+    """(model info, calibration ImageSet, I/O type) of the float ``.tflite`` at ``src``, or InputError / ModelError
+    naming what cannot work, before any work. ``opts`` is a ConvertOptions."""
     from ..tflite import read_model
-    from ._env import phase, tool_versions
-    from .recipes import check_out_dir
-    from ._export import export_bundle
-    from ._tflite_graph import check_float_model, check_rebuild, rebuild_tflite
+    from ._tflite_graph import check_float_model
 
-    src, out = Path(model), Path(out_dir)
     info = read_model(src)  # a non-TFLite file fails here with one line
     check_float_model(info, src.name)  # already quantized, dynamic input, unsupported op: said first
-    check_out_dir(out, opts.overwrite)
-    t_start = time.perf_counter()
     if opts.quantize != "int8":
         raise InputError(f"a .tflite model can only be quantized to full integer here (--quantize int8), not {opts.quantize}")
     io = opts.io or ("uint8" if opts.edgetpu else "int8")
@@ -132,6 +124,20 @@ def convert_float_tflite(model: str | Path, out_dir: str | Path, opts, *, progre
     if len(images) < MIN_CALIB_IMAGES:
         raise InputError(f"calibration folder {opts.calib_data} has {len(images)} image(s); at least "
                          f"{MIN_CALIB_IMAGES} are needed")
+    return info, images, io
+
+
+def quantize_float_tflite(model: str | Path, work: str | Path, opts, *, progress=None) -> dict:
+    """Quantize the float ``.tflite`` at ``model`` (full integer) in the folder ``work``; returns the record of
+    the step that does it (recipes.FloatTfliteStep: model paths, the report and the bundle's manifest parts).
+    ``opts`` is a ConvertOptions (quantize must be int8; --edgetpu gives uint8 I/O)."""
+    from ..tflite import read_model
+    from ._env import phase, tool_versions
+    from ._tflite_graph import check_rebuild, rebuild_tflite
+
+    src = Path(model)
+    t_start = time.perf_counter()
+    info, images, io = check_float_tflite(src, opts)
     warnings: list[str] = []
     known = identify(tuple(info.inputs[0].shape), [tuple(t.shape) for t in info.outputs])
     clip = {i: c for shape, c in (known.clip_outputs if known else ()) for i, t in enumerate(info.outputs)
@@ -157,11 +163,11 @@ def convert_float_tflite(model: str | Path, out_dir: str | Path, opts, *, progre
     conversion_seconds = time.perf_counter() - t_conv
     float_ref = _float_of(graph)
 
-    tmp = Path(tempfile.mkdtemp(prefix="edgesdk-convert-"))
-    try:
-        model_path = tmp / "model.tflite"
+    work = Path(work)
+    with phase(progress, "checking the int8 model", None):
+        model_path = work / "model.tflite"
         model_path.write_bytes(tflite)
-        (tmp / "float.tflite").write_bytes(float_ref)
+        (work / "float.tflite").write_bytes(float_ref)
         report: dict = {
             "name": known.name if known else src.stem,
             "source": {"model": str(src), "flavor": "tflite", "input_shape": list(graph.input_shape),
@@ -195,17 +201,12 @@ def convert_float_tflite(model: str | Path, out_dir: str | Path, opts, *, progre
         output = known.output_spec() if known else OutputSpec(decoder="raw")
         output = OutputSpec(output.decoder, output.label_offset,
                             {**output.params, "outputs": _output_order(tflite, graph.output_names)})
-        export_bundle(
-            out, model_path, input_spec=spec, output=output, report=report,
-            labels=list(known.labels) if known else None, task=known.task if known else "classify",
-            name=report["name"], source={"model": str(src), "quantize": "int8", "io": io, "from": "tflite"},
-            versions=versions, overwrite=opts.overwrite,
-        )
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if opts.edgetpu:
-        _compile_if_possible(out, report)
-    return report
+        files: dict[str, str] = {}  # the Edge TPU compiler's log, for the bundle
+        etpu = _compile_if_possible(model_path, report, files) if opts.edgetpu else None
+        bundle = {"input": spec.to_dict(), "output": output.to_dict(), "labels": list(known.labels) if known else None,
+                  "task": known.task if known else "classify", "versions": versions, "files": files,
+                  "source": {"model": str(src), "quantize": "int8", "io": io, "from": "tflite"}}
+    return {"tflite": str(model_path), "edgetpu": etpu, "report": report, "bundle": bundle}
 
 
 def _input_spec(known: KnownModel | None, opts, warnings: list[str]) -> tuple[InputSpec, str]:
@@ -218,11 +219,15 @@ def _input_spec(known: KnownModel | None, opts, warnings: list[str]) -> tuple[In
     return InputSpec.from_range(-1.0, 1.0, color="RGB", resize=opts.resize), "assumed"
 
 
-def _compile_if_possible(out: Path, report: dict) -> None:
+def _compile_if_possible(model_path: Path, report: dict, files: dict[str, str]) -> str | None:
+    """The Edge TPU model compiled from ``model_path`` (its log added to ``files`` as compile_*.log), or None and
+    a note in the report without edgetpu_compiler."""
     from ._compile import compile_model, find_compiler
 
     if find_compiler() is None:
         report.setdefault("edgetpu", {})["note"] = "edgetpu_compiler not found: mapping predicted, not compiled"
-        return
-    res = compile_model(out)
-    report.setdefault("edgetpu", {})["compiler"] = res.get("compiler")
+        return None
+    res = compile_model(model_path, model_path.parent / "edgetpu")
+    report.setdefault("edgetpu", {})["compiler"] = res.compiler.to_dict() if res.compiler else None
+    files.update({Path(p).name.replace("model_", "compile_", 1): p for p in res.outputs if p.endswith(".log")})
+    return next((p for p in res.outputs if p.endswith("_edgetpu.tflite")), None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["compile_summary", "convert_summary", "mapping_summary", "op_total", "render_report_md", "report_json"]
+__all__ = ["mapping_summary", "op_total", "render_report_md", "render_steps_md", "report_json"]
 
 
 def op_total(value) -> int:
@@ -115,39 +115,16 @@ def mapping_summary(pred: dict) -> str:
     return text
 
 
-def convert_summary(report: dict, out: str) -> tuple[list[str], list[str]]:
-    """What ``edgesdk convert`` prints about a conversion report: (lines for stdout, warnings for stderr)."""
-    q = report["quantization"]
-    lines = [f"wrote {out}: {q['mode']} ({q['io']} I/O), {report['size']['model.tflite']} bytes, "
-             f"converted in {report['conversion_seconds']:.1f} s"]
-    for name, v in report.get("latency_ms", {}).items():
-        lines.append(f"  CPU latency {name}: {v['median']:.2f} ms (1 thread, median of {v['runs']})")
-    acc = report.get("accuracy")
-    if acc:
-        line = f"  agreement with Keras: {acc['agreement'] * 100:.2f}% on {acc['n']} images"
-        if acc.get("skipped"):
-            line += f" ({len(acc['skipped'])} unreadable skipped)"
-        if "keras" in acc:
-            line += f"; top-1 Keras {acc['keras']['top1'] * 100:.2f}%, TFLite {acc['tflite']['top1'] * 100:.2f}%"
-        lines.append(line)
-    pred = (report.get("edgetpu") or {}).get("predicted")
-    if pred:
-        lines.append(f"  Edge TPU (predicted): {mapping_summary(pred)}")
-    return lines, [f"warning: {w}" for w in report.get("warnings", [])]
-
-
-def compile_summary(report: dict) -> tuple[list[str], list[str]]:
-    """What ``edgesdk compile`` prints about ``compile_model``'s report: (lines for stdout, notes for stderr)."""
-    lines: list[str] = []
-    pred = report.get("predicted") or {}
-    if pred:
-        lines.append(f"predicted: {mapping_summary(pred)}")
-    if not report["compiled"]:
-        return lines, [report["note"]]
-    c = report["compiler"]
-    lines.append(f"edgetpu_compiler {c['version']}: {c['edgetpu_ops']} of {c['total_ops']} ops on the Edge TPU, "
-                 f"{c['subgraphs']} subgraph(s); on-chip {c['on_chip_used_bytes']} B used, "
-                 f"{c['on_chip_remaining_bytes']} B free; off-chip {c['off_chip_used_bytes']} B")
-    lines += [f"  {row['op']:<28} {row['count']:>5}  {row['status']}" for row in c["operators"]]
-    lines += [f"wrote {path}" for path in report.get("outputs", [])]
-    return lines, []
+def render_steps_md(rows: list[dict]) -> str:
+    """The per-step table of a recipe report (Markdown)."""
+    head = ("| step | kind | top-1 (held-out) | file | bytes | gzip bytes | sparsity (conv) | latency ms (median) | "
+            "s/epoch |\n|---|---|---:|---|---:|---:|---:|---:|---:|")
+    out = [head]
+    for r in rows:
+        acc = "-" if r.get("top1") is None else f"{r['top1'] * 100:.2f}%"
+        sp = "-" if r.get("sparsity_conv") is None else f"{r['sparsity_conv'] * 100:.1f}%"
+        lat = "-" if r.get("latency_ms") is None else f"{r['latency_ms']:.2f}"
+        spe = "-" if not r.get("seconds_per_epoch") else f"{np.mean(r['seconds_per_epoch']):.0f}"
+        out.append(f"| {r['step']} | {r['kind']} | {acc} | {r.get('file', '-')} | {r.get('bytes', '-')} | "
+                   f"{r.get('gzip_bytes', '-')} | {sp} | {lat} | {spe} |")
+    return "\n".join(out) + "\n"

@@ -6,8 +6,9 @@ run step by step in a resumable work folder, and written as one bundle with a pe
 
 Modules: ``_schema`` (the sections, steps and recipe), ``_validate`` (load_recipe and the order rules),
 ``_context`` (what the steps share, and the StepKind contract), ``_runner`` (run_recipe: reuse, fingerprints, the bundle), and one module per
-step kind (``_finetune``, ``_prune``, ``_distill``, ``_qat``, ``_quantize``, ``_edgetpu``; ``_convert`` is the single
-conversion of ``edgesdk convert MODEL``, run as a one-step recipe by ``edgesdk.converters.convert``).
+step kind (``_finetune``, ``_prune``, ``_distill``, ``_qat``, ``_quantize``, ``_edgetpu``; ``_convert`` and ``_tflite``
+are the single conversion of ``edgesdk convert MODEL`` of a Keras and of a float .tflite model, run as a one-step
+recipe by ``edgesdk.converters.convert``).
 """
 
 from ._context import RecipeRun, StepContext, StepKind
@@ -20,6 +21,7 @@ from ._prune import PruneStep
 from ._qat import QatStep
 from ._quantize import QuantizeStep
 from ._runner import check_out_dir, render_steps_md, run_recipe
+from ._tflite import FloatTfliteStep
 from ._schema import DataSection, DistributeSection, ModelSection, Recipe, ReportSection, Step
 from ._validate import load_recipe
 
@@ -31,6 +33,7 @@ __all__ = [
     "DistillStep",
     "DistributeSection",
     "EdgetpuStep",
+    "FloatTfliteStep",
     "FinetuneStep",
     "ModelSection",
     "PruneStep",

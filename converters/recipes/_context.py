@@ -34,10 +34,7 @@ class RecipeRun:
     context-manager factory for progress bars, passed through to the steps."""
 
     def __init__(self, recipe: Recipe, work: Path, progress=None) -> None:
-        from .._env import import_tf_keras
-
         self.recipe, self.work, self.progress = recipe, work, progress
-        self.tf_keras = import_tf_keras()
         self.rows: list[dict] = []
         self.records: dict[str, dict] = {}  # step name -> its record (step.json)
         self.models: dict[str, Path] = {}  # step name -> Keras model file
@@ -50,6 +47,13 @@ class RecipeRun:
         self.eval_set: Any = None
         self.spec: Any = None
         self.strategy: Any = None
+
+    @property
+    def tf_keras(self):
+        """``tf_keras``, imported when a step first needs it (a float .tflite conversion never does)."""
+        from .._env import import_tf_keras
+
+        return import_tf_keras()
 
     # data, model -------------------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -258,7 +262,9 @@ class StepKind(Protocol):
     ``kind`` is its name in ``[[steps]] kind = ...``; ``trains`` / ``exports`` place it in the order rules
     (training steps come before the int8 export); ``validate`` checks what needs the recipe (files, earlier
     steps) and raises InputError; ``run`` does the work and returns the step's record for step.json: paths
-    (``model``, ``tflite``, ``edgetpu``), flags (``sparse``, ``qat``) and the report ``row``."""
+    (``model``, ``tflite``, ``edgetpu``), flags (``sparse``, ``qat``) and the report ``row``; a step that is a whole
+    conversion (ConvertStep, FloatTfliteStep) returns its ``report`` and the ``bundle``'s manifest parts instead
+    (``input``, ``output`` or ``decoder``, ``labels``, ``task``, ``source``, ``versions``, extra ``files``)."""
 
     kind: ClassVar[str]
     trains: ClassVar[bool]

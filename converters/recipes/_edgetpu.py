@@ -35,8 +35,8 @@ class EdgetpuStep:
             path, _, _ = export_int8(ctx, self.calib_images, self.calibration, "uint8")
         rep = compile_model(path, ctx.dir)
         row = ctx.measure(tflite=path)
-        pred = rep.get("predicted") or {}
-        row["details"] = {"compiled": rep.get("compiled", False), "note": rep.get("note"),
+        pred = rep.predicted or {}
+        row["details"] = {"compiled": rep.compiled, "note": rep.note,
                           "predicted_mapped_ops": op_total(pred.get("mapped_ops")),
                           "predicted_cpu_ops": op_total(pred.get("cpu_ops")),
                           "first_unmapped": pred.get("first_unmapped")}

@@ -16,9 +16,9 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ...errors import InputError
+from .._report import render_steps_md
+from .._results import ConvertReport
 from ._context import RecipeRun, StepContext
 from ._schema import Recipe, Step
 from ._validate import load_recipe
@@ -44,21 +44,6 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
             pass
     except OSError as exc:
         raise InputError(f"cannot write {out}: {parent}: {(exc.strerror or 'not writable').lower()}") from None
-
-
-def render_steps_md(rows: list[dict]) -> str:
-    """The per-step table of a recipe report (Markdown)."""
-    head = ("| step | kind | top-1 (held-out) | file | bytes | gzip bytes | sparsity (conv) | latency ms (median) | "
-            "s/epoch |\n|---|---|---:|---|---:|---:|---:|---:|---:|")
-    out = [head]
-    for r in rows:
-        acc = "-" if r.get("top1") is None else f"{r['top1'] * 100:.2f}%"
-        sp = "-" if r.get("sparsity_conv") is None else f"{r['sparsity_conv'] * 100:.1f}%"
-        lat = "-" if r.get("latency_ms") is None else f"{r['latency_ms']:.2f}"
-        spe = "-" if not r.get("seconds_per_epoch") else f"{np.mean(r['seconds_per_epoch']):.0f}"
-        out.append(f"| {r['step']} | {r['kind']} | {acc} | {r.get('file', '-')} | {r.get('bytes', '-')} | "
-                   f"{r.get('gzip_bytes', '-')} | {sp} | {lat} | {spe} |")
-    return "\n".join(out) + "\n"
 
 
 def fingerprint(recipe: Recipe, step: Step, before: str) -> str:
@@ -105,7 +90,7 @@ def _curves(run: RecipeRun) -> dict[str, Path]:
     return extra
 
 
-def _write(run: RecipeRun, out: Path, overwrite: bool) -> dict:
+def _write(run: RecipeRun, out: Path, overwrite: bool) -> ConvertReport:
     """The bundle of the last step's model, with report.json, report.md and the learning curves."""
     from ...bundle import InputSpec, OutputSpec
     from .._export import export_bundle
@@ -116,11 +101,14 @@ def _write(run: RecipeRun, out: Path, overwrite: bool) -> dict:
     rec = run.records[last.name]
     model_file = run.tflite.get(last.name) or run.work / last.name / "model_float.tflite"
     etpu = Path(rec["edgetpu"]) if rec.get("edgetpu") else None
+    task, files = "classify", {}
     if rec.get("bundle"):  # a step that describes the whole bundle (a one-step conversion)
         b = rec["bundle"]
         report = dict(rec["report"])
-        spec, decoder, labels, name = InputSpec.from_dict(b["input"]), b["decoder"], b["labels"], report["name"]
-        source, versions = b["source"], b.get("versions")
+        spec, labels, name = InputSpec.from_dict(b["input"]), b["labels"], report["name"]
+        output = OutputSpec.from_dict(b["output"]) if b.get("output") else OutputSpec(decoder=b["decoder"])
+        source, versions, task = b["source"], b.get("versions"), b.get("task", "classify")
+        files = {k: Path(v) for k, v in (b.get("files") or {}).items()}  # e.g. the Edge TPU compiler's log
     else:
         report = {"name": r.path.stem, "recipe": str(r.path), "data": run.data.summary(),
                   "evaluated_on": "test" if run.data.test is not None else "val",
@@ -129,24 +117,24 @@ def _write(run: RecipeRun, out: Path, overwrite: bool) -> dict:
                   "size": {"model.tflite": model_file.stat().st_size}}
         from ...tflite import classifier_decoder, read_model
 
-        decoder = classifier_decoder(read_model(model_file))  # from the graph, as `edgesdk bundle` does
+        output = OutputSpec(decoder=classifier_decoder(read_model(model_file)))  # from the graph, as `edgesdk bundle` does
         spec, labels, name = run.spec, list(run.data.classes), r.path.stem
         source, versions = {"recipe": r.path.name}, None
     md = render_report_md(report)
     if run.rows:
         md += ("\n## After every step\n\n" + f"Accuracy on {len(run.eval_set)} held-out images (never trained on).\n\n"
                + render_steps_md(run.rows))
-    extra = {**_curves(run), "report.md": md.encode()}
-    export_bundle(out, model_file, input_spec=spec, output=OutputSpec(decoder=decoder), report=report,
-                  labels=labels, edgetpu_model=etpu, name=name, source=source, versions=versions,
+    extra = {**_curves(run), **files, "report.md": md.encode()}
+    export_bundle(out, model_file, input_spec=spec, output=output, report=report, labels=labels,
+                  edgetpu_model=etpu, task=task, name=name, source=source, versions=versions,
                   overwrite=overwrite, extra_files=extra)
-    return report
+    return ConvertReport.from_report(report, out)
 
 
 def run_recipe(recipe: Recipe | str | os.PathLike, out: str | os.PathLike, *, work_dir: str | os.PathLike | None = None,
-               overwrite: bool = False, keep_work: bool = True, progress=None) -> dict:
+               overwrite: bool = False, keep_work: bool = True, progress=None) -> ConvertReport:
     """Run a recipe and write the bundle ``out`` (with report.json, report.md and the learning curves); returns
-    the report. The steps work in ``work_dir`` (default: ``<out>.work`` next to ``out``). ``progress(desc,
+    its ConvertReport. The steps work in ``work_dir`` (default: ``<out>.work`` next to ``out``). ``progress(desc,
     total)``: an optional context-manager factory for progress bars."""
     r = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     out = Path(out)

@@ -35,8 +35,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgesdk.benchmarks import (benchmark, compare, error_lines, print_table, read_document, to_json,
-                                    write_outputs)
+    from edgesdk.benchmarks import benchmark, compare, error_lines, print_table, read_document, write_outputs
 
     from ._common import progress
 
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     for line in error_lines(doc):
         print(f"edgesdk bench: error: {line}", file=sys.stderr)
     if args.json:
-        sys.stdout.write(to_json(doc))
+        sys.stdout.write(doc.to_json())
     else:
         print_table(doc, sys.stdout)
     for note in write_outputs(doc, save=args.save, markdown=args.markdown, plot_file=args.plot):
@@ -78,4 +77,4 @@ def run(args: argparse.Namespace) -> int:
             regressed = True
             print(f"edgesdk bench: error: {len(bad)} regression(s) beyond {args.threshold:g} % against {args.compare}",
                   file=sys.stderr)
-    return 1 if doc["errors"] or regressed else 0
+    return 1 if doc.errors or regressed else 0

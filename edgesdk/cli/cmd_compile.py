@@ -32,14 +32,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..converters import compile_model, compile_summary
+    from ..converters import compile_model
 
     report = compile_model(args.model, args.out, num_segments=args.num_segments, predict_only=args.predict_only)
-    ok = report["compiled"] or args.predict_only
+    ok = report.compiled or args.predict_only
     if args.json:
-        print_json(report)
+        print_json(report.to_dict())
         return 0 if ok else 1
-    lines, notes = compile_summary(report)
+    lines, notes = report.summary()
     for line in lines:
         print(line)
     if not ok:  # without the compiler: the prediction, then the install recipe once, exit 1

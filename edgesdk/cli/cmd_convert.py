@@ -67,7 +67,7 @@ def register(subparsers) -> None:
 
 
 def _run_recipe(args: argparse.Namespace) -> int:
-    from ..converters import load_recipe, render_steps_md, run_recipe
+    from ..converters import load_recipe, run_recipe
     from ..errors import InputError
 
     if not args.recipe:
@@ -77,10 +77,11 @@ def _run_recipe(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     report = run_recipe(recipe, args.out, overwrite=args.overwrite, progress=progress)
     if args.json:
-        print_json(report)
+        print_json(report.to_dict())
         return 0
     print(f"wrote {args.out} ({len(recipe.steps)} steps of {recipe.path.name})")
-    print(render_steps_md(report["steps"]), end="")
+    if report.steps is not None:
+        print(report.steps.to_markdown(), end="")
     return 0
 
 
@@ -100,11 +101,9 @@ def run(args: argparse.Namespace) -> int:
     )
     report = convert(args.model, args.out, opts, progress=progress)
     if args.json:
-        print_json(report)
+        print_json(report.to_dict())
         return 0
-    from ..converters import convert_summary
-
-    lines, warnings = convert_summary(report, args.out)
+    lines, warnings = report.summary()
     for line in lines:
         print(line)
     for w in warnings:

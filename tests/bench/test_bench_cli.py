@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 from _paths import MODELS
 
@@ -61,7 +62,8 @@ def test_table_and_reports(capsys, tmp_path):
     assert SMALL.name in out
     assert "| model | thr | p50 ms" in md.read_text() and "(b.png)" in md.read_text()
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert read_document(js)["results"][0]["status"] == "ok"
+    saved = read_document(js)
+    assert saved.ok.tolist() == [True] and saved.model.tolist() == [SMALL.name]
 
 
 def test_pipeline_times_pre_invoke_post(capsys, grace_hopper, ssd_model):
@@ -148,8 +150,8 @@ def test_compare_exits_nonzero_on_regression(capsys, tmp_path):
 
 def test_accuracy_imagenet_style(testdata):
     doc = benchmark([SMALL], threads=[1], runs=3, warmup=1, memory=False, data=testdata / "imagenet-500", limit=40)
-    acc = doc["results"][0]["accuracy"]
-    assert acc["n"] == 40 and acc["via"] == "edgesdk bench"
+    acc = doc.results[0]["accuracy"]
+    assert acc["n"] == 40 and acc["via"] == "edgesdk bench" and doc.top1[0] == acc["top1"]
     # MobileNet v1 0.25/128 quant: about 40 % top-1, 65 % top-5 on ImageNet; far from chance (0.1 %)
     assert 0.2 < acc["top1"] <= acc["top5"] < 0.95
 
@@ -179,7 +181,8 @@ def test_accuracy_class_folders_and_non_classifier(testdata, tmp_path, ssd_model
         (tmp_path / cls).mkdir()
         (tmp_path / cls / name).symlink_to(src / name)
     doc = benchmark([SMALL, ssd_model], threads=[1], runs=3, warmup=1, memory=False, data=tmp_path)
-    small, ssd = doc["results"]
+    small, ssd = doc.results
+    assert doc.ok.all() and doc.top1[0] == small["accuracy"]["top1"] and np.isnan(doc.top1[1])
     assert small["accuracy"]["n"] == 2 and 0 <= small["accuracy"]["top1"] <= small["accuracy"]["top5"] <= 1
     assert small["accuracy"]["via"] == "edgesdk bench"  # folder names matched to the model's own labels
     assert ssd["accuracy"]["top1"] is None and "not a classifier" in ssd["accuracy"]["error"]
@@ -189,9 +192,9 @@ def test_accuracy_folder_matching_no_label(testdata, tmp_path):
     (tmp_path / "not_a_class").mkdir()
     (tmp_path / "not_a_class" / "x.JPEG").symlink_to(testdata / "imagenet-500" / "n01440764_tench.JPEG")
     doc = benchmark([SMALL], threads=[1], runs=3, warmup=1, memory=False, data=tmp_path)
-    acc = doc["results"][0]["accuracy"]
+    acc = doc.results[0]["accuracy"]
     assert acc["top1"] is None and "not_a_class match no label" in acc["error"]
-    assert doc["results"][0]["status"] == "ok"  # the latency still stands
+    assert doc.ok[0] and doc.p50_ms[0] > 0  # the latency still stands
 
 
 def test_seconds_instead_of_runs(capsys):

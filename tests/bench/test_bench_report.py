@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from edgesdk.benchmarks import SCHEMA, compare, plain_table, plot, read_document, to_json, to_markdown
-from edgesdk.benchmarks._report import make_document, write_atomic
+import numpy as np
+
+from edgesdk.benchmarks import (SCHEMA, BenchError, BenchReport, add_ratios, compare, plain_table, plot, read_document,
+                                to_markdown, write_atomic)
 from edgesdk.errors import InputError
 
 
@@ -24,16 +26,32 @@ def _row(model, p50, threads=1, host="local", status="ok", error=None, top1=None
     return r
 
 
-def _doc(rows):
-    return make_document(rows, {"local": {"cpu": "x", "cores": 2}}, {"device": "cpu", "threads": [1], "runs": 3,
-                                                                     "warmup": 1}, [], "edgesdk bench a b")
+def _doc(rows, errors=()):
+    add_ratios(rows)
+    return BenchReport.from_dict({"schema": SCHEMA, "created": "2026-01-01T00:00:00Z", "command": "edgesdk bench a b",
+                                  "settings": {"device": "cpu", "threads": [1], "runs": 3, "warmup": 1},
+                                  "machines": {"local": {"cpu": "x", "cores": 2}}, "results": rows,
+                                  "errors": list(errors)})
 
 
 def test_ratios_against_first_model_per_threads():
     doc = _doc([_row("a", 2.0), _row("bad", 0, status="failed", error="not a model"), _row("b", 5.0),
                 _row("a", 1.0, threads=2), _row("b", 4.0, threads=2)])
-    ratios = [r["ratio_p50"] for r in doc["results"]]
+    ratios = [r["ratio_p50"] for r in doc.results]
     assert ratios == [1.0, None, 2.5, 1.0, 4.0]
+
+
+def test_columns_of_the_rows():
+    doc = _doc([_row("a", 2.0, top1=0.7), _row("bad", 0, status="failed", error="not a model"),
+                _row("b", 5.0, threads=2, host="pi")], errors=[{"host": "local", "model": "bad", "error": "not a model"}])
+    assert len(doc) == 3 and doc.model.tolist() == ["a", "bad", "b"] and doc.host.tolist() == ["local", "local", "pi"]
+    assert doc.threads.tolist() == [1, 1, 2] and doc.ok.tolist() == [True, False, True]
+    assert doc.p50_ms[0] == 2.0 and np.isnan(doc.p50_ms[1]) and doc.p90_ms[2] == pytest.approx(5.5)
+    assert doc.top1[0] == 0.7 and np.isnan(doc.top1[2])
+    assert doc.errors == (BenchError("local", "bad", "not a model"),)
+    with pytest.raises(ValueError):
+        doc.p50_ms[0] = 1.0  # read-only columns
+    assert BenchReport.from_dict(doc.to_dict()).to_json() == doc.to_json()
 
 
 def test_plain_table_marks_failures():
@@ -64,11 +82,12 @@ def test_markdown_has_machine_settings_note_and_table():
 def test_json_roundtrip(tmp_path):
     doc = _doc([_row("a", 2.0)])
     path = tmp_path / "r.json"
-    path.write_text(to_json(doc))
+    path.write_text(doc.to_json())
     back = read_document(path)
-    assert back["schema"] == SCHEMA == "edgesdk.bench/1"
-    assert back["results"][0]["latency_ms"]["p50"] == 2.0
-    assert "samples_ms" not in json.loads(to_json(doc, samples=False))["results"][0]
+    assert back.schema == SCHEMA == "edgesdk.bench/1"
+    assert back.p50_ms.tolist() == [2.0] and back.to_json() == doc.to_json()
+    assert "samples_ms" not in json.loads(doc.to_json(samples=False))["results"][0]
+    assert "samples_ms" in doc.results[0]  # leaving them out of the JSON keeps the report whole
 
 
 @pytest.mark.parametrize("content, needle", [
@@ -76,6 +95,7 @@ def test_json_roundtrip(tmp_path):
     ('{"schema": "something/1"}', "is not an `edgesdk bench --json` file"),
     ('[1, 2]', "is not an `edgesdk bench --json` file"),
     ('{"schema": "edgesdk.bench/99"}', "this edgesdk reads edgesdk.bench/1"),
+    ('{"schema": "edgesdk.bench/1", "errors": [{"host": "pi"}]}', "malformed"),
 ])
 def test_read_document_rejects(tmp_path, content, needle):
     p = tmp_path / "old.json"

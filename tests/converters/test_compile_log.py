@@ -248,9 +248,10 @@ def test_compiler_absent_keeps_model_and_says_how_to_install(tmp_path, twin, mon
     b = _bundle(tmp_path, cpu)
     before = {p.name: p.read_bytes() for p in b.iterdir()}
     rep = compile_model(b)
-    assert rep["compiled"] is False and rep["note"] == INSTALL_HINT
-    assert "apt-get install edgetpu-compiler" in rep["note"]
-    assert sum(rep["predicted"]["mapped_ops"].values()) == 31
+    assert rep.compiled is False and rep.note == INSTALL_HINT and rep.compiler is None and rep.outputs == ()
+    assert "apt-get install edgetpu-compiler" in rep.note
+    assert rep.predicted is not None and sum(rep.predicted["mapped_ops"].values()) == 31
+    assert rep.to_dict() == {"model": str(b), "predicted": rep.predicted, "compiled": False, "note": INSTALL_HINT}
     assert {p.name: p.read_bytes() for p in b.iterdir()} == before
 
 

@@ -180,13 +180,15 @@ def test_recipe_end_to_end_and_rerun_skips_finished_steps(tmp_path, capsys, cifa
     from edgesdk.converters import run_recipe
 
     rep2 = run_recipe(r, out2, work_dir=tmp_path / "out.work")
-    assert [row["top1"] for row in rep2["steps"]] == [row["top1"] for row in report["steps"]]
+    assert rep2.steps is not None and rep2.out == out2 and rep2.quantize == "int8"
+    assert rep2.steps.step.tolist() == list(rows) and rep2.steps.top1.tolist() == [row["top1"] for row in report["steps"]]
     # a changed setting runs that step (and the ones after it) again; the earlier ones are still reused
     r.write_text(r.read_text().replace("sparsity = 0.5", "sparsity = 0.7"))
     rep3 = run_recipe(r, tmp_path / "out3", work_dir=tmp_path / "out.work")
-    rows3 = {row["step"]: row for row in rep3["steps"]}
-    assert rows3["finetune"]["top1"] == rows["finetune"]["top1"] and rows3["finetune"]["seconds"] == rows["finetune"]["seconds"]
-    assert rows3["prune"]["sparsity_all"] >= 0.69 and rows3["quantize"]["sparsity_conv"] > 0.6
+    assert rep3.steps is not None
+    s3 = rep3.steps
+    assert s3.top1[0] == rows["finetune"]["top1"] and s3.seconds[0] == rows["finetune"]["seconds"]
+    assert s3.to_list()[1]["sparsity_all"] >= 0.69 and s3.sparsity_conv[2] > 0.6 and s3.kind[2] == "quantize"
 
 
 @pytest.mark.slow
