@@ -7,6 +7,9 @@ relative to the anchor (``reverse_output_order``: x before y). raw scores: (1, N
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from ...results import Detections
@@ -139,6 +142,13 @@ def class_nms(xyxy: np.ndarray, score: np.ndarray, class_id: np.ndarray, iou_thr
     return keep if max_detections is None else keep[:max_detections]
 
 
+@functools.lru_cache(maxsize=8)
+def _empty(num_keypoints: int) -> Detections:
+    """No detections, normalized, with (0, num_keypoints, 2) keypoints (read-only arrays: safe to share)."""
+    return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
+                      np.zeros((0, num_keypoints, 2), np.float32), normalized=True)
+
+
 def decode_blazeface(
     raw_boxes: np.ndarray,
     raw_scores: np.ndarray,
@@ -160,18 +170,19 @@ def decode_blazeface(
         raise ValueError(f"{len(logits)} scores but {len(anchors)} anchors")
     # threshold on the logits (sigmoid is monotonic), with a little slack for rounding; exact check below
     if 0.0 < threshold < 1.0:
-        cut = float(np.log(threshold / (1.0 - threshold))) - 1e-3
+        cut = math.log(threshold / (1.0 - threshold)) - 1e-3
         if score_clip is not None:
             cut = min(cut, score_clip)
         cand = np.flatnonzero(logits >= cut)
+        if cand.size == 0:  # most tiles of most frames: nothing more to compute
+            return _empty(num_keypoints)
     else:
         cand = np.arange(len(logits))
     scores_c = sigmoid_scores(logits[cand], score_clip)
     ok = scores_c >= threshold
     keep, scores_c = cand[ok], scores_c[ok]
     if keep.size == 0:
-        return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
-                          np.zeros((0, num_keypoints, 2), np.float32), normalized=True)
+        return _empty(num_keypoints)
     raw = np.asarray(raw_boxes, np.float32)
     raw = raw.reshape(-1, raw.shape[-1])
     xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep], scale, num_keypoints)
