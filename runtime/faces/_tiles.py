@@ -151,7 +151,7 @@ def merge_detections(parts: list[Detections], iou_threshold: float = 0.3, contai
     if any(p.keypoints is None for p in parts):
         parts = [Detections(p.xyxy, p.score, p.class_id, None, p.normalized) for p in parts]
     allp = Detections.concat(parts)
-    classes = np.unique(allp.class_id)
+    classes = sorted(set(allp.class_id.tolist()))  # not np.unique: its first call imports numpy.ma (30-60 ms)
     if len(classes) == 1:  # faces: one class, no per-class split
         keep = _drop_contained(allp.xyxy, nms(allp.xyxy, allp.score, iou_threshold), containment)
         return allp[keep]

@@ -26,6 +26,21 @@ CODECS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "mpeg4": "m
 _CRF = {"libx264", "libx265", "libvpx-vp9"}
 
 
+# source formats that carry no audio track
+NO_AUDIO = frozenset({".gif", ".apng", ".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+def _grow_pipe(stream, size: int) -> None:
+    """Let the pipe to ffmpeg hold ``size`` bytes (two frames) where Linux allows it (``F_SETPIPE_SZ``, capped by
+    /proc/sys/fs/pipe-max-size): the pipeline does not wait for each frame while ffmpeg starts or catches up."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), min(size, 1 << 20))
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass
+
+
 def find_ffmpeg() -> str | None:
     """Path of the ffmpeg binary (``EDGESDK_FFMPEG`` or PATH), or None."""
     exe = os.environ.get("EDGESDK_FFMPEG") or shutil.which("ffmpeg")
@@ -53,6 +68,8 @@ class FfmpegWriter:
         if codec not in CODECS:
             raise SinkError(f"unknown codec {codec!r}: use one of {', '.join(CODECS)}")
         self.exe, self.path, self.fps, self.size = exe, path, fps, size
+        if audio_from is not None and Path(audio_from).suffix.lower() in NO_AUDIO:
+            audio_from = None  # nothing to copy: skip the second ffmpeg run that would find no audio track
         self.codec, self.crf, self.audio_from = codec, crf, audio_from
         self.frames = 0
         self._dir = Path(tempfile.mkdtemp(prefix=".edgesdk-video-", dir=path.parent))
@@ -75,6 +92,7 @@ class FfmpegWriter:
         cmd.append(str(self._video))
         with open(self._log, "wb") as errlog:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog)
+        _grow_pipe(self._proc.stdin, 3 * w * h * 2)
 
     def write(self, frame: np.ndarray) -> None:
         assert self._proc.stdin is not None

@@ -63,3 +63,21 @@ def test_crf_reaches_the_encoder(clip, tmp_path, capsys):
     assert _run(capsys, "anonymize", clip, "-o", small, "--crf", "45", "--tiles", "off")[0] == 0
     assert _run(capsys, "anonymize", clip, "-o", big, "--crf", "15", "--tiles", "off")[0] == 0
     assert small.stat().st_size < big.stat().st_size / 2
+
+
+def test_no_audio_mux_for_a_gif_source(tmp_path):
+    """A source format without audio (GIF) skips the second ffmpeg run that would look for an audio track."""
+    import numpy as np
+
+    from edgesdk.runtime.sinks._ffmpeg import FfmpegWriter, find_ffmpeg
+
+    gif = TESTDATA / "videos" / "face-demographics-walking.gif"
+    w = FfmpegWriter(find_ffmpeg(), tmp_path / "o.mp4", 10.0, (64, 48), audio_from=gif)
+    assert w.audio_from is None
+    for _ in range(3):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.close()
+    assert probe(tmp_path / "o.mp4")["video"]["nb_read_frames"] == "3"
+    kept = FfmpegWriter(find_ffmpeg(), tmp_path / "p.mp4", 10.0, (64, 48), audio_from=VIDEO)
+    assert kept.audio_from == VIDEO  # a video may have audio: muxed at the end as before
+    kept.abort()
