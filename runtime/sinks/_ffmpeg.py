@@ -41,6 +41,39 @@ def _grow_pipe(stream, size: int) -> None:
         pass
 
 
+def _probe_audio(exe: str, source) -> subprocess.Popen | None:
+    """``ffprobe`` listing the audio streams of ``source``, started now and read at close (it runs beside the
+    encoder); None without ffprobe."""
+    probe = Path(exe).with_name("ffprobe")
+    found = str(probe) if os.access(probe, os.X_OK) else shutil.which("ffprobe")
+    if not found:
+        return None
+    try:
+        return subprocess.Popen([found, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
+                                 "-of", "csv=p=0", str(source)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
+def _has_audio(probe: subprocess.Popen | None) -> bool:
+    """False only when the probe finished and listed no audio stream; anything unsure keeps the audio mux."""
+    if probe is None:
+        return True
+    try:
+        out, _ = probe.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        return True
+    return probe.returncode != 0 or bool(out.strip())
+
+
+def _end(probe: subprocess.Popen | None) -> None:
+    if probe is not None and probe.poll() is None:
+        probe.kill()
+        probe.wait()
+    if probe is not None and probe.stdout is not None:
+        probe.stdout.close()
+
+
 def find_ffmpeg() -> str | None:
     """Path of the ffmpeg binary (``EDGESDK_FFMPEG`` or PATH), or None."""
     exe = os.environ.get("EDGESDK_FFMPEG") or shutil.which("ffmpeg")
@@ -90,6 +123,7 @@ class FfmpegWriter:
             if enc == "libx265":
                 cmd += ["-tag:v", "hvc1"]
         cmd.append(str(self._video))
+        self._probe = _probe_audio(exe, audio_from) if audio_from else None
         with open(self._log, "wb") as errlog:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog)
         _grow_pipe(self._proc.stdin, 3 * w * h * 2)
@@ -114,13 +148,18 @@ class FfmpegWriter:
             if self._proc.wait() != 0:
                 raise SinkError(f"cannot write {self.path}: ffmpeg failed: {_tail(self._log) or 'no message'}")
             if self.audio_from:
-                self._mux_audio()
+                if _has_audio(self._probe):
+                    self._mux_audio()
+                else:  # the source has no audio track: the video is the file
+                    os.replace(self._video, self.path)
         finally:
+            _end(self._probe)
             shutil.rmtree(self._dir, ignore_errors=True)
 
     def abort(self) -> None:
         self._proc.kill()
         self._proc.wait()
+        _end(self._probe)
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def _mux_audio(self) -> None:

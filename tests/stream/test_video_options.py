@@ -81,3 +81,24 @@ def test_no_audio_mux_for_a_gif_source(tmp_path):
     kept = FfmpegWriter(find_ffmpeg(), tmp_path / "p.mp4", 10.0, (64, 48), audio_from=VIDEO)
     assert kept.audio_from == VIDEO  # a video may have audio: muxed at the end as before
     kept.abort()
+
+
+def test_no_audio_mux_for_a_video_without_audio(tmp_path, clip):
+    """ffprobe (run beside the encoder) finds no audio track in the source: the encoded video is the file, no second
+    ffmpeg run; a source with audio is still muxed."""
+    import numpy as np
+
+    from edgesdk.runtime.sinks._ffmpeg import FfmpegWriter, find_ffmpeg
+
+    silent = VIDEO  # the shared clip has no audio track
+    w = FfmpegWriter(find_ffmpeg(), tmp_path / "o.mp4", 10.0, (64, 48), audio_from=silent)
+    w._mux_audio = lambda: pytest.fail("muxed a source without audio")  # type: ignore[method-assign]
+    for _ in range(3):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.close()
+    assert set(probe(tmp_path / "o.mp4")) == {"video"} and not list(tmp_path.glob(".edgesdk-video-*"))
+    w = FfmpegWriter(find_ffmpeg(), tmp_path / "t.mp4", 10.0, (64, 48), audio_from=clip)
+    for _ in range(3):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.close()
+    assert set(probe(tmp_path / "t.mp4")) == {"video", "audio"}
