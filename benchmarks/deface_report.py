@@ -36,11 +36,11 @@ def markdown(doc: dict) -> str:
         "brackets). Each variant ran once untimed before (bytecode cached, files in the page cache).",
         "",
         "Variants: `edgesdk anonymize CLIP -o OUT.mp4 --json` (defaults: BlazeFace, tiles auto, sweep 4, blur, "
-        "mask scale 1.3, hold 5; MPEG-4 part 2 in .mp4); `deface CLIP -o OUT.mp4` (defaults: CenterFace at full "
+        "mask scale 1.3, hold 5; H.264 (libx264 veryfast) through the ffmpeg binary in .mp4, deface's codec too); `deface CLIP -o OUT.mp4` (defaults: CenterFace at full "
         "resolution, threshold 0.2, blur ellipses, mask scale 1.3; H.264 in .mp4; installed with "
         "`pip install deface onnxruntime`, which without the `onnx` package runs on OpenCV's DNN backend); "
-        "`deface mpeg4`: its defaults but `--ffmpeg-config '{\"codec\": \"mpeg4\"}'` (edgesdk's codec, MPEG-4 part 2: "
-        "libx264 costs about 8 ms more CPU per 640x480 frame); `deface --scale W/2xH/2` (its speed knob); `deface (onnxruntime)` (only with `--deface-ort`): defaults, in a venv that also has "
+        "`deface mpeg4`: its defaults but `--ffmpeg-config '{\"codec\": \"mpeg4\"}'` (a cheaper codec than both "
+        "tools' H.264: MPEG-4 part 2); `deface --scale W/2xH/2` (its speed knob); `deface (onnxruntime)` (only with `--deface-ort`): defaults, in a venv that also has "
         "`onnx`, so deface runs on ONNX Runtime.",
         "",
         "| clip | input | variant | wall FPS (runs) | mean wall FPS | mean loop FPS | frames per CPU s | ratio (wall) | ratio (loop) | ratio (CPU) | load before -> after |",

@@ -169,13 +169,18 @@ class Preprocessor:
             raise InputError(f"expected an (H, W, 3) image, got shape {image.shape}")
         if image.shape[0] < 1 or image.shape[1] < 1:
             raise InputError("empty image")
-        resized, tf = fit_image(image, (self.w, self.h), self.spec.resize, out=self._resized)
+        if self._rgb and self.c == 3 and image.shape[:2] == (self.h, self.w) and self.spec.resize in ("stretch", "letterbox"):
+            # already the input size (tiles): the colour swap is the copy into the buffer
+            cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=self._resized)
+            resized, tf = self._resized, Transform(1.0, 1.0, 0.0, 0.0, self.w, self.h, self.w, self.h)
+        else:
+            resized, tf = fit_image(image, (self.w, self.h), self.spec.resize, out=self._resized)
+            if self._rgb and self.c == 3:
+                cv2.cvtColor(resized, cv2.COLOR_BGR2RGB, dst=resized)
         if self.c == 1:
             cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY, dst=self._gray)
             np.take(self._lut[0], self._gray, out=self._out[0, :, :, 0])
             return self._out, tf
-        if self._rgb:
-            cv2.cvtColor(resized, cv2.COLOR_BGR2RGB, dst=resized)
         if self._identity:
             self._out[0] = resized
         elif self._affine is not None:

@@ -7,6 +7,9 @@ relative to the anchor (``reverse_output_order``: x before y). raw scores: (1, N
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from ...results import Detections
@@ -73,33 +76,36 @@ def weighted_nms(
     corners and keypoints with the best box's score. Returns (xyxy, score, keypoints), best first."""
     xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
     score = np.asarray(score, np.float32).reshape(-1)
+    if not len(score):
+        k = None if keypoints is None else np.zeros((0, np.shape(keypoints)[1] if np.ndim(keypoints) == 3 else 0, 2), np.float32)
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), k
     order = np.argsort(-score, kind="stable")
     boxes, scores = xyxy[order], score[order]
     kps = None if keypoints is None else np.asarray(keypoints, np.float32)[order]
-    out_b, out_s, out_k = [], [], []
-    over = iou_matrix(boxes, boxes) > iou_threshold  # all pairs once (n is small after the score threshold)
-    alive = np.ones(len(boxes), bool)
-    for best in range(len(boxes)):
+    n = len(boxes)
+    # clusters in plain Python over the IoU rows (n is small after the score threshold: a handful per face)
+    over = (iou_matrix(boxes, boxes) > iou_threshold).tolist()  # all pairs once
+    alive = [True] * n
+    groups: list[list[int]] = []
+    for best in range(n):
         if not alive[best]:
             continue
-        cand = np.flatnonzero(over[best] & alive)
-        if cand.size == 0:  # degenerate (zero-area) box: keep it alone
-            cand = np.array([best])
-        w = scores[cand][:, None]
-        total = float(w.sum())
-        out_b.append((boxes[cand] * w).sum(0) / total)
-        out_s.append(scores[best])
-        if kps is not None:
-            out_k.append((kps[cand] * w[:, :, None]).sum(0) / total)
-        alive[cand] = False
-        alive[best] = False
-        if max_detections is not None and len(out_b) >= max_detections:
+        row = over[best]
+        cand = [j for j in range(best, n) if alive[j] and row[j]] or [best]  # a zero-area box: kept alone
+        for j in cand:
+            alive[j] = False
+        groups.append(cand)
+        if max_detections is not None and len(groups) >= max_detections:
             break
-    if not out_b:
-        k = None if kps is None else np.zeros((0, kps.shape[1] if kps.ndim == 3 else 0, 2), np.float32)
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), k
-    k = None if kps is None else np.stack(out_k).astype(np.float32)
-    return np.stack(out_b).astype(np.float32), np.asarray(out_s, np.float32), k
+    # score-weighted means of every cluster at once: (clusters, n) weights times the (n, ...) corners / keypoints
+    w = np.zeros((len(groups), n), np.float32)
+    for g, cand in enumerate(groups):
+        w[g, cand] = scores[cand]
+    w /= w.sum(axis=1, keepdims=True)
+    out_b = w @ boxes
+    out_s = scores[[c[0] for c in groups]]
+    out_k = None if kps is None else (w @ kps.reshape(n, -1)).reshape(len(groups), -1, 2)
+    return out_b.astype(np.float32, copy=False), out_s, out_k
 
 
 def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float = 0.3) -> np.ndarray:
@@ -139,6 +145,13 @@ def class_nms(xyxy: np.ndarray, score: np.ndarray, class_id: np.ndarray, iou_thr
     return keep if max_detections is None else keep[:max_detections]
 
 
+@functools.lru_cache(maxsize=8)
+def _empty(num_keypoints: int) -> Detections:
+    """No detections, normalized, with (0, num_keypoints, 2) keypoints (read-only arrays: safe to share)."""
+    return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
+                      np.zeros((0, num_keypoints, 2), np.float32), normalized=True)
+
+
 def decode_blazeface(
     raw_boxes: np.ndarray,
     raw_scores: np.ndarray,
@@ -160,18 +173,19 @@ def decode_blazeface(
         raise ValueError(f"{len(logits)} scores but {len(anchors)} anchors")
     # threshold on the logits (sigmoid is monotonic), with a little slack for rounding; exact check below
     if 0.0 < threshold < 1.0:
-        cut = float(np.log(threshold / (1.0 - threshold))) - 1e-3
+        cut = math.log(threshold / (1.0 - threshold)) - 1e-3
         if score_clip is not None:
             cut = min(cut, score_clip)
         cand = np.flatnonzero(logits >= cut)
+        if cand.size == 0:  # most tiles of most frames: nothing more to compute
+            return _empty(num_keypoints)
     else:
         cand = np.arange(len(logits))
     scores_c = sigmoid_scores(logits[cand], score_clip)
     ok = scores_c >= threshold
     keep, scores_c = cand[ok], scores_c[ok]
     if keep.size == 0:
-        return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
-                          np.zeros((0, num_keypoints, 2), np.float32), normalized=True)
+        return _empty(num_keypoints)
     raw = np.asarray(raw_boxes, np.float32)
     raw = raw.reshape(-1, raw.shape[-1])
     xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep], scale, num_keypoints)

@@ -19,29 +19,65 @@ from ._base import SinkError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CODECS", "FfmpegWriter", "find_ffmpeg", "has_audio"]
+__all__ = ["CODECS", "FfmpegWriter", "find_ffmpeg"]
 
 # --codec name -> ffmpeg encoder; crf applies to the x264/x265/vp9 encoders
 CODECS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "mpeg4": "mpeg4", "mjpeg": "mjpeg"}
 _CRF = {"libx264", "libx265", "libvpx-vp9"}
 
 
+# source formats that carry no audio track
+NO_AUDIO = frozenset({".gif", ".apng", ".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+def _grow_pipe(stream, size: int) -> None:
+    """Let the pipe to ffmpeg hold ``size`` bytes (two frames) where Linux allows it (``F_SETPIPE_SZ``, capped by
+    /proc/sys/fs/pipe-max-size): the pipeline does not wait for each frame while ffmpeg starts or catches up."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), min(size, 1 << 20))
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass
+
+
+def _probe_audio(exe: str, source) -> subprocess.Popen | None:
+    """``ffprobe`` listing the audio streams of ``source``, started now and read at close (it runs beside the
+    encoder); None without ffprobe."""
+    probe = Path(exe).with_name("ffprobe")
+    found = str(probe) if os.access(probe, os.X_OK) else shutil.which("ffprobe")
+    if not found:
+        return None
+    try:
+        return subprocess.Popen([found, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
+                                 "-of", "csv=p=0", str(source)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
+def _has_audio(probe: subprocess.Popen | None) -> bool:
+    """False only when the probe finished and listed no audio stream; anything unsure keeps the audio mux."""
+    if probe is None:
+        return True
+    try:
+        out, _ = probe.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        return True
+    return probe.returncode != 0 or bool(out.strip())
+
+
+def _end(probe: subprocess.Popen | None) -> None:
+    if probe is not None and probe.poll() is None:
+        probe.kill()
+        probe.wait()
+    if probe is not None and probe.stdout is not None:
+        probe.stdout.close()
+
+
 def find_ffmpeg() -> str | None:
     """Path of the ffmpeg binary (``EDGESDK_FFMPEG`` or PATH), or None."""
     exe = os.environ.get("EDGESDK_FFMPEG") or shutil.which("ffmpeg")
     return exe if exe and os.access(exe, os.X_OK) else None
-
-
-def has_audio(exe: str, media: str | os.PathLike) -> bool:
-    """Whether ``media`` has an audio track, asked of ffmpeg (``exe``; one audio frame is decoded). True when
-    ffmpeg cannot tell (an unreadable file): the remux then says what went wrong."""
-    cmd = [exe, "-hide_banner", "-v", "error", "-i", str(media), "-map", "0:a:0", "-frames:a", "1", "-f", "null", "-"]
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
-                           timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return True
-    return r.returncode == 0 or "matches no streams" not in r.stderr
 
 
 def _tail(path: Path, n: int = 3) -> str:
@@ -57,17 +93,17 @@ class FfmpegWriter:
 
     codec: a key of CODECS; crf: quality (0 best .. 51 worst; 23 is x264's default) for x264/x265/vp9;
     audio_from: a media file whose first audio track is copied in (re-encoded to AAC) and cut to the video's
-    length; a file with no audio track is not remuxed (the video is written straight to ``path``).
+    length; a source with no audio track (told by ffprobe, run beside the encoder) is not remuxed: the encoded file
+    is moved to ``path``.
     """
 
     def __init__(self, exe: str, path: Path, fps: float, size: tuple[int, int], *, codec: str = "h264",
                  crf: int = 23, audio_from: str | os.PathLike | None = None) -> None:
         if codec not in CODECS:
             raise SinkError(f"unknown codec {codec!r}: use one of {', '.join(CODECS)}")
-        if audio_from and not has_audio(exe, audio_from):
-            log.info("%s has no audio track: the video gets none (no remux)", audio_from)
-            audio_from = None
         self.exe, self.path, self.fps, self.size = exe, path, fps, size
+        if audio_from is not None and Path(audio_from).suffix.lower() in NO_AUDIO:
+            audio_from = None  # nothing to copy: skip the second ffmpeg run that would find no audio track
         self.codec, self.crf, self.audio_from = codec, crf, audio_from
         self.frames = 0
         self._dir = Path(tempfile.mkdtemp(prefix=".edgesdk-video-", dir=path.parent))
@@ -88,8 +124,10 @@ class FfmpegWriter:
             if enc == "libx265":
                 cmd += ["-tag:v", "hvc1"]
         cmd.append(str(self._video))
+        self._probe = _probe_audio(exe, audio_from) if audio_from else None
         with open(self._log, "wb") as errlog:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog)
+        _grow_pipe(self._proc.stdin, 3 * w * h * 2)
 
     def write(self, frame: np.ndarray) -> None:
         assert self._proc.stdin is not None
@@ -111,13 +149,18 @@ class FfmpegWriter:
             if self._proc.wait() != 0:
                 raise SinkError(f"cannot write {self.path}: ffmpeg failed: {_tail(self._log) or 'no message'}")
             if self.audio_from:
-                self._mux_audio()
+                if _has_audio(self._probe):
+                    self._mux_audio()
+                else:  # the source has no audio track: the video is the file
+                    os.replace(self._video, self.path)
         finally:
+            _end(self._probe)
             shutil.rmtree(self._dir, ignore_errors=True)
 
     def abort(self) -> None:
         self._proc.kill()
         self._proc.wait()
+        _end(self._probe)
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def _mux_audio(self) -> None:

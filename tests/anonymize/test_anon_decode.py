@@ -180,3 +180,17 @@ def test_merge_drops_duplicates_and_half_faces():
     assert len(m) == 2
     assert np.allclose(m.xyxy[0], [10, 10, 50, 50]) and np.allclose(m.xyxy[1], [100, 100, 120, 120])
     assert len(merge_detections([])) == 0
+
+
+def test_merge_keeps_classes_apart_best_first():
+    a = Detections(np.array([[10, 10, 50, 50], [200, 10, 240, 50]], np.float32), [0.6, 0.95], [0, 1])
+    b = Detections(np.array([[11, 11, 51, 51], [12, 12, 24, 24], [201, 11, 239, 49]], np.float32), [0.9, 0.8, 0.5], [1, 0, 1])
+    m = merge_detections([a, b])
+    # class 0: a small box (IoU 0.09, below NMS's 0.3) scoring 0.8 and the box around it (0.6): both kept, the
+    # small one is not inside an earlier kept box; class 1: the far box and its duplicate (dropped); the class-1
+    # box at (11, 11) overlaps class 0's box but is another class: kept. Best first.
+    assert m.score.tolist() == pytest.approx([0.95, 0.9, 0.8, 0.6])
+    assert m.class_id.tolist() == [1, 1, 0, 0]
+    # the same small box scoring below the box around it lies inside a kept box: dropped
+    c = Detections(np.array([[12, 12, 24, 24]], np.float32), [0.5], [0])
+    assert merge_detections([a, c]).score.tolist() == pytest.approx([0.95, 0.6])

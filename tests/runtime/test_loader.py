@@ -129,3 +129,20 @@ def test_bundle_loads_with_its_input_spec(tmp_path, models_dir, grace_hopper):
     model = load(tmp_path / "b.tar.gz")
     assert model.bundle is not None and model.task == "classify"
     assert model.classify(read_image(grace_hopper)).label(0) == "military uniform"
+
+
+def test_model_file_parsed_once_per_version(tmp_path, ssd_model, monkeypatch):
+    """Tile workers load the same model again: its flatbuffer is parsed once, again only when the file changes."""
+    import edgesdk.runtime._loader as loader
+
+    calls = []
+    real = loader.read_model
+    monkeypatch.setattr(loader, "read_model", lambda p: calls.append(p) or real(p))
+    copy = tmp_path / "m.tflite"
+    shutil.copy(ssd_model, copy)
+    load(copy)
+    load(copy)
+    assert len(calls) == 1
+    os.utime(copy, ns=(1, 1))  # another version of the file
+    load(copy)
+    assert len(calls) == 2

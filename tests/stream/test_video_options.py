@@ -67,8 +67,8 @@ def test_crf_reaches_the_encoder(clip, tmp_path, capsys):
 
 @pytest.mark.parametrize("cmd", [["detect", SSD], ["anonymize", "--tiles", "off"]], ids=["detect", "anonymize"])
 def test_a_source_without_audio_is_not_remuxed(tmp_path, capsys, monkeypatch, cmd):
-    """The shared clip has no audio track: the video goes straight to -o, with no second ffmpeg pass (every
-    ffmpeg call is logged by a wrapper around the real binary)."""
+    """The shared clip has no audio track: one encode, no second ffmpeg pass (every ffmpeg call is logged by a
+    wrapper around the real binary)."""
     if not VIDEO.exists():
         pytest.skip(f"test data not available: {VIDEO}")
     assert "audio" not in probe(VIDEO)
@@ -83,4 +83,43 @@ def test_a_source_without_audio_is_not_remuxed(tmp_path, capsys, monkeypatch, cm
     assert "audio" not in s and int(s["video"]["nb_read_frames"]) == 20
     encodes = [c for c in calls.read_text().splitlines() if "rawvideo" in c]
     remuxes = [c for c in calls.read_text().splitlines() if "-c:v copy" in c]
-    assert len(encodes) == 1 and str(out) in encodes[0] and remuxes == [], calls.read_text()
+    assert len(encodes) == 1 and remuxes == [], calls.read_text()
+
+
+def test_no_audio_mux_for_a_gif_source(tmp_path):
+    """A source format without audio (GIF) skips the second ffmpeg run that would look for an audio track."""
+    import numpy as np
+
+    from edgesdk.runtime.sinks._ffmpeg import FfmpegWriter, find_ffmpeg
+
+    gif = TESTDATA / "videos" / "face-demographics-walking.gif"
+    w = FfmpegWriter(find_ffmpeg(), tmp_path / "o.mp4", 10.0, (64, 48), audio_from=gif)
+    assert w.audio_from is None
+    for _ in range(3):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.close()
+    assert probe(tmp_path / "o.mp4")["video"]["nb_read_frames"] == "3"
+    kept = FfmpegWriter(find_ffmpeg(), tmp_path / "p.mp4", 10.0, (64, 48), audio_from=VIDEO)
+    assert kept.audio_from == VIDEO  # a video may have audio: muxed at the end as before
+    kept.abort()
+
+
+def test_no_audio_mux_for_a_video_without_audio(tmp_path, clip):
+    """ffprobe (run beside the encoder) finds no audio track in the source: the encoded video is the file, no second
+    ffmpeg run; a source with audio is still muxed."""
+    import numpy as np
+
+    from edgesdk.runtime.sinks._ffmpeg import FfmpegWriter, find_ffmpeg
+
+    silent = VIDEO  # the shared clip has no audio track
+    w = FfmpegWriter(find_ffmpeg(), tmp_path / "o.mp4", 10.0, (64, 48), audio_from=silent)
+    w._mux_audio = lambda: pytest.fail("muxed a source without audio")  # type: ignore[method-assign]
+    for _ in range(3):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.close()
+    assert set(probe(tmp_path / "o.mp4")) == {"video"} and not list(tmp_path.glob(".edgesdk-video-*"))
+    w = FfmpegWriter(find_ffmpeg(), tmp_path / "t.mp4", 10.0, (64, 48), audio_from=clip)
+    for _ in range(3):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.close()
+    assert set(probe(tmp_path / "t.mp4")) == {"video", "audio"}
