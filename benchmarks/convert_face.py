@@ -180,12 +180,17 @@ def edgetpu(bundle: Path) -> dict:
 
 def render(res: dict) -> str:
     r, lab, lat, tpu = res["recall"]["total"], res["labelled"], res["latency"], res["edgetpu"]
+    q = res["convert"]["cpu"]["quantization"]
+    thr = res.get("threshold")
     lines = ["# int8 BlazeFace (short range) from MediaPipe's float .tflite", "",
              f"Measured {res['when']} on {res['machine']} (2 CPUs shared with other work; load {res['load']}). "
              f"Command: `{res['command']}`.", "",
              f"- conversion: {res['convert']['cpu']['conversion_seconds']} s in the converter "
              f"({res['convert']['cpu']['wall_seconds']} s with replay, calibration inputs and checks), "
              f"{res['convert']['cpu']['size']['model.tflite']} bytes (float {res['convert']['cpu']['size']['float32 reference']})",
+             f"- int8 recipe: calibration {q['calibration']}, {(q.get('equalized') or {}).get('pairs', 0)} depthwise -> conv "
+             f"pairs equalized, score threshold {thr} chosen on the calibration inputs (float: "
+             f"{(q.get('score_threshold') or {}).get('float_threshold')})",
              f"- recall of the float model's boxes by int8 (IoU >= 0.5): **{r['recall'] * 100:.2f}%** "
              f"({r['found']}/{r['float_boxes']} boxes on {r['frames']} frames and photos, every "
              f"{res['recall']['stride']}th video frame); int8 boxes the float model lacks: {r['int8_extra']}",
@@ -235,6 +240,7 @@ def main(argv=None) -> int:
         res["latency"] = latency(cpu, a.runs)
         res["labelled"] = labelled(cpu)
         res["recall"] = recall(cpu, a.stride)
+        res["threshold"] = json.loads((cpu / "manifest.json").read_text())["output"]["params"]["threshold"]
         if not a.no_leaks:
             res["leaks"] = leak_check(cpu, work, a.leak_frames)
             res["leak_frames"] = a.leak_frames
