@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tflite import OperatorInfo
+
 log = logging.getLogger(__name__)
 
 __all__ = ["depthwise_pairs", "equalize_depthwise"]
@@ -27,7 +29,7 @@ __all__ = ["depthwise_pairs", "equalize_depthwise"]
 _EPS = 1e-6
 
 
-def depthwise_pairs(g) -> list[tuple[object, object]]:
+def depthwise_pairs(g) -> list[tuple[OperatorInfo, OperatorInfo]]:
     """(depthwise op, conv op) pairs of graph ``g`` (edgesdk.tflite subgraph) where a DEPTHWISE_CONV_2D without
     fused activation and depth multiplier 1 feeds exactly one CONV_2D and nothing else."""
     consumers: dict[int, list] = {}
