@@ -3,7 +3,7 @@
 int8 moves each score logit a little (after equalization and percentile ranges: std ~0.3 logits near the
 threshold on the benchmark's tiles), so a face the float model scores just above its threshold may fall just
 under it in int8. Both models run on the calibration inputs; the float model's boxes at its own threshold are
-the reference, and the int8 threshold is the highest of :data:`CANDIDATES` (not above the float one) at which
+the reference, and the int8 threshold is the highest of :data:`STEPS` below the float one (the float one first) at which
 the int8 model finds >= ``target`` of them (IoU >= 0.5). The table of every candidate (recall and the int8
 boxes the float model lacks, the cost in false positives) goes into the report.
 """
@@ -17,9 +17,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CANDIDATES", "choose_threshold"]
+__all__ = ["STEPS", "choose_threshold", "threshold_report_lines"]
 
-CANDIDATES = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25)
+STEPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25)  # candidates: the float model's threshold minus these
 TARGET = 0.99
 
 
@@ -69,7 +69,7 @@ def choose_threshold(float_model: str | Path, int8_model: bytes, calib: np.ndarr
     qb, qs = _outputs(int8_model, calib)
     ref = [decode_blazeface(fb[i], fs[i], anchors, threshold=base, **kw).xyxy for i in range(len(calib))]
     table = []
-    for t in (c for c in CANDIDATES if c <= base):
+    for t in (round(base - d, 4) for d in STEPS if base - d > 0):
         found = extra = 0
         for i, r in enumerate(ref):
             q = decode_blazeface(qb[i], qs[i], anchors, threshold=t, **kw).xyxy
