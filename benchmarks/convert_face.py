@@ -72,16 +72,39 @@ def _frames(stride: int):
                 yield clip, f
 
 
-def recall(bundle: Path, stride: int) -> dict:
+def _crop(img: np.ndarray, box: np.ndarray, score: float) -> np.ndarray:
+    """160x160 view of ``box`` (x1, y1, x2, y2 pixels) with half its width around it, its score written on it."""
+    x1, y1, x2, y2 = box.astype(int)
+    m = max(1, (x2 - x1) // 2)
+    c = cv2.resize(img[max(0, y1 - m):max(1, y2 + m), max(0, x1 - m):max(1, x2 + m)], (160, 160))
+    cv2.putText(c, f"{score:.2f}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 0), 1)
+    return c
+
+
+def _montage(crops: list, path: Path) -> None:
+    crops = crops + [np.zeros((160, 160, 3), np.uint8)] * (-len(crops) % 6)
+    if crops:
+        cv2.imwrite(str(path), np.vstack([np.hstack(crops[i:i + 6]) for i in range(0, len(crops), 6)]))
+
+
+def recall(bundle: Path, stride: int, crops_dir: Path | None = None) -> dict:
+    """Recall of the float boxes by int8; with ``crops_dir``, montages of the missed float boxes and of the int8
+    boxes the float model lacks (missed.png, extra.png) to look at what they are."""
     from edgesdk.runtime.faces import iou_matrix
 
     ref, q = _thorough(MODEL), _thorough(str(bundle))
     per: dict = {}
+    missed_crops: list = []
+    extra_crops: list = []
     for name, img in _frames(stride):
         ref.reset()
         q.reset()
-        da = ref.detect(img)
-        a, b = da.xyxy, q.detect(img).xyxy
+        da, dq = ref.detect(img), q.detect(img)
+        a, b = da.xyxy, dq.xyxy
+        if crops_dir is not None and len(a) + len(b):
+            m = iou_matrix(a, b) if len(a) and len(b) else np.zeros((len(a), len(b)))
+            missed_crops += [_crop(img, a[i], da.score[i]) for i in range(len(a)) if m.shape[1] == 0 or m[i].max() < 0.5]
+            extra_crops += [_crop(img, b[j], dq.score[j]) for j in range(len(b)) if m.shape[0] == 0 or m[:, j].max() < 0.5]
         d = per.setdefault(name, {"frames": 0, "float_boxes": 0, "found": 0, "int8_boxes": 0, "int8_extra": 0,
                                   "float_boxes_0.7": 0, "found_0.7": 0, "float_boxes_0.6": 0, "found_0.6": 0,
                                   "missed": []})
@@ -101,6 +124,10 @@ def recall(bundle: Path, stride: int) -> dict:
             d["int8_extra"] += int((m.max(0) < 0.5).sum())
         else:
             d["int8_extra"] += len(b) if not len(a) else 0
+    if crops_dir is not None:
+        crops_dir.mkdir(parents=True, exist_ok=True)
+        _montage(missed_crops, crops_dir / "missed.png")
+        _montage(extra_crops, crops_dir / "extra.png")
     tot = {k: sum(d[k] for d in per.values()) for k in ("frames", "float_boxes", "found", "int8_boxes", "int8_extra",
                                                           "float_boxes_0.7", "found_0.7", "float_boxes_0.6", "found_0.6")}
     tot["recall"] = round(tot["found"] / max(1, tot["float_boxes"]), 4)
@@ -237,6 +264,8 @@ def main(argv=None) -> int:
     p.add_argument("--stride", type=int, default=1, help="use every N-th video frame for the recall")
     p.add_argument("--runs", type=int, default=300, help="latency rounds")
     p.add_argument("--no-leaks", action="store_true", help="skip the (slow) leak check")
+    p.add_argument("--crops", metavar="DIR", help="write missed.png / extra.png: the float boxes int8 misses and "
+                   "the int8 boxes float lacks, to look at (not committed: frames of the test clips)")
     p.add_argument("--model", choices=("face", "face-full"), default="face", help="short or full range BlazeFace")
     p.add_argument("--leak-frames", type=int, default=None, help="leak check on the first N frames of each clip")
     a = p.parse_args(argv)
@@ -251,7 +280,7 @@ def main(argv=None) -> int:
         res["edgetpu"] = edgetpu(tpu)
         res["latency"] = latency(cpu, a.runs)
         res["labelled"] = labelled(cpu)
-        res["recall"] = recall(cpu, a.stride)
+        res["recall"] = recall(cpu, a.stride, Path(a.crops) if a.crops else None)
         res["threshold"] = json.loads((cpu / "manifest.json").read_text())["output"]["params"]["threshold"]
         if not a.no_leaks:
             res["leaks"] = leak_check(cpu, work, a.leak_frames)
