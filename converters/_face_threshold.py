@@ -17,7 +17,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STEPS", "choose_threshold", "threshold_report_lines"]
+__all__ = ["STEPS", "choose_threshold", "pick", "threshold_report_lines"]
 
 STEPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25)  # candidates: the float model's threshold minus these
 TARGET = 0.99
@@ -82,11 +82,24 @@ def choose_threshold(float_model: str | Path, int8_model: bytes, calib: np.ndarr
         total = sum(len(r) for r in ref)
         table.append({"threshold": t, "recall": round(found / max(1, total), 4), "float_boxes": total,
                       "found": found, "int8_extra_boxes": extra})
-    chosen = next((row for row in table if row["recall"] >= target), table[-1])
+    chosen = pick(table, target)
+    if chosen is None:  # no float boxes at all on the calibration inputs: nothing to match, keep the float one
+        log.warning("no faces found by the float model on the calibration inputs: int8 keeps its threshold %.2f", base)
+        return base, {"float_threshold": base, "target_recall": target, "inputs": len(calib), "candidates": table,
+                      "note": "no float boxes on the calibration inputs: float threshold kept"}
     log.info("int8 score threshold %.2f (float %.2f): recall of the float boxes %.3f on %d calibration inputs",
              chosen["threshold"], base, chosen["recall"], len(calib))
     return float(chosen["threshold"]), {"float_threshold": base, "target_recall": target,
                                         "inputs": len(calib), "candidates": table}
+
+
+def pick(table: list[dict], target: float) -> dict | None:
+    """The row to use: the first (highest threshold) reaching ``target`` recall, else the highest threshold with
+    the best recall; None when the float model found no boxes."""
+    if not table or table[0]["float_boxes"] == 0:
+        return None
+    best = max(r["recall"] for r in table)
+    return next((r for r in table if r["recall"] >= target), next(r for r in table if r["recall"] == best))
 
 
 def threshold_report_lines(quantization: dict) -> list[str]:
@@ -98,8 +111,10 @@ def threshold_report_lines(quantization: dict) -> list[str]:
                      f"(largest / median channel range of their activations: {eq.get('median_channel_spread_before')} "
                      f"-> {eq.get('median_channel_spread_after')}, median over the pairs)")
     st = quantization.get("score_threshold")
-    if st:
-        chosen = next((r for r in st["candidates"] if r["recall"] >= st["target_recall"]), st["candidates"][-1])
+    chosen = pick(st["candidates"], st["target_recall"]) if st else None
+    if st and chosen is None:
+        lines.append(f"- score threshold {st['float_threshold']} for int8, as float: {st.get('note', '')}")
+    elif st and chosen is not None:
         lines += [f"- score threshold {chosen['threshold']} for int8 (float model: {st['float_threshold']}): the "
                   f"highest at which int8 finds >= {st['target_recall'] * 100:.0f}% of the float model's boxes "
                   f"(IoU >= 0.5) on the {st['inputs']} calibration inputs", "",

@@ -170,6 +170,17 @@ def test_face_threshold_table_in_report_md():
     assert threshold_report_lines({}) == []
 
 
+def test_face_threshold_pick():
+    from edgesdk.converters._face_threshold import pick
+
+    def row(t, found, total=10):
+        return {"threshold": t, "recall": found / max(1, total), "float_boxes": total, "found": found}
+
+    assert pick([row(0.5, 9), row(0.45, 10), row(0.4, 10)], 0.99)["threshold"] == 0.45
+    assert pick([row(0.5, 8), row(0.45, 9), row(0.4, 9)], 0.99)["threshold"] == 0.45  # best recall, highest t
+    assert pick([row(0.5, 0, 0), row(0.45, 0, 0)], 0.99) is None  # no float boxes: the float threshold stays
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 def test_already_quantized_model_is_refused(tmp_path, capsys):
     rc, err = _run(capsys, MODELS / "mobilenet_v1_0.25_128_quant.tflite", "--calib-data", FACES, "-o", tmp_path / "o")
