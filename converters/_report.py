@@ -44,6 +44,9 @@ def render_report_md(report: dict) -> str:
                   f"largest output difference to the original: {src.get('replay_max_abs_diff', 0):.2g}",
                   f"- calibration inputs: {q.get('calib_inputs')} (whole photos and crops of them), spanning "
                   f"{(q.get('input_coverage') or 0) * 100:.0f}% of the input range"]
+        from ._face_threshold import threshold_report_lines
+
+        lines += threshold_report_lines(q)
     lines.append("")
     size = report.get("size", {})
     if size:

@@ -24,7 +24,7 @@ from ..errors import InputError, ModelError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SUPPORTED", "RebuiltGraph", "check_rebuild", "rebuild_tflite"]
+__all__ = ["SUPPORTED", "RebuiltGraph", "check_rebuild", "read_weights", "rebuild_tflite"]
 
 _WEIGHT_OPS = ("DEQUANTIZE", "DENSIFY")  # constant-in, constant-out: folded into the weights
 SUPPORTED = frozenset({
@@ -124,9 +124,9 @@ def _interpreter_values(path: Path, indices: list[int]) -> dict[int, np.ndarray]
     return {i: np.array(it.get_tensor(i)) for i in indices}
 
 
-def _weights(path: Path, info) -> dict[int, np.ndarray]:
+def read_weights(path: str | Path, info) -> dict[int, np.ndarray]:
     """Float values of every constant tensor and of every DEQUANTIZE/DENSIFY output of a constant."""
-    g = info.main
+    g, path = info.main, Path(path)
     vals = _raw_constants(path, info)
     weight_ops = [op for op in g.operators if op.opcode in _WEIGHT_OPS]
     if any(op.opcode == "DENSIFY" for op in weight_ops):  # sparse weights: TFLite's own kernels decode them
@@ -184,7 +184,8 @@ def _heads(g, output: int) -> set[int]:
     return heads
 
 
-def rebuild_tflite(path: str | Path, clip_outputs: dict[int, float] | None = None) -> RebuiltGraph:
+def rebuild_tflite(path: str | Path, clip_outputs: dict[int, float] | None = None,
+                   weights: dict[int, np.ndarray] | None = None) -> RebuiltGraph:
     """Read the float ``.tflite`` at ``path`` and return it as a TensorFlow function.
 
     clip_outputs: {output position: c}: the convolutions producing that output are clipped to [-c, c], written
@@ -192,6 +193,9 @@ def rebuild_tflite(path: str | Path, clip_outputs: dict[int, float] | None = Non
     its 256 steps on [-c, c] instead of the calibration's extremes: for BlazeFace's score logits (seen from -385
     to 394) a step of 0.125 instead of 3, where the decoder only needs the logits near its threshold
     (sigmoid(+-16) is 0 or 1 to 7 digits).
+
+    weights: the float constants to use instead of the file's (tensor index -> array, as :func:`read_weights`
+    gives them; e.g. equalized by ``_tflite_equalize``).
 
     Raises InputError for an already-quantized model or a dynamic/batched input, ModelError for an operator
     the replay does not know (naming it and its index) or a file that is not TFLite."""
@@ -203,7 +207,8 @@ def rebuild_tflite(path: str | Path, clip_outputs: dict[int, float] | None = Non
     check_float_model(info, path.name)
     tf = import_tf()
     g = info.main
-    consts = {i: tf.constant(v.astype(np.float32) if v.dtype == np.float16 else v) for i, v in _weights(path, info).items()}
+    vals = read_weights(path, info) if weights is None else weights
+    consts = {i: tf.constant(v.astype(np.float32) if v.dtype == np.float16 else v) for i, v in vals.items()}
     in_t = info.inputs[0]
     custom = {op.index: _custom_options(path, op.index) for op in g.operators if op.is_custom}
     clip = {h: c for pos, c in (clip_outputs or {}).items() for h in _heads(g, pos)}

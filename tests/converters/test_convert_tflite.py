@@ -125,6 +125,62 @@ def test_calibration_inputs_are_whole_images_then_crops(tmp_path):
     assert input_coverage(dark, spec) < 0.1
 
 
+def _depthwise_pair(path: Path) -> Path:
+    """A float model with a depthwise conv (no activation) feeding a 1x1 conv; channel 0 of the depthwise
+    output is 100x larger than the others (the case equalization is for)."""
+    rng = np.random.default_rng(2)
+    dw = rng.normal(0, 0.3, (3, 3, 4, 1)).astype(np.float32)
+    dw[..., 0, :] *= 100.0
+    pw = tf.constant(rng.normal(0, 0.3, (1, 1, 4, 6)).astype(np.float32))
+    dw_t, w0 = tf.constant(dw), tf.constant(rng.normal(0, 0.5, (1, 1, 3, 4)).astype(np.float32))
+
+    def fn(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, w0, 1, "SAME"))
+        y = tf.nn.depthwise_conv2d(y, dw_t, [1, 1, 1, 1], "SAME") + 0.5
+        return tf.nn.relu(tf.nn.conv2d(y, pw, 1, "SAME"))
+
+    return _float_tflite(path, fn, (1, 16, 16, 3))
+
+
+def test_equalization_keeps_the_float_model_and_evens_out_channels(tmp_path):
+    from edgesdk.converters._tflite_equalize import depthwise_pairs, equalize_depthwise
+    from edgesdk.converters._tflite_graph import check_rebuild, read_weights, rebuild_tflite
+    from edgesdk.tflite import read_model
+
+    path = _depthwise_pair(tmp_path / "dw.tflite")
+    info = read_model(path)
+    assert len(depthwise_pairs(info.main)) == 1
+    calib = np.random.default_rng(3).uniform(-1, 1, (8, 16, 16, 3)).astype(np.float32)
+    weights, summary = equalize_depthwise(path, info, read_weights(path, info), calib)
+    assert summary["pairs"] == 1
+    assert summary["median_channel_spread_before"] > 20 > summary["median_channel_spread_after"]
+    graph = rebuild_tflite(path, None, weights)
+    assert check_rebuild(path, graph, calib[:2]) < 1e-3  # the float function is unchanged
+
+
+def test_face_threshold_table_in_report_md():
+    from edgesdk.converters._face_threshold import threshold_report_lines
+
+    st = {"float_threshold": 0.5, "target_recall": 0.99, "inputs": 10, "candidates": [
+        {"threshold": 0.5, "recall": 0.9, "float_boxes": 10, "found": 9, "int8_extra_boxes": 1},
+        {"threshold": 0.45, "recall": 1.0, "float_boxes": 10, "found": 10, "int8_extra_boxes": 3}]}
+    text = "\n".join(threshold_report_lines({"score_threshold": st, "equalized": {"pairs": 0}}))
+    assert "score threshold 0.45 for int8 (float model: 0.5)" in text
+    assert "| 0.45 | 10/10 (100.0%) | 3 |" in text
+    assert threshold_report_lines({}) == []
+
+
+def test_face_threshold_pick():
+    from edgesdk.converters._face_threshold import pick
+
+    def row(t, found, total=10):
+        return {"threshold": t, "recall": found / max(1, total), "float_boxes": total, "found": found}
+
+    assert pick([row(0.5, 9), row(0.45, 10), row(0.4, 10)], 0.99)["threshold"] == 0.45
+    assert pick([row(0.5, 8), row(0.45, 9), row(0.4, 9)], 0.99)["threshold"] == 0.45  # best recall, highest t
+    assert pick([row(0.5, 0, 0), row(0.45, 0, 0)], 0.99) is None  # no float boxes: the float threshold stays
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 def test_already_quantized_model_is_refused(tmp_path, capsys):
     rc, err = _run(capsys, MODELS / "mobilenet_v1_0.25_128_quant.tflite", "--calib-data", FACES, "-o", tmp_path / "o")
@@ -215,6 +271,11 @@ def test_face_bundle_is_used_like_the_builtin_model(tmp_path, capsys):
     assert (m.task, m.output.decoder) == ("face", "blazeface")
     assert m.output.params["anchors"]["strides"] == [8, 16, 16, 16]
     assert m.input.resize == "letterbox" and m.input.range == (-1.0, 1.0)
+    q = json.loads((out / "report.json").read_text())["quantization"]
+    assert q["calibration"] == "percentile" and q["equalized"]["pairs"] == 16
+    chosen = q["score_threshold"]["candidates"]
+    assert m.output.params["threshold"] == next(r["threshold"] for r in chosen if r["recall"] >= 0.99)
+    assert "int8 boxes the float model lacks" in (out / "report.md").read_text()
     det = build_detectors([str(out)], still=True, workers=1)
     found = total = 0
     for path, truth in _labelled_faces():
