@@ -44,12 +44,17 @@ def int8_grid(kernel: np.ndarray, depthwise: bool) -> tuple[np.ndarray, np.ndarr
     return m, np.where(s == 0, 1.0, s)
 
 
-def _targets(model) -> list[_Target]:
+def _targets(model, dense: bool = False) -> list[_Target]:
+    """The layers whose kernels are rounded: Conv2D, DepthwiseConv2D (multiplier 1), and with ``dense`` Dense
+    (TFLite quantizes FULLY_CONNECTED per output channel too)."""
     import tf_keras
 
     out = []
     for layer in model.layers:
         dw = isinstance(layer, tf_keras.layers.DepthwiseConv2D)
+        if dense and type(layer) is tf_keras.layers.Dense:
+            out.append(_Target(layer.name, False, np.ones(layer.units)))
+            continue
         if not isinstance(layer, (tf_keras.layers.Conv2D, tf_keras.layers.DepthwiseConv2D)) or (
                 dw and layer.depth_multiplier != 1):
             continue
@@ -67,6 +72,8 @@ def _targets(model) -> list[_Target]:
 
 
 def _patches(tf, x, layer):
+    if not hasattr(layer, "kernel_size"):  # Dense
+        return x
     kh, kw = layer.kernel_size
     sh, sw = layer.strides
     if (kh, kw) == (1, 1):

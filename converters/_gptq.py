@@ -84,17 +84,18 @@ def gptq_levels(m: np.ndarray, s: np.ndarray, g: np.ndarray, depthwise: bool, da
     return q, float(np.minimum(e0, e1).sum() / max(e0.sum(), 1e-30))
 
 
-def gptq_round(model, calib: np.ndarray, *, images: int = 64, damp: float = 0.01, batch: int = 8
-               ) -> tuple[object, dict]:
-    """A copy of the tf_keras functional ``model`` whose Conv2D/DepthwiseConv2D kernels sit on the converter's
-    int8 grid, rounded sequentially with error feedback; details (layers, median relative output error vs
-    nearest rounding, seconds). ``calib``: (n, h, w, c) float32 images, the first ``images`` used."""
+def gptq_round(model, calib: np.ndarray, *, images: int = 64, damp: float = 0.01, batch: int = 8,
+               dense: bool = False) -> tuple[object, dict]:
+    """A copy of the tf_keras functional ``model`` whose Conv2D/DepthwiseConv2D (and with ``dense`` Dense) kernels
+    sit on the converter's int8 grid, rounded sequentially with error feedback; details (layers, median relative
+    output error vs nearest rounding, seconds). ``calib``: (n, h, w, c) float32 images, the first ``images`` used;
+    ``damp``: diagonal added to the Gram matrices, as a fraction of their mean diagonal."""
     import tf_keras
 
     t0 = time.perf_counter()
     clone = tf_keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
-    targets = _targets(clone)
+    targets = _targets(clone, dense)
     if not targets:
         return clone, {"layers": 0}
     grams = _grams(clone, targets, calib[:images], batch)

@@ -38,6 +38,10 @@ def register(subparsers) -> None:
                         "percentile (the central 99.99%% of the values)")
     p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
                    help="skip correcting the mean shift int8 weights cause (bias correction)")
+    p.add_argument("--rounding", choices=("nearest", "gptq", "adaround"), default="nearest",
+                   help="int8 weight rounding: nearest (the converter's), gptq (sequential, error feedback on the "
+                        "calibration images) or adaround (learned up/down; slow)")
+    p.add_argument("--equalize", action="store_true", help="cross-layer equalization of conv pairs before int8")
     p.add_argument("--calib-data", metavar="DIR", help="calibration images (flat folder or class folders)")
     p.add_argument("--calib-images", type=bounded_int(1, 100_000), default=200, metavar="N", help="number of calibration images")
     p.add_argument("--qat", action="store_true", help="quantization-aware training (tfmot) on --data before export")
@@ -91,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = ConvertOptions(
         quantize=args.quantize, io=args.io, calibration=args.calibration, bias_correction=args.bias_correction,
+        rounding=args.rounding, equalize=args.equalize,
         calib_data=args.calib_data, calib_images=args.calib_images, data=args.data, eval_data=args.eval_data,
         eval_images=args.eval_images, wnids=args.wnids, labels=args.labels, edgetpu=args.edgetpu,
         input_range=args.input_range, input_size=args.input_size, resize=args.resize, qat=args.qat,
