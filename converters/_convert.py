@@ -24,8 +24,12 @@ def convert(model: str | os.PathLike, out_dir: str | os.PathLike, opts: ConvertO
     opts = opts or ConvertOptions()
     name = str(model)
     if name.lower().endswith(".tflite"):  # a float TFLite model without its source: replayed, then quantized
+        from dataclasses import replace
+
         from ._from_tflite import convert_float_tflite
 
+        if opts.calibration is None:  # min/max is what the float .tflite models were measured with
+            opts = replace(opts, calibration="minmax")
         return convert_float_tflite(Path(model), Path(out_dir), opts, progress=progress)
     if name not in ARCHITECTURES:
         check_keras_path(model)  # before anything else, and before TensorFlow is imported

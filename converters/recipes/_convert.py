@@ -25,9 +25,9 @@ __all__ = ["ConvertOptions", "ConvertStep"]
 class ConvertOptions:
     quantize: str = "int8"
     io: str | None = None  # None: uint8 with --edgetpu, else float
-    calibration: str = "minmax"
+    calibration: str | None = None  # None: percentile for Keras models, minmax for .tflite (convert_methods.md)
     bias_correction: bool = True
-    rounding: str = "nearest"  # int8 weight rounding: nearest (the converter's), gptq or adaround (_prequant.py)
+    rounding: str = "gptq"  # int8 weight rounding: gptq, nearest (the converter's) or adaround (_prequant.py)
     equalize: bool = False  # cross-layer equalization before quantization
     calib_data: str | None = None
     calib_images: int = 200
@@ -167,7 +167,7 @@ class ConvertStep:
             to_convert = LoadedModel(prepared, loaded.flavor, loaded.source)
         with self._bar(ctx, f"converting ({opts.quantize})", None):
             result = convert_tflite(to_convert, opts.quantize, calib=calib, io=io,
-                                    calibration="minmax" if opts.qat else opts.calibration)
+                                    calibration="minmax" if opts.qat else opts.calibration or "percentile")
         conversion_seconds = time.perf_counter() - t_conv
         model_path = ctx.dir / "model.tflite"
         model_path.write_bytes(result.tflite)

@@ -33,14 +33,15 @@ def register(subparsers) -> None:
                    help="none: float32; dynamic: int8 weights; float16: float16 weights; int8: full integer")
     p.add_argument("--io", choices=("float", "int8", "uint8"), default=None,
                    help="input/output type of an int8 model (default: uint8 with --edgetpu, else float)")
-    p.add_argument("--calibration", choices=("minmax", "mse", "percentile"), default="minmax",
+    p.add_argument("--calibration", choices=("minmax", "mse", "percentile"), default=None,
                    help="activation ranges: minmax (TFLite's own), mse (error-minimising clip over histograms) or "
-                        "percentile (the central 99.99%% of the values)")
+                        "percentile (the central 99.99%% of the values); default percentile for Keras models, "
+                        "minmax for .tflite")
     p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
                    help="skip correcting the mean shift int8 weights cause (bias correction)")
-    p.add_argument("--rounding", choices=("nearest", "gptq", "adaround"), default="nearest",
-                   help="int8 weight rounding: nearest (the converter's), gptq (sequential, error feedback on the "
-                        "calibration images) or adaround (learned up/down; slow)")
+    p.add_argument("--rounding", choices=("gptq", "nearest", "adaround"), default="gptq",
+                   help="int8 weight rounding of Keras models: gptq (default: sequential, error feedback on the "
+                        "calibration images), nearest (the converter's) or adaround (learned up/down; slow)")
     p.add_argument("--equalize", action="store_true", help="cross-layer equalization of conv pairs before int8")
     p.add_argument("--calib-data", metavar="DIR", help="calibration images (flat folder or class folders)")
     p.add_argument("--calib-images", type=bounded_int(1, 100_000), default=200, metavar="N", help="number of calibration images")
