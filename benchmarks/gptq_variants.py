@@ -38,6 +38,7 @@ def main() -> int:
     calib, x_ev = load_images(cal_set.paths, (224, 224), spec), load_images(ev_set.paths, (224, 224), spec)
     x_st = load_images(ev_set.paths, (224, 224), InputSpec.from_range(-1.0, 1.0, resize="stretch"))
     views = np.concatenate([x_ev, x_ev[:, :, ::-1], x_st, x_st[:, :, ::-1]])
+    assert ev_set.labels is not None
     n, y = len(ev_set), ev_set.labels + 1
     ref = np.asarray(loaded.model.predict(views, batch_size=50, verbose=0)).argmax(1)
     with open(a.out, "a") as f:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,10 +29,10 @@ __all__ = ["equalize"]
 
 @dataclass
 class _Pair:
-    first: object  # Conv2D / DepthwiseConv2D
-    bn: object  # its BatchNormalization
-    relu: object  # the ReLU between
-    second: object  # Conv2D / DepthwiseConv2D fed by the ReLU (maybe through a ZeroPadding2D)
+    first: Any  # Conv2D / DepthwiseConv2D
+    bn: Any  # its BatchNormalization
+    relu: Any  # the ReLU between
+    second: Any  # Conv2D / DepthwiseConv2D fed by the ReLU (maybe through a ZeroPadding2D)
 
 
 def _single_next(layer):
@@ -170,8 +171,9 @@ def equalize(model, calib: np.ndarray | None = None, *, replace_relu6: bool = Fa
             ok = (r1 > 0) & (r2 > 0)
             s = np.ones_like(r1)
             s[ok] = np.sqrt(r1[ok] / r2[ok])
-            if bound[k] is not None:
-                lo, hi = bound[k]
+            b = bound[k]
+            if b is not None:
+                lo, hi = b
                 s = np.clip(s, lo, hi)
                 bound[k] = (lo / s, hi / s)  # the pre-activation is now divided by s
             _scale_pair(p, s.astype(np.float32))

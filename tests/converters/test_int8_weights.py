@@ -78,7 +78,6 @@ def _tflite_levels(tflite: bytes) -> dict[tuple, np.ndarray]:
     return out
 
 
-@pytest.mark.slow
 def test_converter_reproduces_the_chosen_levels():
     """The converter folds the BN into the kernel and rounds per channel again: an on-grid kernel stays put."""
     from edgesdk.converters import LoadedModel, convert_tflite
