@@ -109,7 +109,8 @@ def test_convert_int8_bundle_with_report(work, tmp_path, capsys):
     acc = report["accuracy"]
     assert acc["n"] == 24 and acc["agreement"] >= 0.9 and acc["keras"]["top1"] >= 0.9
     assert abs(acc["tflite"]["top1"] - acc["keras"]["top1"]) <= 1 / 12
-    assert "## Accuracy" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert "## Accuracy" in md and "int8 weights: gptq rounding, bias correction on 2 layers" in md
     m = load(out, threads=1)
     img = cv2.imread(str(next((work / "data" / "red").iterdir())))
     assert CLASSES[int(np.argmax(m.run(img)[0]))] == "red"
