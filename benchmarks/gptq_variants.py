@@ -49,7 +49,7 @@ def main() -> int:
         for v in a.variants:
             imgs, dense, damp, cal, io = v.split(",")
             t = time.perf_counter()
-            m, d = loaded.model, {}
+            m, d = loaded.model, dict[str, object]()
             if int(imgs) > 0:
                 m, d = gptq_round(m, calib, images=int(imgs), dense=dense == "1", damp=float(damp))
             m, _ = bias_correct(m, calib)
