@@ -4,8 +4,8 @@
 
 Models, all run round-robin (one invoke of each per round, so machine noise hits them alike):
 - float32: ../shared/testdata/models/mobilenet_v2_1.0_224_float.h5 converted without quantization;
-- int8 edgesdk: the same model, `convert --edgetpu` defaults (bias correction, min/max, uint8 I/O, per-channel
-  int8 weights), calibrated on 100 images of imagenet-500;
+- int8 edgesdk: the same model, `convert --edgetpu` defaults (GPTQ rounding, bias correction, percentile ranges,
+  uint8 I/O, per-channel int8 weights), calibrated on 100 images of imagenet-500;
 - int8 edgesdk, float I/O;
 - Coral's mobilenet_v2_1.0_224_quant.tflite (the same architecture from TF1 quantization-aware training:
   uint8, per-tensor weights).

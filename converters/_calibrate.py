@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 
 import numpy as np
 
@@ -82,7 +83,9 @@ def calibrate_and_quantize(tf, converter, calib: np.ndarray, io: str, method: st
     sg = model.subgraphs[0]
     ranges = {ti: (float(sg.tensors[ti].quantization.min[0]), float(sg.tensors[ti].quantization.max[0])) for ti in tensors}
     hists = {ti: np.zeros(_BINS) for ti in tensors}
-    interp = get_backend().Interpreter(model_content=bytes(calibrated), experimental_preserve_all_tensors=True)
+    with warnings.catch_warnings():  # LiteRT's "intended for debugging" note: keeping every tensor is the point here
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors", category=UserWarning)
+        interp = get_backend().Interpreter(model_content=bytes(calibrated), experimental_preserve_all_tensors=True)
     interp.allocate_tensors()
     inp = interp.get_input_details()[0]["index"]
     for x in calib:

@@ -162,7 +162,7 @@ def quantize_float_tflite(model: str | Path, work: str | Path, opts, *, progress
     if drift > REPLAY_TOLERANCE:
         raise InputError(f"{src.name}: the replayed graph differs from the model by {drift:.3g}; not quantized")
     t_conv = time.perf_counter()
-    calibration = known.calibration if known and known.calibration and opts.calibration == "minmax" else opts.calibration
+    calibration = opts.calibration or (known.calibration if known and known.calibration else "minmax")
     tflite = _quantize(graph, calib, io, calibration)
     conversion_seconds = time.perf_counter() - t_conv
     output = known.output_spec() if known else OutputSpec(decoder="raw")

@@ -38,6 +38,10 @@ def render_report_md(report: dict) -> str:
               f"{q.get('calib_images', 0)} images)",
               f"- input: {json.dumps(report.get('input', {}))} (range from {report.get('input_range_source')})",
               f"- conversion time: {_fmt(report.get('conversion_seconds'), 1)} s"]
+    w = q.get("weights") or {}
+    if w:
+        lines.append(f"- int8 weights: {w.get('rounding')} rounding, bias correction on {w.get('bias_correction_layers', 0)} "
+                     f"layers{', cross-layer equalization' if w.get('equalize') else ''}")
     src = report.get("source", {})
     if src.get("flavor") == "tflite":
         lines += [f"- float .tflite replayed in TensorFlow (recognised as {src.get('recognised_as') or 'an unknown model'}); "

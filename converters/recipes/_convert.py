@@ -25,8 +25,10 @@ __all__ = ["ConvertOptions", "ConvertStep"]
 class ConvertOptions:
     quantize: str = "int8"
     io: str | None = None  # None: uint8 with --edgetpu, else float
-    calibration: str = "minmax"
+    calibration: str | None = None  # None: percentile for Keras models, minmax for .tflite (convert_methods.md)
     bias_correction: bool = True
+    rounding: str = "gptq"  # int8 weight rounding: gptq, nearest (the converter's) or adaround (_prequant.py)
+    equalize: bool = False  # cross-layer equalization before quantization
     calib_data: str | None = None
     calib_images: int = 200
     data: str | None = None
@@ -64,6 +66,10 @@ class ConvertOptions:
             raise InputError("--qat produces an int8 model: use it with --quantize int8")
         if self.qat and not self.data:
             raise InputError("--qat needs training images: --data DIR (one folder per class)")
+        from .._prequant import ROUNDINGS
+
+        if self.rounding not in ROUNDINGS:
+            raise InputError(f"--rounding must be one of {', '.join(ROUNDINGS)}, got {self.rounding!r}")
         if self.quantize == "int8" and not (self.calib_data or self.data):
             raise InputError("--quantize int8 needs calibration images: --calib-data DIR (or --data DIR)")
 
@@ -147,18 +153,21 @@ class ConvertStep:
         # 4. convert
         t_conv = time.perf_counter()
         to_convert = loaded
-        bc_layers = 0
-        if opts.quantize == "int8" and opts.bias_correction and not opts.qat and loaded.flavor == "tf_keras":
-            from .._biascorrect import bias_correct
+        bc_layers, prep = 0, None
+        if opts.quantize == "int8" and not opts.qat and loaded.flavor == "tf_keras" and (
+                opts.bias_correction or opts.equalize or opts.rounding != "nearest"):
             from .._load import LoadedModel
+            from .._prequant import prepare_weights
 
             assert calib is not None
-            with self._bar(ctx, "bias correction", None):
-                corrected, bc_layers = bias_correct(loaded.model, calib)
-            to_convert = LoadedModel(corrected, loaded.flavor, loaded.source)
+            with self._bar(ctx, "preparing int8 weights", None):
+                prepared, prep = prepare_weights(loaded.model, calib, equalize=opts.equalize, rounding=opts.rounding,
+                                                 bias_correction=opts.bias_correction)
+            bc_layers = prep["bias_correction_layers"]
+            to_convert = LoadedModel(prepared, loaded.flavor, loaded.source)
         with self._bar(ctx, f"converting ({opts.quantize})", None):
             result = convert_tflite(to_convert, opts.quantize, calib=calib, io=io,
-                                    calibration="minmax" if opts.qat else opts.calibration)
+                                    calibration="minmax" if opts.qat else opts.calibration or "percentile")
         conversion_seconds = time.perf_counter() - t_conv
         model_path = ctx.dir / "model.tflite"
         model_path.write_bytes(result.tflite)
@@ -167,7 +176,7 @@ class ConvertStep:
             "source": {"model": name, "flavor": loaded.flavor, "input_shape": list(loaded.input_shape)},
             "input": spec.to_dict(), "input_range_source": range_source,
             "quantization": {"mode": opts.quantize, "io": io, "calibration": result.calibration,
-                             "bias_correction_layers": bc_layers, "calib_images": result.calib_images,
+                             "bias_correction_layers": bc_layers, "weights": prep, "calib_images": result.calib_images,
                              "calib_data": str(opts.calib_data or opts.data) if calib is not None else None,
                              "qat": bool(opts.qat), "details": result.details,
                              "skipped_images": [str(p) for p in run.skipped]},

@@ -33,11 +33,16 @@ def register(subparsers) -> None:
                    help="none: float32; dynamic: int8 weights; float16: float16 weights; int8: full integer")
     p.add_argument("--io", choices=("float", "int8", "uint8"), default=None,
                    help="input/output type of an int8 model (default: uint8 with --edgetpu, else float)")
-    p.add_argument("--calibration", choices=("minmax", "mse", "percentile"), default="minmax",
+    p.add_argument("--calibration", choices=("minmax", "mse", "percentile"), default=None,
                    help="activation ranges: minmax (TFLite's own), mse (error-minimising clip over histograms) or "
-                        "percentile (the central 99.99%% of the values)")
+                        "percentile (the central 99.99%% of the values); default percentile for Keras models, "
+                        "minmax for .tflite")
     p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
                    help="skip correcting the mean shift int8 weights cause (bias correction)")
+    p.add_argument("--rounding", choices=("gptq", "nearest", "adaround"), default="gptq",
+                   help="int8 weight rounding of Keras models: gptq (default: sequential, error feedback on the "
+                        "calibration images), nearest (the converter's) or adaround (learned up/down; slow)")
+    p.add_argument("--equalize", action="store_true", help="cross-layer equalization of conv pairs before int8")
     p.add_argument("--calib-data", metavar="DIR", help="calibration images (flat folder or class folders)")
     p.add_argument("--calib-images", type=bounded_int(1, 100_000), default=200, metavar="N", help="number of calibration images")
     p.add_argument("--qat", action="store_true", help="quantization-aware training (tfmot) on --data before export")
@@ -92,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = ConvertOptions(
         quantize=args.quantize, io=args.io, calibration=args.calibration, bias_correction=args.bias_correction,
+        rounding=args.rounding, equalize=args.equalize,
         calib_data=args.calib_data, calib_images=args.calib_images, data=args.data, eval_data=args.eval_data,
         eval_images=args.eval_images, wnids=args.wnids, labels=args.labels, edgetpu=args.edgetpu,
         input_range=args.input_range, input_size=args.input_size, resize=args.resize, qat=args.qat,

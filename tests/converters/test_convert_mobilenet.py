@@ -51,7 +51,8 @@ def converted(tmp_path_factory):
 def test_edgetpu_ready_and_small(converted):
     out, report, _, seconds = converted
     q = report["quantization"]
-    assert q["io"] == "uint8" and q["calibration"] == "minmax" and q["bias_correction_layers"] == 52
+    assert q["io"] == "uint8" and q["calibration"] == "percentile" and q["bias_correction_layers"] == 52
+    assert q["weights"]["rounding"] == "gptq" and q["weights"]["rounding_details"]["layers"] == 52
     pred = report["edgetpu"]["predicted"]
     assert pred["cpu_ops"] == {} and pred["first_unmapped"] is None
     assert report["size"]["ratio"] <= 0.3

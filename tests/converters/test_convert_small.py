@@ -100,7 +100,8 @@ def test_convert_int8_bundle_with_report(work, tmp_path, capsys):
     assert b.manifest.input.range == (0.0, 1.0) and report["input_range_source"] == "--input-range"
     assert json.loads((out / "report.json").read_text())["quantization"] == report["quantization"]
     q = report["quantization"]
-    assert q["mode"] == "int8" and q["io"] == "float" and q["calibration"] == "minmax" and q["calib_images"] == 12
+    assert q["mode"] == "int8" and q["io"] == "float" and q["calibration"] == "percentile" and q["calib_images"] == 12
+    assert q["weights"]["rounding"] == "gptq"
     assert q["bias_correction_layers"] == 2
     assert report["size"]["float32 reference"] > 0 and report["size"]["ratio"] > 0  # tiny: int8 gains nothing
     assert set(report["latency_ms"]) == {"model.tflite", "float32 reference"}
@@ -108,7 +109,8 @@ def test_convert_int8_bundle_with_report(work, tmp_path, capsys):
     acc = report["accuracy"]
     assert acc["n"] == 24 and acc["agreement"] >= 0.9 and acc["keras"]["top1"] >= 0.9
     assert abs(acc["tflite"]["top1"] - acc["keras"]["top1"]) <= 1 / 12
-    assert "## Accuracy" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert "## Accuracy" in md and "int8 weights: gptq rounding, bias correction on 2 layers" in md
     m = load(out, threads=1)
     img = cv2.imread(str(next((work / "data" / "red").iterdir())))
     assert CLASSES[int(np.argmax(m.run(img)[0]))] == "red"
