@@ -3,7 +3,7 @@ benchmarks/convert_mobilenet_v2.py (200 calibration images of imagenet-500, the 
 
     nice .venv/bin/python benchmarks/convert_methods.py [--out benchmarks/results/convert] [--only SUBSTR ...]
 
-Float I/O methods, each a weight preparation (edgesdk.converters._prequant: [cross-layer equalization] ->
+Float I/O methods, each a weight preparation (edgesdk.converters.prepare_weights: [cross-layer equalization] ->
 [weight rounding: GPTQ-style sequential or AdaRound] -> bias correction) and an activation range method (min/max,
 MSE, 99.99th percentile); then the product path ``convert --edgetpu`` (uint8 I/O, evaluated through the runtime's
 preprocessing). Agreement is also given on 1200 views of the 300 held-out images (centre crop, stretch, mirrored)
@@ -56,8 +56,8 @@ def _digest(p: Path) -> str:
 
 def _prepare(loaded, calib, eq: str | None, rounding: str, bc: bool):
     from edgesdk.converters import LoadedModel
-    from edgesdk.converters._equalize import equalize
-    from edgesdk.converters._prequant import prepare_weights
+    from edgesdk.converters import equalize
+    from edgesdk.converters import prepare_weights
 
     model, info = loaded.model, {}
     if eq == "cle-relu":

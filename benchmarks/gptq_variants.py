@@ -31,7 +31,7 @@ def main() -> int:
     a = ap.parse_args()
     from edgesdk.bundle import InputSpec
     from edgesdk.converters import LoadedModel, bias_correct, convert_tflite, load_images, load_keras, scan_images
-    from edgesdk.converters._gptq import gptq_round
+    from edgesdk.converters import gptq_round
 
     loaded = load_keras(base.MODEL)
     spec = InputSpec.from_range(-1.0, 1.0, resize="crop")

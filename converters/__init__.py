@@ -5,13 +5,15 @@ TensorFlow is imported only inside the functions that need it (with ``TF_USE_LEG
 
 The public API, by job: ``convert`` + ``ConvertOptions`` (one model, one call); the training steps with their
 config dataclasses (``finetune`` + ``FinetuneConfig``, ``apply_pruning`` + ``PruneConfig``, ``distill`` +
-``DistillConfig``, ``quantization_aware`` / ``qat_train``, ``fit``); ``convert_tflite`` (quantize); recipes
+``DistillConfig``, ``quantization_aware`` / ``qat_train``, ``fit``); ``convert_tflite`` (quantize) and the int8 weight preparation before it (``prepare_weights``: ``equalize``,
+``gptq_round``, ``adaround``, ``bias_correct``); recipes
 (``load_recipe``, ``run_recipe``, ``STEP_KINDS``, more in ``edgesdk.converters.recipes``); data (``scan_images``,
 ``load_images``, ``tf_dataset``, ``prepare_data``); ``evaluate``; ``compile_model``; reports. ``convert`` and
 ``run_recipe`` return a ``ConvertReport`` (a recipe's rows as a ``StepTable`` of numpy columns), ``compile_model``
 a ``CompileReport``; ``to_dict()`` of each is its JSON document.
 """
 
+from ._adaround import adaround
 from ._arch import ARCHITECTURES, build_architecture
 from ._biascorrect import bias_correct
 from ._compile import (
@@ -30,13 +32,16 @@ from ._convert import ConvertOptions, convert
 from ._data import IMAGE_SUFFIXES, ImageSet, load_images, sample, scan_images, stratified_split, tf_dataset
 from ._distill import DistillConfig, distill
 from ._distribute import STRATEGIES, get_strategy
+from ._equalize import equalize
 from ._env import import_tf, import_tf_keras, import_tfmot
 from ._evaluate import EvalResult, evaluate, predict_keras, predict_tflite, topk_accuracy
 from ._export import export_bundle
+from ._gptq import gptq_round
 from ._finetune import FinetuneConfig, compile_classifier, finetune, logits_model, replace_head
 from ._input_spec import infer_input_spec
 from ._latency import measure_latency
 from ._load import LoadedModel, fix_input_size, load_keras
+from ._prequant import ROUNDINGS, prepare_weights
 from ._prune import (
     PruneConfig,
     apply_pruning,
@@ -57,6 +62,11 @@ from ._trainset import TrainingData, make_datasets, prepare_data
 from .recipes import STEP_KINDS, FloatTfliteStep, QatStep, Recipe, Step, load_recipe, render_steps_md, run_recipe
 
 __all__ = [
+    "ROUNDINGS",
+    "adaround",
+    "equalize",
+    "gptq_round",
+    "prepare_weights",
     "ARCHITECTURES",
     "CALIBRATIONS",
     "IMAGE_SUFFIXES",

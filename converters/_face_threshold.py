@@ -63,16 +63,22 @@ def choose_threshold(float_model: str | Path, int8_model: bytes, calib: np.ndarr
         a[key] = tuple(a[key])
     anchors = ssd_anchors(AnchorOptions(**a))
     base = float(params.get("threshold", 0.5))
-    kw = {"scale": (float(a["input_size_width"]), float(a["input_size_height"])),
-          "iou_threshold": float(params.get("iou_threshold", 0.3)), "num_keypoints": int(params.get("keypoints", 6))}
+    scale = (float(a["input_size_width"]), float(a["input_size_height"]))
+    iou, keypoints = float(params.get("iou_threshold", 0.3)), int(params.get("keypoints", 6))
+
+    def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, threshold: float) -> np.ndarray:
+        """(N, 4) boxes (x1, y1, x2, y2), in 0-1 of the model input, decoded from one input's raw outputs."""
+        return decode_blazeface(raw_boxes, raw_scores, anchors, scale=scale, threshold=threshold, iou_threshold=iou,
+                                num_keypoints=keypoints).xyxy
+
     fb, fs = _outputs(float_model, calib)
     qb, qs = _outputs(int8_model, calib)
-    ref = [decode_blazeface(fb[i], fs[i], anchors, threshold=base, **kw).xyxy for i in range(len(calib))]
+    ref = [decode(fb[i], fs[i], base) for i in range(len(calib))]
     table = []
     for t in (round(base - d, 4) for d in STEPS if base - d > 0):
         found = extra = 0
         for i, r in enumerate(ref):
-            q = decode_blazeface(qb[i], qs[i], anchors, threshold=t, **kw).xyxy
+            q = decode(qb[i], qs[i], t)
             if len(r) and len(q):
                 m = iou_matrix(r, q)
                 found += int((m.max(1) >= 0.5).sum())
