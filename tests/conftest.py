@@ -10,6 +10,17 @@ import pytest
 from _paths import IMAGES, MODELS, TESTDATA
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """`pytest -m "not slow"` (the quick tier) runs on two cores when pytest-xdist is installed (the `dev` extra):
+    as `-n 2`. Any -n given (`-n 0`: one process), --pdb, `-p no:xdist`, another -m or none (the full suite CI
+    runs) leave pytest as it is."""
+    opt = config.option
+    if (getattr(opt, "numprocesses", "absent") is None and getattr(opt, "markexpr", "") == "not slow"
+            and not opt.usepdb and not hasattr(config, "workerinput") and (os.cpu_count() or 1) >= 2):
+        opt.numprocesses = 2
+
+
 def pytest_collection_modifyitems(config, items):
     """Without ../shared/testdata at all, every test of a module that names a path in it (``from _paths import
     MODELS``, ``GRACE = IMAGES / ...``) is skipped with the reason, not failed; single missing files skip through
