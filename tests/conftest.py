@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from _paths import IMAGES, MODELS, TESTDATA
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """`pytest -m "not slow"` (the quick tier) runs on two cores when pytest-xdist is installed (the `dev` extra):
+    as `-n 2`. Any -n given (`-n 0`: one process), --pdb, `-p no:xdist`, another -m or none (the full suite CI
+    runs) leave pytest as it is."""
+    opt = config.option
+    if (getattr(opt, "numprocesses", "absent") is None and getattr(opt, "markexpr", "") == "not slow"
+            and not opt.usepdb and not hasattr(config, "workerinput") and (os.cpu_count() or 1) >= 2):
+        opt.numprocesses = 2
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without ../shared/testdata at all, every test of a module that names a path in it (``from _paths import
+    MODELS``, ``GRACE = IMAGES / ...``) is skipped with the reason, not failed; single missing files skip through
+    the fixtures below."""
+    if TESTDATA.is_dir():
+        return
+    root = str(TESTDATA)
+    skip = pytest.mark.skip(reason=f"test data not available: {TESTDATA} (see ../shared/README.md)")
+    needs: dict[object, bool] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module not in needs:
+            needs[module] = module is not None and any(
+                isinstance(v, (str, os.PathLike)) and os.fspath(v).startswith(root) for v in vars(module).values())
+        if needs[module]:
+            item.add_marker(skip)
 
 
 def _need(path: Path) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import _paths
 import _root
 from _sshd import refused_port
 
@@ -37,6 +38,8 @@ def test_host_mirror_is_read_from_apt_sources(monkeypatch):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap and chroot need root")
+@pytest.mark.skipif(not _paths.TESTDATA.is_dir(), reason=f"test data not available: {_paths.TESTDATA} (the tier's "
+                    "tests skip for that before debootstrap runs)")
 def test_tier_skips_when_debootstrap_fails(tmp_path):
     """The whole tier, pointed at a mirror where nothing listens and an empty cache: every test skips with
     debootstrap's failure as the reason, pytest exits 0, and the summary says the tier was skipped."""

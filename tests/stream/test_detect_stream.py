@@ -268,9 +268,9 @@ def test_sigterm_finishes_and_finalizes_the_outputs(tmp_path):
     try:
         deadline = time.time() + 60
         # the video is written to a temporary file and muxed with the source's audio track at the end: wait
-        # for the events instead
-        while time.time() < deadline and (not ev.exists() or ev.stat().st_size < 30_000):
-            time.sleep(0.1)
+        # for the events instead (flushed every 30 frames: the first lines mean frames are flowing)
+        while time.time() < deadline and (not ev.exists() or ev.stat().st_size == 0):
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=60)
     finally:

@@ -118,6 +118,8 @@ def test_events_and_retained_counts(broker):
     late = Subscriber(broker, "cam/#", client_id="late", clean=True)
     try:
         assert wait_until(lambda: late.on("cam/available") == ["offline"])
+        # the broker sends the four retained topics one after another: wait for all of them (not only the first)
+        wait_until(lambda: len({t for t, p, r in late.messages if r}) >= 4)
         retained = {t: p for t, p, r in late.messages if r}
         assert retained == {"cam/person": "0", "cam/door/person": "0", "cam/gate/person/in": "0", "cam/available": "offline"}
     finally:
