@@ -35,8 +35,8 @@ def register(subparsers) -> None:
                    help="input/output type of an int8 model (default: uint8 with --edgetpu, else float)")
     p.add_argument("--calibration", choices=("minmax", "mse", "percentile"), default=None,
                    help="activation ranges: minmax (TFLite's own), mse (error-minimising clip over histograms) or "
-                        "percentile (the central 99.99%% of the values); default percentile for Keras models, "
-                        "minmax for .tflite")
+                        "percentile (the central 99.99%% of the values); default percentile for Keras models; for "
+                        "a .tflite its known model's own (percentile for the face detectors), else minmax")
     p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
                    help="skip correcting the mean shift int8 weights cause (bias correction)")
     p.add_argument("--rounding", choices=("gptq", "nearest", "adaround"), default="gptq",
