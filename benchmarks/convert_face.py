@@ -72,11 +72,13 @@ def _frames(stride: int):
                 yield clip, f
 
 
-def _crop(img: np.ndarray, box: np.ndarray, score: float) -> np.ndarray:
+def _face_view(img: np.ndarray, box: np.ndarray, score: float) -> np.ndarray:
     """160x160 view of ``box`` (x1, y1, x2, y2 pixels) with half its width around it, its score written on it."""
+    from edgesdk.runtime import fit_image
+
     x1, y1, x2, y2 = box.astype(int)
     m = max(1, (x2 - x1) // 2)
-    c = cv2.resize(img[max(0, y1 - m):max(1, y2 + m), max(0, x1 - m):max(1, x2 + m)], (160, 160))
+    c = fit_image(img[max(0, y1 - m):max(1, y2 + m), max(0, x1 - m):max(1, x2 + m)], (160, 160), "stretch")[0]
     cv2.putText(c, f"{score:.2f}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 0), 1)
     return c
 
@@ -103,8 +105,8 @@ def recall(bundle: Path, stride: int, crops_dir: Path | None = None) -> dict:
         a, b = da.xyxy, dq.xyxy
         if crops_dir is not None and len(a) + len(b):
             m = iou_matrix(a, b) if len(a) and len(b) else np.zeros((len(a), len(b)))
-            missed_crops += [_crop(img, a[i], da.score[i]) for i in range(len(a)) if m.shape[1] == 0 or m[i].max() < 0.5]
-            extra_crops += [_crop(img, b[j], dq.score[j]) for j in range(len(b)) if m.shape[0] == 0 or m[:, j].max() < 0.5]
+            missed_crops += [_face_view(img, a[i], da.score[i]) for i in range(len(a)) if m.shape[1] == 0 or m[i].max() < 0.5]
+            extra_crops += [_face_view(img, b[j], dq.score[j]) for j in range(len(b)) if m.shape[0] == 0 or m[:, j].max() < 0.5]
         d = per.setdefault(name, {"frames": 0, "float_boxes": 0, "found": 0, "int8_boxes": 0, "int8_extra": 0,
                                   "float_boxes_0.7": 0, "found_0.7": 0, "float_boxes_0.6": 0, "found_0.6": 0,
                                   "missed": []})

@@ -225,7 +225,7 @@ def run_once(variant: str, cmd: list[str], clip: Path, out: Path, env: dict[str,
     return r
 
 
-def _resized(frames: Iterator, size: tuple[int, int]) -> Iterator:
+def _frames_at(frames: Iterator, size: tuple[int, int]) -> Iterator:
     from edgesdk.runtime import fit_image
 
     for f in frames:
@@ -237,7 +237,7 @@ def leaks(clip: Path, output: Path, size: tuple[int, int]) -> dict:
     from edgesdk.runtime.anonymize import leak_detections, leak_report
     from edgesdk.runtime.sources import video_frames
 
-    found = leak_detections(zip(video_frames(clip), _resized(video_frames(output), size)))
+    found = leak_detections(zip(video_frames(clip), _frames_at(video_frames(output), size)))
     out = {}
     variants: tuple[tuple[str, dict[str, Any]], ...] = (
         ("raw", {"match_iou": 0.5}), ("confirmed", {"match_iou": 0.5, "confirm": True}),
