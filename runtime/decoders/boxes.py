@@ -14,7 +14,8 @@ import numpy as np
 
 from ...results import Detections
 
-__all__ = ["sigmoid_scores", "decode_boxes", "iou_matrix", "weighted_nms", "nms", "class_nms", "decode_blazeface"]
+__all__ = ["sigmoid_scores", "decode_boxes", "iou_matrix", "weighted_nms", "nms", "class_nms", "decode_blazeface",
+           "decode_blazeface_many"]
 
 NUM_KEYPOINTS = 6
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
@@ -191,3 +192,53 @@ def decode_blazeface(
     xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep], scale, num_keypoints)
     b, s, k = weighted_nms(xyxy, scores_c, kps, iou_threshold, max_detections)
     return Detections(b, s, np.zeros(len(b), np.int32), k, normalized=True)
+
+
+def decode_blazeface_many(
+    raw_boxes: np.ndarray,
+    logits: np.ndarray,
+    anchors: np.ndarray,
+    *,
+    scale: tuple[float, float] = (128.0, 128.0),
+    threshold: float = 0.5,
+    iou_threshold: float = 0.3,
+    score_clip: float | None = 100.0,
+    num_keypoints: int = NUM_KEYPOINTS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`decode_blazeface` of T model inputs at once (the tiles of a frame): one score threshold over every
+    input's logits, one box decode, then weighted NMS within each input (never across inputs).
+
+    raw_boxes: (T, N, >= 4 + 2k) float32; logits: (T, N). Returns (xyxy (n, 4), score (n,), keypoints (n, k, 2),
+    counts (T,) int64): normalized to the model input, input 0's rows first, each input's rows as
+    :func:`decode_blazeface` gives them (the same values)."""
+    t, n = logits.shape[:2]
+    if n != len(anchors):
+        raise ValueError(f"{n} scores but {len(anchors)} anchors")
+    flat = logits.reshape(-1)
+    counts = np.zeros(t, np.int64)
+    if 0.0 < threshold < 1.0:
+        cut = math.log(threshold / (1.0 - threshold)) - 1e-3
+        if score_clip is not None:
+            cut = min(cut, score_clip)
+        cand = np.flatnonzero(flat >= cut)
+    else:
+        cand = np.arange(len(flat))
+    scores_c = sigmoid_scores(flat[cand], score_clip) if cand.size else np.zeros(0, np.float32)
+    ok = scores_c >= threshold
+    keep, scores_c = cand[ok], scores_c[ok]
+    if keep.size == 0:
+        return (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, num_keypoints, 2), np.float32),
+                counts)
+    raw = raw_boxes.reshape(t * n, raw_boxes.shape[-1])
+    xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep % n], scale, num_keypoints)
+    tile = keep // n  # ascending: each input's candidates are one run
+    starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]]).tolist() + [len(keep)]
+    out_b, out_s, out_k = [], [], []  # type: list[np.ndarray], list[np.ndarray], list[np.ndarray]
+    for a, b in zip(starts[:-1], starts[1:]):
+        bb, ss, kk = weighted_nms(xyxy[a:b], scores_c[a:b], kps[a:b], iou_threshold)
+        assert kk is not None  # keypoints in, keypoints out
+        counts[tile[a]] = len(bb)
+        out_b.append(bb)
+        out_s.append(ss)
+        out_k.append(kk)
+    return np.concatenate(out_b), np.concatenate(out_s), np.concatenate(out_k), counts
