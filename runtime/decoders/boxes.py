@@ -231,14 +231,46 @@ def decode_blazeface_many(
                 counts)
     raw = raw_boxes.reshape(t * n, raw_boxes.shape[-1])
     xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep % n], scale, num_keypoints)
-    tile = keep // n  # ascending: each input's candidates are one run
-    starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]]).tolist() + [len(keep)]
-    out_b, out_s, out_k = [], [], []  # type: list[np.ndarray], list[np.ndarray], list[np.ndarray]
+    b, sc, k, tile = _weighted_nms_many(xyxy, scores_c, kps, keep // n, iou_threshold)
+    counts += np.bincount(tile, minlength=t)
+    return b, sc, k, counts
+
+
+def _weighted_nms_many(
+    xyxy: np.ndarray, score: np.ndarray, kps: np.ndarray, tile: np.ndarray, iou_threshold: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`weighted_nms` within each input (``tile`` (n,) ascending: the input of each row) at once: one sort,
+    one IoU matrix and one pass of clustering (boxes of different inputs never cluster); the score-weighted
+    means are taken per input exactly as :func:`weighted_nms` takes them (the same values, bit for bit).
+    Returns (xyxy, score, keypoints, input of each row), input by input, best first within each."""
+    order = np.lexsort((-score, tile))  # by input, then as weighted_nms's stable argsort(-score)
+    boxes, scores, kp, tl = xyxy[order], score[order], kps[order], tile[order]
+    n = len(boxes)
+    over = ((iou_matrix(boxes, boxes) > iou_threshold) & (tl[:, None] == tl[None, :])).tolist()
+    alive = [True] * n
+    groups: list[list[int]] = []
+    for best in range(n):
+        if not alive[best]:
+            continue
+        row = over[best]
+        cand = [j for j in range(best, n) if alive[j] and row[j]] or [best]  # a zero-area box: kept alone
+        for j in cand:
+            alive[j] = False
+        groups.append(cand)
+    starts = np.flatnonzero(np.r_[True, tl[1:] != tl[:-1]]).tolist() + [n]  # each input's rows: [a, b)
+    out_b, out_k, g0 = [], [], 0  # type: list[np.ndarray], list[np.ndarray], int
     for a, b in zip(starts[:-1], starts[1:]):
-        bb, ss, kk = weighted_nms(xyxy[a:b], scores_c[a:b], kps[a:b], iou_threshold)
-        assert kk is not None  # keypoints in, keypoints out
-        counts[tile[a]] = len(bb)
-        out_b.append(bb)
-        out_s.append(ss)
-        out_k.append(kk)
-    return np.concatenate(out_b), np.concatenate(out_s), np.concatenate(out_k), counts
+        g1 = g0
+        while g1 < len(groups) and groups[g1][0] < b:
+            g1 += 1
+        w = np.zeros((g1 - g0, b - a), np.float32)
+        for g, cand in enumerate(groups[g0:g1]):
+            idx = [c - a for c in cand]
+            w[g, idx] = scores[cand]
+        w /= w.sum(axis=1, keepdims=True)
+        out_b.append(w @ boxes[a:b])
+        out_k.append((w @ kp[a:b].reshape(b - a, -1)).reshape(g1 - g0, -1, 2))
+        g0 = g1
+    firsts = [c[0] for c in groups]
+    return (np.concatenate(out_b).astype(np.float32, copy=False), scores[firsts],
+            np.concatenate(out_k).astype(np.float32, copy=False), tl[firsts])
