@@ -257,16 +257,22 @@ def _weighted_nms_many(
         for j in cand:
             alive[j] = False
         groups.append(cand)
-    starts = np.flatnonzero(np.r_[True, tl[1:] != tl[:-1]]).tolist() + [n]  # each input's rows: [a, b)
+    tiles = tl.tolist()
+    starts = [i for i in range(n) if i == 0 or tiles[i] != tiles[i - 1]] + [n]  # each input's rows: [a, b)
     out_b, out_k, g0 = [], [], 0  # type: list[np.ndarray], list[np.ndarray], int
     for a, b in zip(starts[:-1], starts[1:]):
         g1 = g0
         while g1 < len(groups) and groups[g1][0] < b:
             g1 += 1
+        if all(len(c) == 1 for c in groups[g0:g1]):  # lone boxes: their own corners (weight exactly 1)
+            idx = [c[0] for c in groups[g0:g1]]
+            out_b.append(boxes[idx])
+            out_k.append(kp[idx])
+            g0 = g1
+            continue
         w = np.zeros((g1 - g0, b - a), np.float32)
         for g, cand in enumerate(groups[g0:g1]):
-            idx = [c - a for c in cand]
-            w[g, idx] = scores[cand]
+            w[g, [c - a for c in cand]] = scores[cand]
         w /= w.sum(axis=1, keepdims=True)
         out_b.append(w @ boxes[a:b])
         out_k.append((w @ kp[a:b].reshape(b - a, -1)).reshape(g1 - g0, -1, 2))

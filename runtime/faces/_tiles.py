@@ -335,8 +335,8 @@ class TiledDetector:
         det = merge_counted(allp, counts)
         if len(det) and self.pad != "off":
             b = det.xyxy
-            iw = np.clip(np.minimum(b[:, 2], w) - np.maximum(b[:, 0], 0), 0, None)
-            ih = np.clip(np.minimum(b[:, 3], h) - np.maximum(b[:, 1], 0), 0, None)
+            iw = np.maximum(np.minimum(b[:, 2], w) - np.maximum(b[:, 0], 0), 0)
+            ih = np.maximum(np.minimum(b[:, 3], h) - np.maximum(b[:, 1], 0), 0)
             area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6)
             inside = iw * ih / area >= MIN_INSIDE
             if not inside.all():

@@ -27,6 +27,7 @@ def test_many_inputs_decode_like_one_by_one():
     one = [decode_blazeface(boxes[i], logits[i], anchors) for i in range(t)]
     assert counts.tolist() == [len(d) for d in one]
     assert counts[2] == 0 and counts[1] >= 2 and counts.sum() == len(score)
+    assert counts[1] < (logits[1] >= 0).sum() and counts[4] == (logits[4] >= 0).sum() > 1  # merged; lone boxes
     ref = Detections.concat([d for d in one if len(d)])
     assert np.array_equal(xyxy, ref.xyxy) and np.array_equal(score, ref.score)
     assert np.array_equal(kp, ref.keypoints)
