@@ -55,17 +55,18 @@ def decode_boxes(
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) intersection over union of xyxy boxes."""
+    """(n, m) intersection over union of xyxy boxes (``iou_matrix(x, x)``: the areas computed once)."""
+    same = b is a
     a = np.asarray(a, np.float32).reshape(-1, 4)
-    b = np.asarray(b, np.float32).reshape(-1, 4)
+    b = a if same else np.asarray(b, np.float32).reshape(-1, 4)
     # plain ufuncs (no np.prod / np.clip wrappers): this runs for every tile of every frame
     iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
     inter = np.maximum(iw, 0) * np.maximum(ih, 0)
     area_a = np.maximum(a[:, 2] - a[:, 0], 0) * np.maximum(a[:, 3] - a[:, 1], 0)
-    area_b = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    area_b = area_a if b is a else np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32, copy=False)
 
 
 def weighted_nms(
@@ -114,7 +115,8 @@ def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float = 0.3) -> np.n
     xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
     order = np.argsort(-np.asarray(score, np.float32).reshape(-1), kind="stable")
     if order.size <= 256:  # all pairs at once (one vectorised IoU) beats one IoU row per kept box
-        over = iou_matrix(xyxy[order], xyxy[order]) > iou_threshold
+        xo = xyxy[order]
+        over = iou_matrix(xo, xo) > iou_threshold
         alive = np.ones(order.size, bool)
         kept = []
         for i in range(order.size):

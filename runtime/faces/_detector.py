@@ -220,8 +220,9 @@ class FaceDetector:
         score (n,), keypoints (n, k, 2) or None, counts (T,) rows per image), normalized, image 0's rows first."""
         raws = [self._raw(im)[0] for im in images]
         if self.config.decoder is decode_blazeface and raws:
-            boxes = np.stack([r[self._boxes_i].reshape(-1, r[self._boxes_i].shape[-1]) for r in raws])
-            logits = np.stack([r[self._scores_i].reshape(-1) for r in raws])
+            # outputs (1, N, K) and (1, N, 1): one concatenation each -> (T, N, K), (T, N)
+            boxes = np.concatenate([r[self._boxes_i] for r in raws]).reshape(len(raws), -1, raws[0][self._boxes_i].shape[-1])
+            logits = np.concatenate([r[self._scores_i] for r in raws]).reshape(len(raws), -1)
             return decode_blazeface_many(boxes, logits, self.anchors, scale=self.scale, threshold=self.threshold,
                                          iou_threshold=self.iou_threshold, num_keypoints=self.config.num_keypoints)
         dets = [self.config.decoder(r[self._boxes_i], r[self._scores_i], self.anchors, scale=self.scale,

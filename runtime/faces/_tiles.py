@@ -324,7 +324,7 @@ class TiledDetector:
         self.last_tiled = False
         rects = [plan.full]
         if self.tiles != "off":
-            rects += [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]  # type: ignore[misc]
+            rects += [tuple(t) for t in self._tiles_now(plan.tiles).tolist()]  # type: ignore[misc]
             rects += self._roi_rects(plan)
             self._frames += 1
             if len(rects) > 1:
