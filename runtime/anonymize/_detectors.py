@@ -133,6 +133,9 @@ class MultiDetector:
         return sum(d.inner.tiled_frames for d in self.detectors if isinstance(d, _FaceAdapter))
 
     def detect(self, image: np.ndarray) -> Detections:
+        if len(self.detectors) == 1:  # one detector: its classes as they are, no concatenation
+            det = self.detectors[0].detect(image)
+            return Detections(det.xyxy, det.score, det.class_id, None, det.normalized) if len(det) else Detections.empty()
         parts = []
         for i, d in enumerate(self.detectors):
             det = d.detect(image)

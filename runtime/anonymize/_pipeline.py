@@ -32,10 +32,14 @@ class Renderer:
         """(masked boxes (n, 4) float pixels, feather margins (n,))."""
         if not len(det):
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        big = det.expand(self.mask_scale).clip(width, height)
-        wh = det.xyxy[:, 2:] - det.xyxy[:, :2]
+        b = det.xyxy  # Detections.expand(mask_scale).clip(width, height) without building the two records
+        c = (b[:, :2] + b[:, 2:]) / 2
+        half = (b[:, 2:] - b[:, :2]) / 2 * self.mask_scale
+        big = np.minimum(np.maximum(np.concatenate([c - half, c + half], axis=1), 0),
+                         np.array([width, height, width, height], np.float32))
+        wh = b[:, 2:] - b[:, :2]
         margins = np.maximum(0.0, wh.min(axis=1) * (self.mask_scale - 1.0) / 2.0)
-        return big.xyxy, margins
+        return big.astype(np.float32, copy=False), margins
 
     def __call__(self, frame: np.ndarray, det: Detections) -> np.ndarray:
         """Mask ``det`` in ``frame`` (in place); returns the int boxes covered."""

@@ -14,7 +14,8 @@ import numpy as np
 
 from ...results import Detections
 
-__all__ = ["sigmoid_scores", "decode_boxes", "iou_matrix", "weighted_nms", "nms", "class_nms", "decode_blazeface"]
+__all__ = ["sigmoid_scores", "decode_boxes", "iou_matrix", "weighted_nms", "nms", "class_nms", "decode_blazeface",
+           "decode_blazeface_many"]
 
 NUM_KEYPOINTS = 6
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
@@ -54,17 +55,18 @@ def decode_boxes(
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) intersection over union of xyxy boxes."""
+    """(n, m) intersection over union of xyxy boxes (``iou_matrix(x, x)``: the areas computed once)."""
+    same = b is a
     a = np.asarray(a, np.float32).reshape(-1, 4)
-    b = np.asarray(b, np.float32).reshape(-1, 4)
+    b = a if same else np.asarray(b, np.float32).reshape(-1, 4)
     # plain ufuncs (no np.prod / np.clip wrappers): this runs for every tile of every frame
     iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
     inter = np.maximum(iw, 0) * np.maximum(ih, 0)
     area_a = np.maximum(a[:, 2] - a[:, 0], 0) * np.maximum(a[:, 3] - a[:, 1], 0)
-    area_b = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    area_b = area_a if b is a else np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32, copy=False)
 
 
 def weighted_nms(
@@ -113,7 +115,8 @@ def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float = 0.3) -> np.n
     xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
     order = np.argsort(-np.asarray(score, np.float32).reshape(-1), kind="stable")
     if order.size <= 256:  # all pairs at once (one vectorised IoU) beats one IoU row per kept box
-        over = iou_matrix(xyxy[order], xyxy[order]) > iou_threshold
+        xo = xyxy[order]
+        over = iou_matrix(xo, xo) > iou_threshold
         alive = np.ones(order.size, bool)
         kept = []
         for i in range(order.size):
@@ -191,3 +194,91 @@ def decode_blazeface(
     xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep], scale, num_keypoints)
     b, s, k = weighted_nms(xyxy, scores_c, kps, iou_threshold, max_detections)
     return Detections(b, s, np.zeros(len(b), np.int32), k, normalized=True)
+
+
+def decode_blazeface_many(
+    raw_boxes: np.ndarray,
+    logits: np.ndarray,
+    anchors: np.ndarray,
+    *,
+    scale: tuple[float, float] = (128.0, 128.0),
+    threshold: float = 0.5,
+    iou_threshold: float = 0.3,
+    score_clip: float | None = 100.0,
+    num_keypoints: int = NUM_KEYPOINTS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`decode_blazeface` of T model inputs at once (the tiles of a frame): one score threshold over every
+    input's logits, one box decode, then weighted NMS within each input (never across inputs).
+
+    raw_boxes: (T, N, >= 4 + 2k) float32; logits: (T, N). Returns (xyxy (n, 4), score (n,), keypoints (n, k, 2),
+    counts (T,) int64): normalized to the model input, input 0's rows first, each input's rows as
+    :func:`decode_blazeface` gives them (the same values)."""
+    t, n = logits.shape[:2]
+    if n != len(anchors):
+        raise ValueError(f"{n} scores but {len(anchors)} anchors")
+    flat = logits.reshape(-1)
+    counts = np.zeros(t, np.int64)
+    if 0.0 < threshold < 1.0:
+        cut = math.log(threshold / (1.0 - threshold)) - 1e-3
+        if score_clip is not None:
+            cut = min(cut, score_clip)
+        cand = np.flatnonzero(flat >= cut)
+    else:
+        cand = np.arange(len(flat))
+    scores_c = sigmoid_scores(flat[cand], score_clip) if cand.size else np.zeros(0, np.float32)
+    ok = scores_c >= threshold
+    keep, scores_c = cand[ok], scores_c[ok]
+    if keep.size == 0:
+        return (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, num_keypoints, 2), np.float32),
+                counts)
+    raw = raw_boxes.reshape(t * n, raw_boxes.shape[-1])
+    xyxy, kps = decode_boxes(raw[keep], np.asarray(anchors, np.float32)[keep % n], scale, num_keypoints)
+    b, sc, k, tile = _weighted_nms_many(xyxy, scores_c, kps, keep // n, iou_threshold)
+    counts += np.bincount(tile, minlength=t)
+    return b, sc, k, counts
+
+
+def _weighted_nms_many(
+    xyxy: np.ndarray, score: np.ndarray, kps: np.ndarray, tile: np.ndarray, iou_threshold: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`weighted_nms` within each input (``tile`` (n,) ascending: the input of each row) at once: one sort,
+    one IoU matrix and one pass of clustering (boxes of different inputs never cluster); the score-weighted
+    means are taken per input exactly as :func:`weighted_nms` takes them (the same values, bit for bit).
+    Returns (xyxy, score, keypoints, input of each row), input by input, best first within each."""
+    order = np.lexsort((-score, tile))  # by input, then as weighted_nms's stable argsort(-score)
+    boxes, scores, kp, tl = xyxy[order], score[order], kps[order], tile[order]
+    n = len(boxes)
+    over = ((iou_matrix(boxes, boxes) > iou_threshold) & (tl[:, None] == tl[None, :])).tolist()
+    alive = [True] * n
+    groups: list[list[int]] = []
+    for best in range(n):
+        if not alive[best]:
+            continue
+        row = over[best]
+        cand = [j for j in range(best, n) if alive[j] and row[j]] or [best]  # a zero-area box: kept alone
+        for j in cand:
+            alive[j] = False
+        groups.append(cand)
+    tiles = tl.tolist()
+    starts = [i for i in range(n) if i == 0 or tiles[i] != tiles[i - 1]] + [n]  # each input's rows: [a, b)
+    out_b, out_k, g0 = [], [], 0  # type: list[np.ndarray], list[np.ndarray], int
+    for a, b in zip(starts[:-1], starts[1:]):
+        g1 = g0
+        while g1 < len(groups) and groups[g1][0] < b:
+            g1 += 1
+        if all(len(c) == 1 for c in groups[g0:g1]):  # lone boxes: their own corners (weight exactly 1)
+            idx = [c[0] for c in groups[g0:g1]]
+            out_b.append(boxes[idx])
+            out_k.append(kp[idx])
+            g0 = g1
+            continue
+        w = np.zeros((g1 - g0, b - a), np.float32)
+        for g, cand in enumerate(groups[g0:g1]):
+            w[g, [c - a for c in cand]] = scores[cand]
+        w /= w.sum(axis=1, keepdims=True)
+        out_b.append(w @ boxes[a:b])
+        out_k.append((w @ kp[a:b].reshape(b - a, -1)).reshape(g1 - g0, -1, 2))
+        g0 = g1
+    firsts = [c[0] for c in groups]
+    return (np.concatenate(out_b).astype(np.float32, copy=False), scores[firsts],
+            np.concatenate(out_k).astype(np.float32, copy=False), tl[firsts])

@@ -29,7 +29,9 @@ import numpy as np
 
 from ...results import Detections
 from .._preprocess import padded_input
-from ..decoders.boxes import iou_matrix, nms
+from ..decoders.boxes import iou_matrix
+from ._detector import FaceDetector
+from ._merge import merge_counted, merge_detections, to_frame
 
 __all__ = ["TiledDetector", "TilePlan", "tile_plan", "merge_detections", "parse_tiles", "padded_input"]
 
@@ -139,48 +141,6 @@ def tile_plan(width: int, height: int, model_size: int, *, min_face: float = 20.
     return TilePlan(width, height, full, arr, tuple(levels), tuple(overlaps), tuple(margins), full_min, f_prev)
 
 
-def merge_detections(parts: list[Detections], iou_threshold: float = 0.3, containment: float = 0.7) -> Detections:
-    """Concatenate pixel Detections and drop duplicates: greedy NMS at ``iou_threshold`` (per class), then
-    boxes lying mostly (``containment`` of their area) inside a kept higher-scoring box of the same class
-    (a half face cut by a tile border)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return Detections.empty()
-    if len(parts) == 1:
-        return parts[0]
-    if any(p.keypoints is None for p in parts):
-        parts = [Detections(p.xyxy, p.score, p.class_id, None, p.normalized) for p in parts]
-    allp = Detections.concat(parts)
-    classes = sorted(set(allp.class_id.tolist()))  # not np.unique: its first call imports numpy.ma (30-60 ms)
-    if len(classes) == 1:  # faces: one class, no per-class split
-        keep = _drop_contained(allp.xyxy, nms(allp.xyxy, allp.score, iou_threshold), containment)
-        return allp[keep]
-    keep_all: list[int] = []
-    for cid in classes:
-        idx = np.flatnonzero(allp.class_id == cid)
-        kept = idx[nms(allp.xyxy[idx], allp.score[idx], iou_threshold)]
-        keep_all += list(_drop_contained(allp.xyxy, kept, containment))
-    keep = np.asarray(sorted(keep_all, key=lambda i: -allp.score[i]), np.int64)
-    return allp[keep]
-
-
-def _drop_contained(xyxy: np.ndarray, kept: np.ndarray, containment: float) -> np.ndarray:
-    """``kept`` (indices into xyxy, best first) without the boxes lying mostly (``containment`` of their area)
-    inside a box kept before them."""
-    if len(kept) < 2:
-        return kept
-    b = xyxy[kept]
-    iw = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
-    ih = np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1])
-    area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6)
-    inside = (np.maximum(iw, 0) * np.maximum(ih, 0) / area[:, None] >= containment).tolist()  # [i][j]: i inside j
-    final: list[int] = []
-    for i in range(len(kept)):
-        if not any(inside[i][j] for j in final):
-            final.append(i)
-    return kept[final]
-
-
 class TiledDetector:
     """Runs ``detector`` on the full frame plus, for small faces, on tiles and crops; merges the results.
 
@@ -284,14 +244,15 @@ class TiledDetector:
             crops.append((x1, y1, x1 + s, y1 + s))
         return crops
 
-    def _update_rois(self, det: Detections, full: Detections, plan: TilePlan) -> None:
+    def _update_rois(self, det: Detections, full: np.ndarray, plan: TilePlan) -> None:
+        """full: (m, 4) boxes of this frame's full-frame pass."""
         if len(det):
             # follow faces below the full pass's reliable size, and any face it did not find this frame (a tile
             # or a crop did): it may well miss it on the next one
             wh = det.xyxy[:, 2:] - det.xyxy[:, :2]
             follow = wh.max(axis=1) < plan.full_min_face
             if len(full):
-                follow |= iou_matrix(det.xyxy, full.xyxy).max(axis=1) < 0.3
+                follow |= iou_matrix(det.xyxy, full).max(axis=1) < 0.3
             else:
                 follow[:] = True
             small = det.xyxy[follow]
@@ -314,33 +275,29 @@ class TiledDetector:
         return detector.detect(image[y1:y2, x1:x2]).scale(1.0, 1.0, float(x1), float(y1))
 
     def _run_input(self, detector, inp: np.ndarray, xf: tuple[float, float, float, float]) -> Detections:
-        """One model input made by ``padded_input`` -> Detections in frame pixels."""
+        """One model input made by ``padded_input`` -> Detections in frame pixels (a detector other than a
+        FaceDetector: through its own letterbox)."""
         sx, sy, ox, oy = xf
-        fast = getattr(detector, "detect_input", None)
-        if fast is not None:  # normalized to the input -> frame pixels in one step
-            d = fast(inp)
-            if not len(d):
-                return _EMPTY
-            mw, mh = self.detector.input_size
-            kx, ky = mw / sx, mh / sy
-            xyxy = d.xyxy * np.array([kx, ky, kx, ky], np.float32) + np.array([ox, oy, ox, oy], np.float32)
-            kp = None if d.keypoints is None else d.keypoints * np.array([kx, ky], np.float32) + np.array([ox, oy], np.float32)
-            return Detections(xyxy, d.score, d.class_id, kp, normalized=False)
         d = detector.detect(inp)
         return d.scale(1.0 / sx, 1.0 / sy, ox, oy) if len(d) else d
 
-    def _run_many(self, detector, image: np.ndarray, rects: list) -> list[Detections]:
-        """``rects`` through ``detector``. Every model input is cut from the frame first, then the model runs on
-        each: the frame is read while it is still in the CPU's cache (an invoke evicts it)."""
+    def _run_many(self, detector, image: np.ndarray, rects: list) -> tuple[Detections, np.ndarray]:
+        """``rects`` through ``detector`` -> (their Detections in frame pixels concatenated, rows per rect).
+        Every model input is cut from the frame first, then the model runs on each: the frame is read while it
+        is still in the CPU's cache (an invoke evicts it); a FaceDetector decodes them all in one pass."""
         if self.pad == "off":
-            return [self._run_cropped(detector, image, r) for r in rects]
+            return _stacked([self._run_cropped(detector, image, r) for r in rects])
         size = self.detector.input_size
         inputs = [padded_input(image, r, size, self._border) for r in rects]
-        return [self._run_input(detector, inp, xf) for inp, xf in inputs]
+        if isinstance(detector, FaceDetector):
+            xyxy, score, kp, counts = detector.detect_inputs([inp for inp, _ in inputs])
+            return to_frame(xyxy, score, kp, counts, size, [xf for _, xf in inputs]), counts
+        return _stacked([self._run_input(detector, inp, xf) for inp, xf in inputs])
 
-    def _run_all(self, image: np.ndarray, rects: list) -> list[Detections]:
-        """Every rect through a detector; with workers, the rects are shared out (each worker has its own
-        interpreter; the model's invoke releases the GIL, so they run in parallel)."""
+    def _run_all(self, image: np.ndarray, rects: list) -> tuple[Detections, np.ndarray]:
+        """Every rect through a detector -> (Detections, rows per part); with workers, the rects are shared out
+        (each worker has its own interpreter; the model's invoke releases the GIL, so they run in parallel): the
+        parts are rects[0::n] (the full pass first), then rects[1::n], ..."""
         n = len(self._detectors)
         if n == 1 or len(rects) < 2:
             return self._run_many(self.detector, image, rects)
@@ -349,8 +306,8 @@ class TiledDetector:
 
             self._pool = ThreadPoolExecutor(n - 1, thread_name_prefix="tiles")  # type: ignore[assignment]
         futures = [self._pool.submit(self._run_many, self._detectors[k], image, rects[k::n]) for k in range(1, n)]  # type: ignore[attr-defined]
-        mine = self._run_many(self.detector, image, rects[0::n])
-        return mine + [d for f in futures for d in f.result()]
+        parts = [self._run_many(self.detector, image, rects[0::n])] + [f.result() for f in futures]
+        return Detections.concat([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def close(self) -> None:
         """Stop the worker threads (if any)."""
@@ -367,23 +324,29 @@ class TiledDetector:
         self.last_tiled = False
         rects = [plan.full]
         if self.tiles != "off":
-            rects += [tuple(int(v) for v in t) for t in self._tiles_now(plan.tiles)]  # type: ignore[misc]
+            rects += [tuple(t) for t in self._tiles_now(plan.tiles).tolist()]  # type: ignore[misc]
             rects += self._roi_rects(plan)
             self._frames += 1
             if len(rects) > 1:
                 self.last_tiled = True
                 self.tiled_frames += 1
         self.invokes += len(rects)
-        parts = self._run_all(image, rects)
-        det = merge_detections(parts)
+        allp, counts = self._run_all(image, rects)
+        det = merge_counted(allp, counts)
         if len(det) and self.pad != "off":
             b = det.xyxy
-            iw = np.clip(np.minimum(b[:, 2], w) - np.maximum(b[:, 0], 0), 0, None)
-            ih = np.clip(np.minimum(b[:, 3], h) - np.maximum(b[:, 1], 0), 0, None)
+            iw = np.maximum(np.minimum(b[:, 2], w) - np.maximum(b[:, 0], 0), 0)
+            ih = np.maximum(np.minimum(b[:, 3], h) - np.maximum(b[:, 1], 0), 0)
             area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6)
             inside = iw * ih / area >= MIN_INSIDE
             if not inside.all():
                 det = det[inside]
         if self.tiles != "off":
-            self._update_rois(det, parts[0], plan)
+            self._update_rois(det, allp.xyxy[: counts[0]], plan)
         return det
+
+
+def _stacked(parts: list[Detections]) -> tuple[Detections, np.ndarray]:
+    """One Detections per rect -> (them concatenated, rows per rect)."""
+    counts = np.asarray([len(p) for p in parts], np.int64)
+    return (Detections.concat(parts) if counts.any() else _EMPTY), counts
