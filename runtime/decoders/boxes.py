@@ -69,6 +69,25 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32, copy=False)
 
 
+def _clusters(over: list[list[bool]], max_detections: int | None = None) -> list[list[int]]:
+    """Greedy clusters of rows sorted best first: each unclaimed row takes the unclaimed rows it overlaps
+    (``over[i][j]``: IoU above the threshold), in plain Python (n is a handful per face after the threshold)."""
+    n = len(over)
+    alive = [True] * n
+    groups: list[list[int]] = []
+    for best in range(n):
+        if not alive[best]:
+            continue
+        row = over[best]
+        cand = [j for j in range(best, n) if alive[j] and row[j]] or [best]  # a zero-area box: kept alone
+        for j in cand:
+            alive[j] = False
+        groups.append(cand)
+        if max_detections is not None and len(groups) >= max_detections:
+            break
+    return groups
+
+
 def weighted_nms(
     xyxy: np.ndarray, score: np.ndarray, keypoints: np.ndarray | None = None, iou_threshold: float = 0.3,
     max_detections: int | None = None,
@@ -87,18 +106,7 @@ def weighted_nms(
     n = len(boxes)
     # clusters in plain Python over the IoU rows (n is small after the score threshold: a handful per face)
     over = (iou_matrix(boxes, boxes) > iou_threshold).tolist()  # all pairs once
-    alive = [True] * n
-    groups: list[list[int]] = []
-    for best in range(n):
-        if not alive[best]:
-            continue
-        row = over[best]
-        cand = [j for j in range(best, n) if alive[j] and row[j]] or [best]  # a zero-area box: kept alone
-        for j in cand:
-            alive[j] = False
-        groups.append(cand)
-        if max_detections is not None and len(groups) >= max_detections:
-            break
+    groups = _clusters(over, max_detections)
     # score-weighted means of every cluster at once: (clusters, n) weights times the (n, ...) corners / keypoints
     w = np.zeros((len(groups), n), np.float32)
     for g, cand in enumerate(groups):
@@ -249,16 +257,7 @@ def _weighted_nms_many(
     boxes, scores, kp, tl = xyxy[order], score[order], kps[order], tile[order]
     n = len(boxes)
     over = ((iou_matrix(boxes, boxes) > iou_threshold) & (tl[:, None] == tl[None, :])).tolist()
-    alive = [True] * n
-    groups: list[list[int]] = []
-    for best in range(n):
-        if not alive[best]:
-            continue
-        row = over[best]
-        cand = [j for j in range(best, n) if alive[j] and row[j]] or [best]  # a zero-area box: kept alone
-        for j in cand:
-            alive[j] = False
-        groups.append(cand)
+    groups = _clusters(over)
     tiles = tl.tolist()
     starts = [i for i in range(n) if i == 0 or tiles[i] != tiles[i - 1]] + [n]  # each input's rows: [a, b)
     out_b, out_k, g0 = [], [], 0  # type: list[np.ndarray], list[np.ndarray], int
