@@ -113,13 +113,7 @@ def main() -> int:
         res["methods"][name] = row
         print(name, row, info.get("rounding_details"), info.get("equalize"), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cal_dir, ev_dir = Path(tmp) / "calib", Path(tmp) / "eval"
-        cal_dir.mkdir()
-        ev_dir.mkdir()
-        for p in cal_set.paths:
-            (cal_dir / p.name).symlink_to(p)
-        for p in ev_set.paths:
-            (ev_dir / p.name).symlink_to(p)
+        cal_dir, ev_dir = base.link_split(Path(tmp), cal_set, ev_set)
         for k, (name, (cal, rounding, eq)) in enumerate(EDGETPU.items()):
             if not wanted(name):
                 continue

@@ -32,6 +32,18 @@ IMAGES = SHARED / "imagenet-500"
 WNIDS = SHARED / "models" / "imagenet_wnids.txt"
 
 
+def link_split(tmp: Path, cal_set, ev_set) -> tuple[Path, Path]:
+    """Folders ``tmp``/calib and ``tmp``/eval of symlinks to the two ImageSets' files (what ``convert`` reads)."""
+    out = []
+    for name, images in (("calib", cal_set), ("eval", ev_set)):
+        d = tmp / name
+        d.mkdir()
+        for p in images.paths:
+            (d / p.name).symlink_to(p)
+        out.append(d)
+    return out[0], out[1]
+
+
 def run_tflite(tflite: bytes, x: np.ndarray) -> np.ndarray:
     from edgesdk.runtime import get_backend
 
@@ -112,13 +124,7 @@ def main() -> None:
 
     # the product path, timed end to end: edgesdk convert --edgetpu
     with tempfile.TemporaryDirectory() as tmp:
-        cal_dir, ev_dir = Path(tmp) / "calib", Path(tmp) / "eval"
-        cal_dir.mkdir()
-        ev_dir.mkdir()
-        for p in cal_set.paths:
-            (cal_dir / p.name).symlink_to(p)
-        for p in ev_set.paths:
-            (ev_dir / p.name).symlink_to(p)
+        cal_dir, ev_dir = link_split(Path(tmp), cal_set, ev_set)
         out = Path(tmp) / "bundle"
         t = time.perf_counter()
         cpu = time.process_time()

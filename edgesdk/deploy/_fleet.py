@@ -74,6 +74,30 @@ class FleetResult:
         return asdict(self)
 
 
+def run_playbook(exe: str, inventory, playbook: Path, extra: dict, *, limit: str | None = None,
+                 forks: int | None = None, ssh_config=None, extra_args=None,
+                 echo: bool = False) -> subprocess.CompletedProcess:
+    """``ansible-playbook`` (``exe``) on ``inventory`` with the extra variables ``extra`` (JSON), quiet and
+    uncoloured, its output (stdout and stderr joined) captured and, with ``echo``, copied to stderr."""
+    argv = [exe, "-i", str(inventory), str(playbook), "-e", json.dumps(extra)]
+    if limit:
+        argv += ["--limit", limit]
+    if forks:
+        argv += ["--forks", str(forks)]
+    if ssh_config:
+        argv += ["--ssh-common-args", f"-F {ssh_config}"]
+    argv += list(extra_args or [])
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
+           "ANSIBLE_DEPRECATION_WARNINGS": "0", "ANSIBLE_SYSTEM_WARNINGS": "0"}
+    env.setdefault("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
+    env.setdefault("ANSIBLE_STDOUT_CALLBACK", "default")
+    log.debug("running %s", " ".join(argv))
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    if echo:
+        sys.stderr.write(proc.stdout)
+    return proc
+
+
 def parse_outcome(stdout: str, report_dir: Path) -> list[FleetResult]:
     """Per-host results from the report files the playbook wrote, plus the PLAY RECAP for hosts that never
     got that far (unreachable)."""
@@ -141,22 +165,8 @@ def deploy_fleet(bundle_path, inventory: str | os.PathLike, *, limit: str | None
                          edgesdk_confirm_within=health.confirm_within)
             if health.command:
                 extra["edgesdk_health_cmd"] = health.command
-        argv = [exe, "-i", str(inv), str(playbook_path()), "-e", json.dumps(extra)]
-        if limit:
-            argv += ["--limit", limit]
-        if forks:
-            argv += ["--forks", str(forks)]
-        if ssh_config:
-            argv += ["--ssh-common-args", f"-F {ssh_config}"]
-        argv += list(extra_args or [])
-        env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
-               "ANSIBLE_DEPRECATION_WARNINGS": "0", "ANSIBLE_SYSTEM_WARNINGS": "0"}
-        env.setdefault("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
-        env.setdefault("ANSIBLE_STDOUT_CALLBACK", "default")
-        log.debug("running %s", " ".join(argv))
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        if echo:
-            sys.stderr.write(proc.stdout)
+        proc = run_playbook(exe, inv, playbook_path(), extra, limit=limit, forks=forks, ssh_config=ssh_config,
+                            extra_args=extra_args, echo=echo)
         results = parse_outcome(proc.stdout, reports)
     if not results:
         tail = [ln for ln in proc.stdout.splitlines() if ln.strip()]

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +15,7 @@ from ..bundle import check_policy
 from ..errors import InputError
 from ._errors import DeployError
 from ._deploy import call_agent
-from ._fleet import AGENT_NAME, ansible_playbook_exe, parse_outcome
+from ._fleet import AGENT_NAME, ansible_playbook_exe, parse_outcome, run_playbook
 from ._ssh import SSHOptions
 from ._target import Target
 
@@ -93,19 +91,8 @@ def trust_fleet(inventory: str | os.PathLike, *, allowed_signers: str | os.PathL
             extra["edgesdk_root"] = root
         if python:
             extra["edgesdk_python"] = python
-        argv = [exe, "-i", str(inv), str(_trust_playbook()), "-e", json.dumps(extra)]
-        if limit:
-            argv += ["--limit", limit]
-        if forks:
-            argv += ["--forks", str(forks)]
-        if ssh_config:
-            argv += ["--ssh-common-args", f"-F {ssh_config}"]
-        env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
-               "ANSIBLE_DEPRECATION_WARNINGS": "0", "ANSIBLE_SYSTEM_WARNINGS": "0"}
-        env.setdefault("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        if echo:
-            sys.stderr.write(proc.stdout)
+        proc = run_playbook(exe, inv, _trust_playbook(), extra, limit=limit, forks=forks, ssh_config=ssh_config,
+                            echo=echo)
         raw = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(reports.glob("*.json"))}
         hosts = parse_outcome(proc.stdout, reports)
     if not hosts:

@@ -10,7 +10,7 @@ from typing import Callable
 from ...errors import InputError
 from ..stream import (
     EventsOutput, OutputSpec, StreamInfo, StreamOptions, cap_threads, check_output_paths, default_output,
-    job_outputs, open_sinks, pace, plan_output, run_reported,
+    job_outputs, open_sinks, plan_output, run_reported, start_source,
 )
 
 __all__ = ["AnonymizeConfig", "anonymize", "summary_text"]
@@ -75,7 +75,6 @@ def anonymize(
     from ._detectors import build_detectors
     from ._pipeline import AnonymizePipeline
     from ._strategies import make_anonymizer
-    from ..sinks import MjpegServer
     from ..sources import open_source
 
     stop = stop or threading.Event()
@@ -113,12 +112,7 @@ def anonymize(
             detector.close()
         source.close()
         raise
-    url = next((s.url for s in sinks if isinstance(s, MjpegServer)), None)
-    run_source = pace(source, realtime=config.realtime, loop=config.loop, serving=config.serve is not None,
-                      max_frames=config.max_frames)
-    if on_start is not None:
-        on_start(StreamInfo(source.name, None if run_source.live else run_source.total, run_source.live,
-                            tuple(s.name for s in sinks), url))
+    run_source = start_source(source, sinks, config, on_start)
     person_stage = None
     if person is not None:
         from ._pipeline import MaskStage, Renderer

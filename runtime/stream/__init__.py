@@ -19,7 +19,9 @@ the anonymize ``IoUTracker``, or ``NoTracker``); then, in the job's entry point,
 
 from ._bytetrack import ByteTracker, NoTracker
 from ._classify import ClassifierDetector, ClassifyConfig, ClassifyStage, classify_stream
-from ._control import StreamInfo, StreamOptions, cap_threads, config_from_dict, run_reported, stop_on_signals
+from ._control import (
+    StreamInfo, StreamOptions, cap_threads, config_from_dict, run_reported, start_source, stop_on_signals,
+)
 from ._detect import DetectConfig, detect_stream
 from ._detect_stage import DetectStage, SnapshotWriter
 from ._model_detector import ModelDetector, NullDetector, class_aware_nms, model_task, resolve_classes
@@ -91,5 +93,6 @@ __all__ = [
     "plan_output",
     "resolve_classes",
     "run_reported",
+    "start_source",
     "stop_on_signals",
 ]

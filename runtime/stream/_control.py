@@ -69,6 +69,22 @@ class StreamInfo:
     url: str | None = None
 
 
+def start_source(source, sinks, config: StreamOptions, on_start: Callable[[StreamInfo], None] | None):
+    """``source`` paced, looped and cut as ``config`` says (``pace``; realtime by default when a live page
+    serves), announced to ``on_start`` with the opened
+    ``sinks`` (and the live page's URL when one serves); returns the source the pipeline reads."""
+    from ..sinks import MjpegServer
+    from ._pacing import pace
+
+    url = next((s.url for s in sinks if isinstance(s, MjpegServer)), None)
+    run_source = pace(source, realtime=config.realtime, loop=config.loop, serving=url is not None,
+                      max_frames=config.max_frames)
+    if on_start is not None:
+        on_start(StreamInfo(source.name, None if run_source.live else run_source.total, run_source.live,
+                            tuple(s.name for s in sinks), url))
+    return run_source
+
+
 def cap_threads(threads: int | None) -> int | None:
     """Interpreter threads capped at the machine's cores (more only slow the pipeline's own threads), with a
     warning when capped, as bench and classify do."""

@@ -8,8 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from ...errors import InputError
-from ._control import StreamInfo, StreamOptions, cap_threads, run_reported
-from ._pacing import pace
+from ._control import StreamInfo, StreamOptions, cap_threads, run_reported, start_source
 from ._outputs import (
     FileOutput, MqttOutput, OutputSpec, ServeOutput, SnapshotsOutput, TrackEventsOutput, WindowOutput,
     check_output_paths, job_outputs, open_sinks, plan_output,
@@ -87,7 +86,7 @@ def detect_stream(
     (``.report`` set) when a run stopped on an error, outputs always finalized."""
     from ...bundle import InputSpec, read_labels
     from .. import load
-    from ..sinks import MjpegServer, MqttSink
+    from ..sinks import MqttSink
     from ..sources import open_source
     from ._bytetrack import ByteTracker, NoTracker
     from ._detect_stage import DetectStage, SnapshotWriter
@@ -134,12 +133,7 @@ def detect_stream(
         raise
     draw = any(isinstance(s, (FileOutput, ServeOutput, WindowOutput)) for s in specs)
     stage = DetectStage(detector.labels, zones=zones, lines=lines, draw=draw, snapshots=snaps)
-    url = next((s.url for s in sinks if isinstance(s, MjpegServer)), None)
-    run_source = pace(source, realtime=config.realtime, loop=config.loop, serving=config.serve is not None,
-                      max_frames=config.max_frames)
-    if on_start is not None:
-        on_start(StreamInfo(source.name, None if run_source.live else run_source.total, run_source.live,
-                            tuple(s.name for s in sinks), url))
+    run_source = start_source(source, sinks, config, on_start)
     pipe = Pipeline(run_source, detector, tracker, stage, sinks, on_frame=on_frame)
 
     def report(summary) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from _paths import IMAGES, MODELS, REPO, TESTDATA
+from _proc import signal_when_written
 
 from edgesdk.cli import main
 from edgesdk.runtime.sinks import MjpegServer, parse_hostport
@@ -214,23 +215,10 @@ def _env():
 
 def test_ctrl_c_finalizes_output_and_exits_0(tmp_path):
     out, ev = tmp_path / "live.mp4", tmp_path / "ev.jsonl"
-    proc = subprocess.Popen(
+    rc, stdout, stderr = signal_when_written(
         [sys.executable, "-m", "edgesdk", "anonymize", "demo", "-o", str(out), "--max-frames", "100000",
-         "--tiles", "off", "--json", "--events", str(ev)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-    )
-    try:
-        # frames are flowing once the events file has its first lines (flushed every 30 frames); the video's
-        # own size is no sign: its muxer buffers 256 KiB, about 2000 demo frames (6 s of CPU) before it grows
-        deadline = time.time() + 60
-        while time.time() < deadline and (not ev.exists() or ev.stat().st_size == 0):
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stderr
+         "--tiles", "off", "--json", "--events", str(ev)], ev, signal.SIGINT, env=_env())
+    assert rc == 0, stderr
     rep = json.loads(stdout)
     assert rep["interrupted"] and rep["frames_written"] > 0
     assert _video_info(out)[0] == rep["frames_written"]

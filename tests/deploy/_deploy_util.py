@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -210,3 +211,17 @@ def tree_snapshot(root: Path) -> dict:
     """Every path under the device root with its size or link target (the lock file aside)."""
     return {str(p.relative_to(root)): (p.is_symlink() and os.readlink(p)) or p.stat().st_size
             for p in sorted(root.rglob("*")) if p.name != ".lock"}
+
+
+@pytest.fixture
+def manager(tmp_path, device_root):
+    """A fake service manager for the device root (its started services are stopped at the end)."""
+    d = tmp_path / "svc"
+    d.mkdir()
+    script = write_fake_manager(d, device_root)
+    yield script
+    for pid_file in d.glob("*.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass

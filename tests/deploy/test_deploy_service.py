@@ -5,33 +5,20 @@ real script on the "device" (systemd is not running in this sandbox) and starts 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from _deploy_util import current_of, make_bundle, run_cli, write_fake_manager
+from _deploy_util import current_of, make_bundle, run_cli
 
 from edgesdk.bundle import load_bundle
 from edgesdk.deploy import exec_args, release_id, unit_text
 
 
 
-@pytest.fixture
-def manager(tmp_path, device_root):
-    d = tmp_path / "svc"
-    d.mkdir()
-    script = write_fake_manager(d, device_root)
-    yield script
-    for pid_file in d.glob("*.pid"):
-        try:
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
 
 
 def _calls(manager: Path) -> list[str]:

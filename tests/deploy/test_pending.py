@@ -6,29 +6,16 @@ The service manager is the stand-in script from _deploy_util (systemd does not r
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 
 import pytest
-from _deploy_util import current_of, device_python, make_bundle, run_cli, write_fake_manager
+from _deploy_util import current_of, device_python, make_bundle, run_cli
 
 from edgesdk.bundle import load_bundle
 from edgesdk.deploy import _remote, release_id
 
 
-@pytest.fixture
-def manager(tmp_path, device_root):
-    d = tmp_path / "svc"
-    d.mkdir()
-    script = write_fake_manager(d, device_root)
-    yield script
-    for pid_file in d.glob("*.pid"):
-        try:
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
 
 
 def _svc(sshd, manager, *extra):

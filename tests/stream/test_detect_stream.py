@@ -256,27 +256,15 @@ def test_tiles_find_the_small_people_sooner_without_extra_ids():
 
 def test_sigterm_finishes_and_finalizes_the_outputs(tmp_path):
     import signal
-    import subprocess
     import sys
 
+    from _proc import signal_when_written
+
     out, ev = tmp_path / "o.mp4", tmp_path / "e.jsonl"
-    proc = subprocess.Popen(
+    rc, stdout, stderr = signal_when_written(
         [sys.executable, "-m", "edgesdk", "detect", str(SSD), str(PEOPLE), "--labels", str(LABELS), "-o", str(out),
-         "--events", str(ev), "--threads", "1", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.time() + 60
-        # the video is written to a temporary file and muxed with the source's audio track at the end: wait
-        # for the events instead (flushed every 30 frames: the first lines mean frames are flowing)
-        while time.time() < deadline and (not ev.exists() or ev.stat().st_size == 0):
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stderr
+         "--events", str(ev), "--threads", "1", "--json"], ev, signal.SIGTERM)
+    assert rc == 0, stderr
     rep = json.loads(stdout)
     assert rep["interrupted"] and 0 < rep["frames_written"] < 1394
     cap = cv2.VideoCapture(str(out))
