@@ -66,7 +66,7 @@ def load(
                 log.warning("bundle has no model_edgetpu.tflite: running %s through the Edge TPU delegate maps nothing", path.name)
     assert path is not None
     check_tflite_file(path)
-    info = _read_model(path)
+    info = read_model(path)  # parsed once per file version (tile workers load the same model again)
     compiled = is_edgetpu_compiled(info)
     if compiled and kind == "cpu":
         alt = _cpu_twin(path, bundle)
@@ -124,25 +124,6 @@ def load(
         threads=threads, input_spec=spec, output_spec=out_spec, labels=labels, bundle=bundle,
         task=task,
     )
-
-
-_INFOS: dict[tuple[str, int, int], object] = {}
-
-
-def _read_model(path: Path):
-    """read_model, parsed once per file version (tile workers load the same model again; ModelInfo is frozen)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return read_model(path)  # the one clear error
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    info = _INFOS.get(key)
-    if info is None:
-        info = read_model(path)
-        if len(_INFOS) >= 16:
-            _INFOS.clear()
-        _INFOS[key] = info
-    return info
 
 
 def _guess_task(info) -> str | None:

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import struct
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -114,17 +115,36 @@ def read_model(source: str | os.PathLike | bytes | bytearray | memoryview) -> Mo
     (random bytes, a Keras .h5); ModelError when no TFLite schema module is installed.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data, where, path = bytes(source), "the model bytes", None
-    else:
-        p = Path(source)
-        err = _open_error(p)
-        if err:
-            raise err
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"cannot read {p}: {exc.strerror or exc}") from None
-        where, path = str(p), str(p)
+        return _parse(bytes(source), "the model bytes", None)
+    p = Path(source)
+    err = _open_error(p)
+    if err:
+        raise err
+    try:
+        st = p.stat()
+        key = (str(p.absolute()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None and key in _PARSED:  # one parse per file version: loads repeat (tile workers, inspect)
+        hit = _PARSED[key]
+        return hit if hit.path == str(p) else replace(hit, path=str(p))
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read {p}: {exc.strerror or exc}") from None
+    info = _parse(data, str(p), str(p))
+    if key is not None:
+        if len(_PARSED) >= 16:
+            _PARSED.clear()
+        _PARSED[key] = info
+    return info
+
+
+_PARSED: dict[tuple[str, int, int], ModelInfo] = {}
+
+
+def _parse(data: bytes, where: str, path: str | None) -> ModelInfo:
+    """ModelInfo of the flatbuffer ``data`` (``where`` names it in errors), or ModelError."""
     if not data:
         raise ModelError(f"{where} is empty (0 bytes), not a TFLite model")
     what = _what_is(data[:8])

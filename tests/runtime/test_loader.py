@@ -133,11 +133,11 @@ def test_bundle_loads_with_its_input_spec(tmp_path, models_dir, grace_hopper):
 
 def test_model_file_parsed_once_per_version(tmp_path, ssd_model, monkeypatch):
     """Tile workers load the same model again: its flatbuffer is parsed once, again only when the file changes."""
-    import edgesdk.runtime._loader as loader
+    import edgesdk.tflite._reader as reader
 
     calls = []
-    real = loader.read_model
-    monkeypatch.setattr(loader, "read_model", lambda p: calls.append(p) or real(p))
+    real = reader._parse
+    monkeypatch.setattr(reader, "_parse", lambda data, where, path: calls.append(where) or real(data, where, path))
     copy = tmp_path / "m.tflite"
     shutil.copy(ssd_model, copy)
     load(copy)

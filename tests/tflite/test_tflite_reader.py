@@ -352,6 +352,7 @@ def test_check_tflite_file_accepts_real_models():
 
 def test_missing_schema_module_is_a_clear_error(monkeypatch, mobilenet_v2_quant):
     monkeypatch.setattr(_reader, "_schema_module", None)
+    monkeypatch.setattr(_reader, "_PARSED", {})  # as in a fresh process: no file parsed yet
     monkeypatch.setitem(sys.modules, "ai_edge_litert.schema_py_generated", None)
     monkeypatch.setitem(sys.modules, "tensorflow.lite.python.schema_py_generated", None)
     with pytest.raises(MissingExtraError, match="pip install") as e:
