@@ -3,6 +3,7 @@
 Steps: read and replay the flatbuffer in TensorFlow (``_tflite_graph``), check the replay against the original,
 build calibration inputs the way the device feeds the model (the whole image as the model's resize policy has
 it, plus crops of it at the scales of the face tiles, so a few photos give a few hundred different inputs),
+round the convolution kernels by GPTQ on their int8 grid (``_tflite_gptq``, unless --rounding nearest),
 quantize with the TFLite converter (int8, or uint8 I/O with --edgetpu), predict the Edge TPU mapping (compile
 where ``edgetpu_compiler`` exists) and write a bundle whose manifest keeps the model decodable: task, decoder
 and anchor options for the MediaPipe models this knows (``_known_tflite``).
@@ -32,6 +33,7 @@ __all__ = ["MIN_CALIB_IMAGES", "calibration_inputs", "check_float_tflite", "inpu
 MIN_CALIB_IMAGES = 4  # distinct photos; each gives several crops
 REPLAY_TOLERANCE = 5e-2  # largest |float replay - original| accepted: outputs are logits up to ~100 and the
 # summation order differs (measured: 6e-5 to 4e-3 on the five MediaPipe models)
+TFLITE_ROUNDINGS = ("gptq", "nearest")  # kernels of a replayed .tflite: _tflite_gptq.py, or the converter's own
 COVERAGE_WARN = 0.5  # calibration inputs spanning less of the input range than this: warn
 
 
@@ -118,6 +120,8 @@ def check_float_tflite(src: Path, opts):
     io = opts.io or ("uint8" if opts.edgetpu else "int8")
     if io == "float" and opts.edgetpu:
         raise InputError("--edgetpu needs integer I/O (uint8 or int8), not float")
+    if opts.rounding not in TFLITE_ROUNDINGS:
+        raise InputError(f"--rounding {opts.rounding} is for Keras models; a .tflite takes {' or '.join(TFLITE_ROUNDINGS)}")
     if not opts.calib_data:
         raise InputError("--quantize int8 needs calibration images: --calib-data DIR")
     images = scan_images(opts.calib_data, what="calibration folder")
@@ -161,6 +165,13 @@ def quantize_float_tflite(model: str | Path, work: str | Path, opts, *, progress
     drift = check_rebuild(src, graph, calib[:2], clip)
     if drift > REPLAY_TOLERANCE:
         raise InputError(f"{src.name}: the replayed graph differs from the model by {drift:.3g}; not quantized")
+    float_graph, rounded = graph, {}
+    if opts.rounding == "gptq":  # the kernels on their int8 grid, rounded against their inputs (_tflite_gptq.py)
+        from ._tflite_gptq import gptq_replayed
+
+        with phase(progress, "GPTQ rounding of the kernels", None):
+            weights, rounded = gptq_replayed(src, info, weights, calib, clip)
+        graph = rebuild_tflite(src, clip, weights)
     t_conv = time.perf_counter()
     calibration = opts.calibration or (known.calibration if known and known.calibration else "minmax")
     tflite = _quantize(graph, calib, io, calibration)
@@ -172,7 +183,7 @@ def quantize_float_tflite(model: str | Path, work: str | Path, opts, *, progress
 
         t, score_threshold = choose_threshold(src, tflite, calib, output.params)
         output = OutputSpec(output.decoder, output.label_offset, {**output.params, "threshold": t})
-    float_ref = _float_of(graph)
+    float_ref = _float_of(float_graph)
 
     work = Path(work)
     with phase(progress, "checking the int8 model", None):
@@ -187,6 +198,8 @@ def quantize_float_tflite(model: str | Path, work: str | Path, opts, *, progress
             "input": spec.to_dict(), "input_range_source": range_source,
             "quantization": {"mode": "int8", "io": io, "calibration": calibration, "calib_images": len(images),
                              "equalized": equalized, "score_threshold": score_threshold,
+                             "weights": {"rounding": opts.rounding, "bias_correction_layers": 0, "equalize": False,
+                                         "rounding_details": rounded},
                              "calib_inputs": count, "calib_data": str(opts.calib_data),
                              "input_coverage": round(coverage, 3), "method": "flatbuffer replayed in TensorFlow, "
                              "TFLite converter full-integer quantization"},

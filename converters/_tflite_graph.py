@@ -24,7 +24,7 @@ from ..errors import InputError, ModelError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SUPPORTED", "RebuiltGraph", "check_rebuild", "read_weights", "rebuild_tflite"]
+__all__ = ["SUPPORTED", "RebuiltGraph", "check_rebuild", "clip_heads", "custom_options", "read_weights", "rebuild_tflite", "run_ops"]
 
 _WEIGHT_OPS = ("DEQUANTIZE", "DENSIFY")  # constant-in, constant-out: folded into the weights
 SUPPORTED = frozenset({
@@ -210,31 +210,50 @@ def rebuild_tflite(path: str | Path, clip_outputs: dict[int, float] | None = Non
     vals = read_weights(path, info) if weights is None else weights
     consts = {i: tf.constant(v.astype(np.float32) if v.dtype == np.float16 else v) for i, v in vals.items()}
     in_t = info.inputs[0]
-    custom = {op.index: _custom_options(path, op.index) for op in g.operators if op.is_custom}
-    clip = {h: c for pos, c in (clip_outputs or {}).items() for h in _heads(g, pos)}
+    custom = custom_options(path, g)
+    clip = clip_heads(g, clip_outputs)
 
     def replay(x):
-        vals = dict(consts)
-        vals[in_t.index] = x
-        for op in g.operators:
-            if op.opcode in _WEIGHT_OPS and op.outputs[0] in consts:
-                continue
-            try:
-                if op.index in clip:
-                    vals[op.outputs[0]] = _clipped_conv(tf, op, vals, clip[op.index])
-                else:
-                    vals[op.outputs[0]] = _apply(tf, op, g, vals, custom.get(op.index, b""))
-            except (ModelError, InputError):
-                raise
-            except Exception as exc:  # noqa: BLE001 - one line naming the op
-                raise ModelError(f"{path.name}: operator {op.index} ({op.opcode}) could not be replayed: "
-                                 f"{str(exc).splitlines()[0][:200]}") from None
+        vals = run_ops(tf, g, {**consts, in_t.index: x}, clip, custom, path.name)
         return tuple(vals[i] for i in g.outputs)
 
     spec = tf.TensorSpec(list(in_t.shape), tf.float32, name="input")
     fn = tf.function(replay).get_concrete_function(spec)
     names = tuple(g.tensors[i].name for i in g.outputs)
     return RebuiltGraph(fn, tuple(in_t.shape), names, dict(info.op_counts))
+
+
+def custom_options(path: Path, g) -> dict[int, bytes]:
+    """{op index: custom options} of the custom operators of subgraph ``g`` of the model at ``path``."""
+    return {op.index: _custom_options(path, op.index) for op in g.operators if op.is_custom}
+
+
+def clip_heads(g, clip_outputs: dict[int, float] | None) -> dict[int, float]:
+    """{op index: c} of the convolutions to clip, for ``clip_outputs`` ({output position: c})."""
+    return {h: c for pos, c in (clip_outputs or {}).items() for h in _heads(g, pos)}
+
+
+def run_ops(tf, g, vals: dict, clip: dict[int, float], custom: dict[int, bytes], name: str, after=None) -> dict:
+    """Run the operators of subgraph ``g`` on ``vals`` (tensor index -> tensor: the constants and the input, any
+    batch size), returning every tensor. ``clip``: :func:`clip_heads`; ``custom``: op index -> custom options;
+    ``after(op, y) -> y``, when given, sees (and may replace) each operator's result, e.g. to simulate its
+    quantization."""
+    vals = dict(vals)
+    for op in g.operators:
+        if op.opcode in _WEIGHT_OPS and op.outputs[0] in vals:
+            continue
+        try:
+            if op.index in clip:
+                y = _clipped_conv(tf, op, vals, clip[op.index])
+            else:
+                y = _apply(tf, op, g, vals, custom.get(op.index, b""))
+        except (ModelError, InputError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one line naming the op
+            raise ModelError(f"{name}: operator {op.index} ({op.opcode}) could not be replayed: "
+                             f"{str(exc).splitlines()[0][:200]}") from None
+        vals[op.outputs[0]] = after(op, y) if after is not None else y
+    return vals
 
 
 def _clipped_conv(tf, op, vals, c: float):
@@ -245,6 +264,11 @@ def _clipped_conv(tf, op, vals, c: float):
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         y = y + vals[op.inputs[2]] / c
     return tf.minimum(tf.maximum(y, -1.0), 1.0) * c
+
+
+def _any_batch(shape: list[int]) -> list[int]:
+    """``shape`` with its batch of 1 left to the input (the replay also runs on batches: ``run_ops``)."""
+    return [-1, *shape[1:]] if shape and shape[0] == 1 else shape
 
 
 def _apply(tf, op, g, vals, custom: bytes):
@@ -271,14 +295,15 @@ def _apply(tf, op, g, vals, custom: bytes):
     if k == "Convolution2DTransposeBias":
         padding, sw, sh = struct.unpack("<iii", custom[:12])  # TfLiteTransposeConvParams
         w = tf.transpose(vals[op.inputs[1]], (1, 2, 0, 3))  # OHWI -> HWOI
-        y = tf.nn.conv2d_transpose(x, w, out_shape, strides=[1, sh, sw, 1], padding="SAME" if padding == 1 else "VALID")
+        shape = tf.concat([tf.shape(x)[:1], tf.constant(out_shape[1:], tf.int32)], 0)  # any batch
+        y = tf.nn.conv2d_transpose(x, w, shape, strides=[1, sh, sw, 1], padding="SAME" if padding == 1 else "VALID")
         return y + vals[op.inputs[2]]
     if k == "FULLY_CONNECTED":
         w = vals[op.inputs[1]]  # (out, in)
         y = tf.matmul(tf.reshape(x, (-1, int(w.shape[1]))), w, transpose_b=True)
         if len(op.inputs) > 2 and op.inputs[2] >= 0:
             y = y + vals[op.inputs[2]]
-        return tf.reshape(_act(tf, y, o.get("fused_activation_function")), out_shape)
+        return tf.reshape(_act(tf, y, o.get("fused_activation_function")), _any_batch(out_shape))
     if k == "SOFTMAX":
         return tf.nn.softmax(x * float(o.get("beta", 1.0)))
     if k in ("ADD", "MUL", "SUB"):
@@ -304,7 +329,7 @@ def _apply(tf, op, g, vals, custom: bytes):
                  padding=_pad_name(o))
         return _act(tf, y, o.get("fused_activation_function"))
     if k == "RESHAPE":
-        return tf.reshape(x, out_shape)
+        return tf.reshape(x, _any_batch(out_shape))
     if k == "CONCATENATION":
         y = tf.concat([vals[i] for i in op.inputs], axis=o["axis"])
         return _act(tf, y, o.get("fused_activation_function"))
