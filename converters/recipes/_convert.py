@@ -58,7 +58,7 @@ class ConvertOptions:
     seed: int = 0
     overwrite: bool = False
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # names -> strategies once; an unknown name fails here, before any work
         self.calibration = self.calibration_method
         self.rounding = self.rounding_method
 
