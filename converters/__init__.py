@@ -6,7 +6,9 @@ TensorFlow is imported only inside the functions that need it (with ``TF_USE_LEG
 The public API, by job: ``convert`` + ``ConvertOptions`` (one model, one call); the training steps with their
 config dataclasses (``finetune`` + ``FinetuneConfig``, ``apply_pruning`` + ``PruneConfig``, ``distill`` +
 ``DistillConfig``, ``quantization_aware`` / ``qat_train``, ``fit``); ``convert_tflite`` (quantize) and the int8 weight preparation before it (``prepare_weights``: ``equalize``,
-``gptq_round``, ``adaround``, ``bias_correct``); recipes
+``gptq_round``, ``adaround``, ``bias_correct``); the int8 methods as strategy classes (activation ranges: a
+``Calibration``, ``MinMax``, ``Percentile`` or ``Mse``; weight rounding: a ``Rounding``, ``Nearest``, ``Gptq`` or
+``AdaRound``; ``parse_calibration`` / ``parse_rounding`` turn their names into them); recipes
 (``load_recipe``, ``run_recipe``, ``STEP_KINDS``, more in ``edgesdk.converters.recipes``); data (``scan_images``,
 ``load_images``, ``tf_dataset``, ``prepare_data``); ``evaluate``; ``compile_model``; reports. ``convert`` and
 ``run_recipe`` return a ``ConvertReport`` (a recipe's rows as a ``StepTable`` of numpy columns), ``compile_model``
@@ -41,7 +43,7 @@ from ._finetune import FinetuneConfig, compile_classifier, finetune, logits_mode
 from ._input_spec import infer_input_spec
 from ._latency import measure_latency
 from ._load import LoadedModel, fix_input_size, load_keras
-from ._prequant import ROUNDINGS, prepare_weights
+from ._prequant import prepare_weights
 from ._prune import (
     PruneConfig,
     apply_pruning,
@@ -54,9 +56,23 @@ from ._prune import (
     tflite_sparsity,
 )
 from ._qat import init_ranges, prepare_for_qat, qat_train, quantization_aware
-from ._quantize import CALIBRATIONS, IO_TYPES, QUANTIZE_MODES, ConvertResult, convert_tflite
+from ._quantize import IO_TYPES, QUANTIZE_MODES, ConvertResult, convert_tflite
 from ._report import mapping_summary, op_total, render_report_md, report_json
 from ._results import ConvertAccuracy, ConvertReport, ModelLatency, StepTable
+from ._strategies import (
+    CALIBRATIONS,
+    ROUNDINGS,
+    AdaRound,
+    Calibration,
+    Gptq,
+    MinMax,
+    Mse,
+    Nearest,
+    Percentile,
+    Rounding,
+    parse_calibration,
+    parse_rounding,
+)
 from ._training import FitResult, fit, read_curves
 from ._trainset import TrainingData, make_datasets, prepare_data
 from .recipes import STEP_KINDS, FloatTfliteStep, QatStep, Recipe, Step, load_recipe, render_steps_md, run_recipe
@@ -67,6 +83,16 @@ __all__ = [
     "equalize",
     "gptq_round",
     "prepare_weights",
+    "AdaRound",
+    "Calibration",
+    "Gptq",
+    "MinMax",
+    "Mse",
+    "Nearest",
+    "Percentile",
+    "Rounding",
+    "parse_calibration",
+    "parse_rounding",
     "ARCHITECTURES",
     "CALIBRATIONS",
     "IMAGE_SUFFIXES",

@@ -1,12 +1,13 @@
-"""Activation ranges chosen by quantization error instead of raw min/max.
+"""Activation ranges chosen from histograms instead of raw min/max (the pass behind ``Percentile`` and ``Mse``).
 
 The TFLite converter calibrates every activation tensor to the min/max seen on the calibration images; a few
 outlier pixels then stretch a range and waste int8 levels on values that almost never occur. Here the
 converter only calibrates (``_experimental_calibrate_only``, the hook TFLite's QuantizationDebugger uses), the
 calibrated float model is run once more over the same images with every tensor kept, each activation gets a
-histogram, and its range is replaced by the clipping range that minimises the expected squared quantization
-error (clipping error + rounding error) over that histogram. The model is then quantized by the same MLIR
-quantizer the converter uses (``mlir_quantize``), so the result is an ordinary full-integer TFLite model.
+histogram, and its range is replaced by the one the Calibration strategy chooses from that histogram
+(``_strategies.py``: the central 99.99% of the values, or the clip minimising the expected squared quantization
+error). The model is then quantized by the same MLIR quantizer the converter uses (``mlir_quantize``), so the
+result is an ordinary full-integer TFLite model.
 """
 
 from __future__ import annotations
@@ -14,44 +15,18 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from ._strategies import Calibration
+
 log = logging.getLogger(__name__)
 
-__all__ = ["calibrate_and_quantize", "choose_range"]
+__all__ = ["calibrate_and_quantize"]
 
 _BINS = 2048
-_LEVELS = 255
-
-
-def choose_range(lo: float, hi: float, hist: np.ndarray, method: str = "mse") -> tuple[float, float]:
-    """The clipping range [lo', hi'] within [lo, hi] for a histogram of ``len(hist)`` equal bins over [lo, hi].
-
-    ``mse``: minimise sum(hist * (x - q(x))^2) over ranges shrunk by a common factor from the observed one,
-    keeping 0 inside (TFLite needs zero exactly representable) and the lower end at 0 for non-negative tensors.
-    """
-    if not hi > lo or hist.sum() == 0:
-        return lo, hi
-    if method == "percentile":  # the central 99.99% of the values (TFLite needs 0 inside the range)
-        cdf = np.cumsum(hist) / hist.sum()
-        width = (hi - lo) / len(hist)
-        plo = lo + width * int(np.searchsorted(cdf, 5e-5))
-        phi = lo + width * (int(np.searchsorted(cdf, 1 - 5e-5)) + 1)
-        return min(plo, 0.0), max(phi, 0.0)
-    nb = len(hist)
-    centers = lo + (np.arange(nb) + 0.5) * (hi - lo) / nb
-    best = (np.inf, lo, hi)
-    for a in np.linspace(0.25, 1.0, 76):
-        nlo, nhi = min(lo * a, 0.0), max(hi * a, 0.0)
-        if nhi - nlo <= 0:
-            continue
-        step = (nhi - nlo) / _LEVELS
-        q = np.round((np.clip(centers, nlo, nhi) - nlo) / step) * step + nlo
-        err = float(np.sum(hist * (centers - q) ** 2))
-        if err < best[0]:
-            best = (err, nlo, nhi)
-    return best[1], best[2]
 
 
 def _activation_tensors(model) -> list[int]:
@@ -69,8 +44,10 @@ def _activation_tensors(model) -> list[int]:
     return out
 
 
-def calibrate_and_quantize(tf, converter, calib: np.ndarray, io: str, method: str) -> tuple[bytes, dict]:
-    """Calibrate with ``converter`` (set up for int8), refine the activation ranges by ``method``, quantize."""
+def calibrate_and_quantize(tf, converter, calib: np.ndarray, io: str, method: Calibration) -> tuple[bytes, dict]:
+    """Calibrate with ``converter`` (set up for int8 on ``calib``, (n, h, w, c) float32), let ``method`` choose
+    every activation range from its histogram (``_BINS`` bins over the calibrated range), quantize with ``io``
+    inputs/outputs. Returns (flatbuffer, details: activation_tensors, median_range_kept)."""
     from tensorflow.lite.python import convert as tfl_convert  # private but stable: QuantizationDebugger's path
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -102,7 +79,7 @@ def calibrate_and_quantize(tf, converter, calib: np.ndarray, io: str, method: st
     shrunk = []
     for ti in tensors:
         lo, hi = ranges[ti]
-        nlo, nhi = choose_range(lo, hi, hists[ti], method)
+        nlo, nhi = method.choose_range(lo, hi, hists[ti])
         q = refined.subgraphs[0].tensors[ti].quantization
         q.min, q.max = [float(nlo)], [float(nhi)]
         shrunk.append((nhi - nlo) / (hi - lo) if hi > lo else 1.0)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,13 +24,18 @@ from ..bundle import InputSpec, OutputSpec
 from ..errors import InputError
 from ..runtime import fit_image, model_pixels, normalize, read_image
 from ._compile import predict_mapping
-from ._data import sample, scan_images
+from ._data import ImageSet, sample, scan_images
 from ._known_tflite import KnownModel, identify
 from ._report import mapping_summary, op_total
+from ._strategies import Calibration, MinMax
+
+if TYPE_CHECKING:
+    from ..tflite import ModelInfo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MIN_CALIB_IMAGES", "calibration_inputs", "check_float_tflite", "input_coverage", "quantize_float_tflite"]
+__all__ = ["MIN_CALIB_IMAGES", "FloatTfliteInput", "calibration_inputs", "check_float_tflite", "input_coverage",
+           "quantize_float_tflite"]
 
 MIN_CALIB_IMAGES = 4  # distinct photos; each gives several crops
 REPLAY_TOLERANCE = 5e-2  # largest |float replay - original| accepted: outputs are logits up to ~100 and the
@@ -72,7 +79,7 @@ def input_coverage(calib: np.ndarray, spec: InputSpec) -> float:
     return float((p99 - p1) / (hi - lo)) if hi > lo else 1.0
 
 
-def _quantize(graph, calib: np.ndarray, io: str, calibration: str = "minmax") -> bytes:
+def _quantize(graph, calib: np.ndarray, io: str, calibration: Calibration) -> bytes:
     from ._env import import_tf
     from ._quantize import _conversion_error, _io_dtype
 
@@ -84,11 +91,7 @@ def _quantize(graph, calib: np.ndarray, io: str, calibration: str = "minmax") ->
     conv.inference_input_type = _io_dtype(tf, io)
     conv.inference_output_type = _io_dtype(tf, io)
     try:
-        if calibration != "minmax":
-            from ._calibrate import calibrate_and_quantize
-
-            return calibrate_and_quantize(tf, conv, calib, io, calibration)[0]
-        return conv.convert()
+        return calibration.quantize(tf, conv, calib, io)[0]
     except Exception as exc:  # noqa: BLE001 - one line naming the ops
         raise _conversion_error(exc, "the replayed model") from None
 
@@ -107,9 +110,20 @@ def _output_order(model: bytes, names: tuple[str, ...]) -> list[str]:
     return [t.name for t in read_model(model).outputs]
 
 
-def check_float_tflite(src: Path, opts):
-    """(model info, calibration ImageSet, I/O type) of the float ``.tflite`` at ``src``, or InputError / ModelError
-    naming what cannot work, before any work. ``opts`` is a ConvertOptions."""
+@dataclass(frozen=True)
+class FloatTfliteInput:
+    """What ``check_float_tflite`` found usable, for ``quantize_float_tflite``: the float model at ``src`` (its
+    ModelInfo ``info``), the calibration images and the int8 model's I/O type."""
+
+    src: Path
+    info: ModelInfo
+    images: ImageSet
+    io: str
+
+
+def check_float_tflite(src: Path, opts) -> FloatTfliteInput:
+    """The usable input of the float ``.tflite`` at ``src``, or InputError / ModelError naming what cannot work,
+    before any work (reads the flatbuffer, lists the calibration folder). ``opts`` is a ConvertOptions."""
     from ..tflite import read_model
     from ._tflite_graph import check_float_model
 
@@ -128,21 +142,20 @@ def check_float_tflite(src: Path, opts):
     if len(images) < MIN_CALIB_IMAGES:
         raise InputError(f"calibration folder {opts.calib_data} has {len(images)} image(s); at least "
                          f"{MIN_CALIB_IMAGES} are needed")
-    return info, images, io
+    return FloatTfliteInput(src, info, images, io)
 
 
-def quantize_float_tflite(model: str | Path, work: str | Path, opts, *, progress=None) -> dict:
-    """Quantize the float ``.tflite`` at ``model`` (full integer) in the folder ``work``; returns the record of
-    the step that does it (recipes.FloatTfliteStep: model paths, the report and the bundle's manifest parts).
-    ``opts`` is a ConvertOptions (quantize must be int8; --edgetpu gives uint8 I/O)."""
+def quantize_float_tflite(checked: FloatTfliteInput, work: str | Path, opts, *, progress=None) -> dict:
+    """Quantize the float ``.tflite`` that ``check_float_tflite`` checked (full integer) in the folder ``work``;
+    returns the record of the step that does it (recipes.FloatTfliteStep: model paths, the report and the
+    bundle's manifest parts). ``opts`` is the ConvertOptions it was checked with."""
     from ..tflite import read_model
     from ._env import phase, tool_versions
     from ._tflite_equalize import equalize_depthwise
     from ._tflite_graph import check_rebuild, read_weights, rebuild_tflite
 
-    src = Path(model)
+    src, info, images, io = checked.src, checked.info, checked.images, checked.io
     t_start = time.perf_counter()
-    info, images, io = check_float_tflite(src, opts)
     warnings: list[str] = []
     known = identify(tuple(info.inputs[0].shape), [tuple(t.shape) for t in info.outputs])
     clip = {i: c for shape, c in (known.clip_outputs if known else ()) for i, t in enumerate(info.outputs)
@@ -173,7 +186,7 @@ def quantize_float_tflite(model: str | Path, work: str | Path, opts, *, progress
             weights, rounded = gptq_replayed(src, info, weights, calib, clip)
         graph = rebuild_tflite(src, clip, weights)
     t_conv = time.perf_counter()
-    calibration = opts.calibration or (known.calibration if known and known.calibration else "minmax")
+    calibration = opts.calibration_method or (known.calibration if known and known.calibration else MinMax())
     tflite = _quantize(graph, calib, io, calibration)
     conversion_seconds = time.perf_counter() - t_conv
     output = known.output_spec() if known else OutputSpec(decoder="raw")
@@ -196,7 +209,7 @@ def quantize_float_tflite(model: str | Path, work: str | Path, opts, *, progress
                        "clipped_outputs": {str(k): v for k, v in clip.items()},
                        "recognised_as": known.name if known else None, "replay_max_abs_diff": drift},
             "input": spec.to_dict(), "input_range_source": range_source,
-            "quantization": {"mode": "int8", "io": io, "calibration": calibration, "calib_images": len(images),
+            "quantization": {"mode": "int8", "io": io, "calibration": calibration.name, "calib_images": len(images),
                              "equalized": equalized, "score_threshold": score_threshold,
                              "weights": {"rounding": opts.rounding, "bias_correction_layers": 0, "equalize": False,
                                          "rounding_details": rounded},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..bundle import InputSpec, OutputSpec
+from ._strategies import Calibration, Percentile
 
 __all__ = ["KnownModel", "identify"]
 
@@ -30,8 +31,9 @@ class KnownModel:
     # (output shape without batch, c): the convolutions producing it are clipped to [-c, c] (score logits: int8
     # steps of 0.125 instead of 3; see _tflite_graph.rebuild_tflite)
     clip_outputs: tuple[tuple[tuple[int, ...], float], ...] = ()
-    # activation ranges used when --calibration is left at minmax (measured best for the model: convert_face.py)
-    calibration: str | None = None
+    # activation ranges used when --calibration is not given (measured best for the model: convert_face.py;
+    # None: MinMax)
+    calibration: Calibration | None = None
 
     def input_spec(self) -> InputSpec:
         return InputSpec.from_range(*self.range, color="RGB", resize=self.resize)
@@ -50,10 +52,10 @@ def _anchors(w: int, h: int, strides: tuple[int, ...], interpolated: float) -> d
 _KNOWN = (
     KnownModel("face_detection_short_range", "face", "blazeface", (128, 128), ((896, 16), (896, 1)), (-1.0, 1.0),
                "letterbox", {"anchors": _anchors(128, 128, (8, 16, 16, 16), 1.0), "threshold": 0.5,
-                             "iou_threshold": 0.3, "keypoints": 6, "model": "face"}, ("face",), (((896, 1), 16.0),), "percentile"),
+                             "iou_threshold": 0.3, "keypoints": 6, "model": "face"}, ("face",), (((896, 1), 16.0),), Percentile()),
     KnownModel("face_detection_full_range", "face", "blazeface", (192, 192), ((2304, 16), (2304, 1)), (-1.0, 1.0),
                "letterbox", {"anchors": _anchors(192, 192, (4,), 0.0), "threshold": 0.6, "iou_threshold": 0.3,
-                             "keypoints": 6, "model": "face-full"}, ("face",), (((2304, 1), 16.0),), "percentile"),
+                             "keypoints": 6, "model": "face-full"}, ("face",), (((2304, 1), 16.0),), Percentile()),
     # pose_detection.pbtxt: 224x224, [-1, 1], letterbox; 5 layers of strides 8, 16, 32, 32, 32; 4 keypoints
     KnownModel("pose_detection", "detect", "blazeface", (224, 224), ((2254, 12), (2254, 1)), (-1.0, 1.0), "letterbox",
                {"anchors": _anchors(224, 224, (8, 16, 32, 32, 32), 1.0), "threshold": 0.5, "iou_threshold": 0.3,

@@ -1,9 +1,9 @@
 """Keras -> TFLite: float, dynamic range, float16 and full-integer int8 (int8, uint8 or float I/O).
 
-Full-integer conversion calibrates activation ranges on representative images. Two calibration methods:
-``minmax`` (the default) is the TFLite converter's own (min/max of every tensor over the images); ``mse`` (see
-``_calibrate.py``) re-chooses every activation range to minimise the quantization error over a histogram of the
-calibration activations before the model is quantized. What made the difference on MobileNetV2 is bias
+Full-integer conversion calibrates activation ranges on representative images, as a Calibration strategy
+(``_strategies.py``) has it: ``MinMax`` (the default) is the TFLite converter's own (min/max of every tensor over
+the images); ``Percentile`` and ``Mse`` (see ``_calibrate.py``) re-choose every activation range from a histogram
+of the calibration activations before the model is quantized. What made the difference on MobileNetV2 is bias
 correction (``_biascorrect.py``, applied by the pipeline before conversion); benchmarks/results/convert/ has
 the measured comparison.
 """
@@ -22,14 +22,14 @@ from ..errors import InputError, ModelError
 from ._env import import_tf
 from ._load import LoadedModel
 from ._qat import floor_weight_ranges
+from ._strategies import Calibration, MinMax, parse_calibration
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QUANTIZE_MODES", "IO_TYPES", "CALIBRATIONS", "ConvertResult", "convert_tflite"]
+__all__ = ["QUANTIZE_MODES", "IO_TYPES", "ConvertResult", "convert_tflite"]
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 IO_TYPES = ("float", "int8", "uint8")
-CALIBRATIONS = ("minmax", "mse", "percentile")
 
 
 @dataclass
@@ -37,7 +37,7 @@ class ConvertResult:
     tflite: bytes
     mode: str
     io: str
-    calibration: str | None = None
+    calibration: str | None = None  # the Calibration's name (int8 only)
     calib_images: int = 0
     seconds: float = 0.0
     details: dict = field(default_factory=dict)
@@ -78,14 +78,15 @@ def convert_tflite(
     *,
     calib: np.ndarray | None = None,
     io: str = "float",
-    calibration: str = "minmax",
+    calibration: Calibration | str = MinMax(),
 ) -> ConvertResult:
     """Convert ``loaded`` to a TFLite flatbuffer.
 
     mode: ``none`` (float32), ``dynamic`` (int8 weights, float activations), ``float16`` (float16 weights) or
         ``int8`` (full integer; needs ``calib``, float32 preprocessed images (n, h, w, c)).
     io: input/output type of an int8 model: ``float`` (QUANTIZE/DEQUANTIZE at the ends), ``int8`` or ``uint8``.
-    calibration: ``minmax`` (default, the converter's own ranges) or ``mse`` (error-minimising ranges).
+    calibration: how int8 activation ranges are chosen, a Calibration or its name (CALIBRATIONS): ``MinMax()``
+        (default, the converter's own ranges), ``Percentile()`` or ``Mse()`` (error-minimising ranges).
     Raises ModelError when TFLite cannot convert the model, InputError for bad arguments.
     """
     if mode not in QUANTIZE_MODES:
@@ -94,8 +95,7 @@ def convert_tflite(
         raise InputError(f"I/O type must be one of {', '.join(IO_TYPES)}, got {io!r}")
     if io != "float" and mode != "int8":
         raise InputError(f"{io} input/output needs full-integer quantization (--quantize int8)")
-    if calibration not in CALIBRATIONS:
-        raise InputError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+    calibration = parse_calibration(calibration)
     tf = import_tf()
     name = getattr(loaded.model, "name", "model")
     floor_weight_ranges(loaded.model)  # a quantization-aware model: no zero weight ranges (see there)
@@ -118,15 +118,13 @@ def convert_tflite(
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = _io_dtype(tf, io)
         conv.inference_output_type = _io_dtype(tf, io)
-        result.calibration, result.calib_images = calibration, len(calib)
+        result.calibration, result.calib_images = calibration.name, len(calib)
     else:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
         with native_stderr():  # the converter's "fully_quantize: 0, ..." lines go to the debug log
-            if mode == "int8" and calibration != "minmax":
-                from ._calibrate import calibrate_and_quantize
-
-                result.tflite, result.details = calibrate_and_quantize(tf, conv, calib, io, calibration)  # type: ignore[arg-type]
+            if mode == "int8":
+                result.tflite, result.details = calibration.quantize(tf, conv, calib, io)  # type: ignore[arg-type]
             else:
                 result.tflite = conv.convert()
     except (ModelError, InputError):

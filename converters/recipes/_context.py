@@ -198,11 +198,12 @@ class RecipeRun:
         ops means nothing)."""
         from .._load import LoadedModel
         from .._quantize import convert_tflite
+        from .._strategies import MinMax
 
         path = work / "model_qat_int8.tflite"
         if not path.is_file():
             calib = self.calib(self.size(model), 32)
-            res = convert_tflite(LoadedModel(model, "tf_keras", work.name), "int8", calib=calib, calibration="minmax")
+            res = convert_tflite(LoadedModel(model, "tf_keras", work.name), "int8", calib=calib, calibration=MinMax())
             path.write_bytes(res.tflite)
         return path
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...errors import InputError
 from .._env import phase, tool_versions
+from .._strategies import Calibration, MinMax, Nearest, Percentile, Rounding, parse_calibration, parse_rounding
 from ._context import StepContext
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,17 @@ __all__ = ["ConvertOptions", "ConvertStep"]
 
 @dataclass
 class ConvertOptions:
+    """The settings of ``edgesdk convert MODEL`` (its flags). ``calibration`` and ``rounding`` take a strategy
+    (``Percentile()``, ``Gptq()``, ...) or its name, as the CLI passes it; names become strategies on construction
+    (InputError for an unknown one)."""
+
     quantize: str = "int8"
     io: str | None = None  # None: uint8 with --edgetpu, else float
-    calibration: str | None = None  # None: percentile for Keras models, minmax for .tflite (convert_methods.md)
+    # activation ranges; None: Percentile for Keras models, for a .tflite its known model's own, else MinMax
+    # (convert_methods.md)
+    calibration: Calibration | str | None = None
     bias_correction: bool = True
-    rounding: str = "gptq"  # int8 weight rounding: gptq, nearest (the converter's) or adaround (_prequant.py)
+    rounding: Rounding | str = "gptq"  # int8 weight rounding: Gptq, Nearest (the converter's) or AdaRound
     equalize: bool = False  # cross-layer equalization before quantization
     calib_data: str | None = None
     calib_images: int = 200
@@ -51,6 +58,20 @@ class ConvertOptions:
     seed: int = 0
     overwrite: bool = False
 
+    def __post_init__(self) -> None:  # names -> strategies once; an unknown name fails here, before any work
+        self.calibration = self.calibration_method
+        self.rounding = self.rounding_method
+
+    @property
+    def calibration_method(self) -> Calibration | None:
+        """``calibration`` as a strategy (None: the model kind's default); InputError for an unknown name."""
+        return None if self.calibration is None else parse_calibration(self.calibration, "--calibration")
+
+    @property
+    def rounding_method(self) -> Rounding:
+        """``rounding`` as a strategy; InputError for an unknown name."""
+        return parse_rounding(self.rounding, "--rounding")
+
     @property
     def io_type(self) -> str:
         return self.io or ("uint8" if self.edgetpu else "float")
@@ -66,10 +87,6 @@ class ConvertOptions:
             raise InputError("--qat produces an int8 model: use it with --quantize int8")
         if self.qat and not self.data:
             raise InputError("--qat needs training images: --data DIR (one folder per class)")
-        from .._prequant import ROUNDINGS
-
-        if self.rounding not in ROUNDINGS:
-            raise InputError(f"--rounding must be one of {', '.join(ROUNDINGS)}, got {self.rounding!r}")
         if self.quantize == "int8" and not (self.calib_data or self.data):
             raise InputError("--quantize int8 needs calibration images: --calib-data DIR (or --data DIR)")
 
@@ -154,20 +171,21 @@ class ConvertStep:
         t_conv = time.perf_counter()
         to_convert = loaded
         bc_layers, prep = 0, None
+        rounding = opts.rounding_method
         if opts.quantize == "int8" and not opts.qat and loaded.flavor == "tf_keras" and (
-                opts.bias_correction or opts.equalize or opts.rounding != "nearest"):
+                opts.bias_correction or opts.equalize or not isinstance(rounding, Nearest)):
             from .._load import LoadedModel
             from .._prequant import prepare_weights
 
             assert calib is not None
             with self._bar(ctx, "preparing int8 weights", None):
-                prepared, prep = prepare_weights(loaded.model, calib, equalize=opts.equalize, rounding=opts.rounding,
+                prepared, prep = prepare_weights(loaded.model, calib, equalize=opts.equalize, rounding=rounding,
                                                  bias_correction=opts.bias_correction)
             bc_layers = prep["bias_correction_layers"]
             to_convert = LoadedModel(prepared, loaded.flavor, loaded.source)
         with self._bar(ctx, f"converting ({opts.quantize})", None):
-            result = convert_tflite(to_convert, opts.quantize, calib=calib, io=io,
-                                    calibration="minmax" if opts.qat else opts.calibration or "percentile")
+            calibration = MinMax() if opts.qat else opts.calibration_method or Percentile()
+            result = convert_tflite(to_convert, opts.quantize, calib=calib, io=io, calibration=calibration)
         conversion_seconds = time.perf_counter() - t_conv
         model_path = ctx.dir / "model.tflite"
         model_path.write_bytes(result.tflite)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._strategies import parse_calibration
 from ._context import StepContext
-from ._quantize import check_calibration, export_int8
+from ._quantize import export_int8
 
 __all__ = ["EdgetpuStep"]
 
@@ -18,10 +19,13 @@ class EdgetpuStep:
     exports = True
 
     calib_images: int = 200
-    calibration: str = "mse"
+    calibration: str = "mse"  # a name of CALIBRATIONS; parsed into ``method`` on construction
+
+    def __post_init__(self) -> None:
+        self.method = parse_calibration(self.calibration)  # InputError: load_recipe names the file and step
 
     def validate(self, recipe, earlier: list[str], where: str) -> None:
-        check_calibration(recipe, self.calibration, where)
+        """Nothing needs the recipe: the settings are checked on construction."""
 
     def run(self, ctx: StepContext) -> dict:
         from .._compile import compile_model
@@ -32,7 +36,7 @@ class EdgetpuStep:
         if prev is not None and step.input is None and run.rows and prev.settings.io == "uint8":
             path = run.tflite[prev.name]  # the quantize step's uint8 model: no second export
         else:
-            path, _, _ = export_int8(ctx, self.calib_images, self.calibration, "uint8")
+            path, _, _ = export_int8(ctx, self.calib_images, self.method, "uint8")
         rep = compile_model(path, ctx.dir)
         row = ctx.measure(tflite=path)
         pred = rep.predicted or {}

@@ -6,20 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import InputError
+from .._strategies import Calibration, MinMax, parse_calibration
 from ._context import StepContext
 
 __all__ = ["QuantizeStep", "export_int8"]
 
-CALIBRATIONS = ("mse", "minmax")
 
-
-def check_calibration(recipe, calibration: str, where: str) -> None:
-    if calibration not in CALIBRATIONS:
-        raise InputError(f"{recipe.path.name}: {where}: calibration must be mse or minmax, got {calibration!r}")
-
-
-def export_int8(ctx: StepContext, calib_images: int, calibration: str, io: str):
-    """(int8 .tflite path, ConvertResult, source step) of the step's input model (minmax ranges after QAT)."""
+def export_int8(ctx: StepContext, calib_images: int, calibration: Calibration, io: str):
+    """(int8 .tflite path, ConvertResult, source step) of the step's input model (MinMax ranges after QAT)."""
     from .._load import LoadedModel
     from .._quantize import convert_tflite
 
@@ -30,7 +24,7 @@ def export_int8(ctx: StepContext, calib_images: int, calibration: str, io: str):
     is_qat = run.qat.get(src, False) if src else False
     calib = run.calib(size, calib_images)
     res = convert_tflite(LoadedModel(model, "tf_keras", src or "base"), "int8", calib=calib, io=io,
-                         calibration="minmax" if is_qat else calibration)
+                         calibration=MinMax() if is_qat else calibration)
     path = ctx.dir / "model_int8.tflite"
     path.write_bytes(res.tflite)
     return path, res, src
@@ -43,16 +37,18 @@ class QuantizeStep:
     exports = True
 
     calib_images: int = 200
-    calibration: str = "mse"
+    calibration: str = "mse"  # a name of CALIBRATIONS; parsed into ``method`` on construction
     io: str = "float"
 
+    def __post_init__(self) -> None:
+        self.method = parse_calibration(self.calibration)  # InputError: load_recipe names the file and step
+
     def validate(self, recipe, earlier: list[str], where: str) -> None:
-        check_calibration(recipe, self.calibration, where)
         if self.io not in ("float", "int8", "uint8"):
             raise InputError(f"{recipe.path.name}: {where}: io must be float, int8 or uint8, got {self.io!r}")
 
     def run(self, ctx: StepContext) -> dict:
-        path, res, src = export_int8(ctx, self.calib_images, self.calibration, self.io)
+        path, res, src = export_int8(ctx, self.calib_images, self.method, self.io)
         row = ctx.measure(tflite=Path(path))
         row["details"] = {"calibration": res.calibration, "calib_images": res.calib_images, "from": src}
         return {"tflite": str(path), "row": row, "sparse": ctx.run.sparse.get(src, False) if src else False}

@@ -27,12 +27,15 @@ class FloatTfliteStep:
     options: ConvertOptions
 
     def validate(self, recipe, earlier: list[str], where: str) -> None:
-        """The model and option checks, before any work (reads the flatbuffer and lists the calibration folder)."""
+        """The model and option checks, before any work (reads the flatbuffer and lists the calibration folder);
+        what they found is kept for ``run``, which so does not check again."""
         from .._from_tflite import check_float_tflite
 
-        check_float_tflite(Path(self.model), self.options)
+        self.checked = check_float_tflite(Path(self.model), self.options)
 
     def run(self, ctx: StepContext) -> dict:
         from .._from_tflite import quantize_float_tflite
 
-        return quantize_float_tflite(Path(self.model), ctx.dir, self.options, progress=ctx.run.progress)
+        if getattr(self, "checked", None) is None:  # a step run without validate (e.g. built by hand)
+            self.validate(ctx.recipe, [], ctx.step.name)
+        return quantize_float_tflite(self.checked, ctx.dir, self.options, progress=ctx.run.progress)

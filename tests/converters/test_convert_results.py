@@ -158,3 +158,29 @@ def test_float_tflite_step_checks_before_any_work(tmp_path):
 
     with pytest.raises(EdgeSDKError, match="already quantized"):
         step.validate(None, [], "convert")
+
+
+def test_float_tflite_is_checked_once_per_convert(float_tflite, tmp_path, capsys, monkeypatch):
+    """`convert MODEL.tflite` reads the model and lists the calibration folder once: the step's validate checks
+    (before any work) and hands what it found to the quantization."""
+    from edgesdk.cli import main
+    from edgesdk.converters import _from_tflite
+
+    calls = {"check_float_tflite": 0, "scan_images": 0}
+
+    def counted(name):
+        real = getattr(_from_tflite, name)
+
+        def spy(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(_from_tflite, name, spy)
+
+    counted("check_float_tflite")
+    counted("scan_images")
+    rc = main(["convert", str(float_tflite / "m.tflite"), "--calib-data", str(float_tflite / "calib"),
+               "--calib-images", "8", "--input-range", "0,1", "--latency-runs", "0", "-o", str(tmp_path / "o")])
+    assert rc == 0, capsys.readouterr().err
+    assert calls == {"check_float_tflite": 1, "scan_images": 1}
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["quantization"]["calibration"] == "minmax"

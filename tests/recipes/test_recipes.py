@@ -70,6 +70,10 @@ BAD_RECIPES = [
     ("bad strategy", '[distribute]\nstrategy = "tpu"\n' + STEPS_OK, "strategy must be one of"),
     ("bad sparsity", STEPS_OK.replace("sparsity = 0.5", "sparsity = 1.5"), "sparsity must be between 0 and 1"),
     ("toml syntax", "[[steps]\nkind = 1", "is not valid TOML"),
+    ("bad calibration", STEPS_OK.replace("calib_images = 16", 'calib_images = 16\ncalibration = "entropy"'),
+     r": error: r\.toml: \[\[steps\]\] 3 \(quantize\): calibration must be one of minmax, mse, percentile, got 'entropy'$"),
+    ("bad edgetpu calibration", STEPS_OK + 'calibration = "kl"\n',
+     r"\[\[steps\]\] 4 \(edgetpu\): calibration must be one of minmax, mse, percentile, got 'kl'$"),
 ]
 
 
