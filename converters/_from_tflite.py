@@ -40,7 +40,6 @@ __all__ = ["MIN_CALIB_IMAGES", "FloatTfliteInput", "calibration_inputs", "check_
 MIN_CALIB_IMAGES = 4  # distinct photos; each gives several crops
 REPLAY_TOLERANCE = 5e-2  # largest |float replay - original| accepted: outputs are logits up to ~100 and the
 # summation order differs (measured: 6e-5 to 4e-3 on the five MediaPipe models)
-TFLITE_ROUNDINGS = ("gptq", "nearest")  # kernels of a replayed .tflite: _tflite_gptq.py, or the converter's own
 COVERAGE_WARN = 0.5  # calibration inputs spanning less of the input range than this: warn
 
 
@@ -134,8 +133,8 @@ def check_float_tflite(src: Path, opts) -> FloatTfliteInput:
     io = opts.io or ("uint8" if opts.edgetpu else "int8")
     if io == "float" and opts.edgetpu:
         raise InputError("--edgetpu needs integer I/O (uint8 or int8), not float")
-    if opts.rounding not in TFLITE_ROUNDINGS:
-        raise InputError(f"--rounding {opts.rounding} is for Keras models; a .tflite takes {' or '.join(TFLITE_ROUNDINGS)}")
+    if not opts.rounding_method.replays:
+        raise InputError(opts.rounding_method.not_replayed())
     if not opts.calib_data:
         raise InputError("--quantize int8 needs calibration images: --calib-data DIR")
     images = scan_images(opts.calib_data, what="calibration folder")
@@ -178,12 +177,10 @@ def quantize_float_tflite(checked: FloatTfliteInput, work: str | Path, opts, *, 
     drift = check_rebuild(src, graph, calib[:2], clip)
     if drift > REPLAY_TOLERANCE:
         raise InputError(f"{src.name}: the replayed graph differs from the model by {drift:.3g}; not quantized")
-    float_graph, rounded = graph, {}
-    if opts.rounding == "gptq":  # the kernels on their int8 grid, rounded against their inputs (_tflite_gptq.py)
-        from ._tflite_gptq import gptq_replayed
-
-        with phase(progress, "GPTQ rounding of the kernels", None):
-            weights, rounded = gptq_replayed(src, info, weights, calib, clip)
+    float_graph = graph
+    with phase(progress, f"{opts.rounding_method} rounding of the kernels", None):  # GPTQ: _tflite_gptq.py
+        weights, rounded = opts.rounding_method.apply_replayed(src, info, weights, calib, clip)
+    if rounded is not None:
         graph = rebuild_tflite(src, clip, weights)
     t_conv = time.perf_counter()
     calibration = opts.calibration_method or (known.calibration if known and known.calibration else MinMax())
@@ -211,8 +208,8 @@ def quantize_float_tflite(checked: FloatTfliteInput, work: str | Path, opts, *, 
             "input": spec.to_dict(), "input_range_source": range_source,
             "quantization": {"mode": "int8", "io": io, "calibration": calibration.name, "calib_images": len(images),
                              "equalized": equalized, "score_threshold": score_threshold,
-                             "weights": {"rounding": opts.rounding, "bias_correction_layers": 0, "equalize": False,
-                                         "rounding_details": rounded},
+                             "weights": {"rounding": opts.rounding_method.name, "bias_correction_layers": 0, "equalize": False,
+                                         "rounding_details": rounded or {}},
                              "calib_inputs": count, "calib_data": str(opts.calib_data),
                              "input_coverage": round(coverage, 3), "method": "flatbuffer replayed in TensorFlow, "
                              "TFLite converter full-integer quantization"},

@@ -109,12 +109,25 @@ class Mse(Calibration):
 
 # ---------------------------------------------------------------------------------------------- weight rounding
 class Rounding(_Strategy):
-    """How the Conv2D / DepthwiseConv2D kernels of a tf_keras model are put on the converter's int8 grid."""
+    """How the Conv2D / DepthwiseConv2D kernels of a tf_keras model (``apply``) or of a replayed float ``.tflite``
+    (``apply_replayed``, where ``replays``) are put on the converter's int8 grid."""
+
+    replays: ClassVar[bool] = True  # also rounds the kernels of a replayed .tflite
 
     def apply(self, model, calib: np.ndarray) -> tuple[object, dict | None]:  # pragma: no cover - abstract
         """(the model with rounded kernels, details; None when nothing was done). ``calib``: (n, h, w, c)
         float32 calibration images."""
         raise NotImplementedError
+
+    def apply_replayed(self, path, info, weights: dict, calib: np.ndarray,
+                       clip_outputs: dict[int, float] | None) -> tuple[dict, dict | None]:
+        """(the replay's weights (tensor index -> float array) with rounded kernels, details; None when nothing
+        was done), for the float ``.tflite`` at ``path`` (``info`` its ModelInfo)."""
+        raise InputError(self.not_replayed())
+
+    def not_replayed(self) -> str:
+        """The one line for this rounding asked of a .tflite that it cannot round."""
+        return f"--rounding {self.name} is for Keras models; a .tflite takes {' or '.join(REPLAY_ROUNDINGS)}"
 
 
 class Nearest(Rounding):
@@ -124,6 +137,10 @@ class Nearest(Rounding):
 
     def apply(self, model, calib: np.ndarray) -> tuple[object, dict | None]:
         return model, None
+
+    def apply_replayed(self, path, info, weights: dict, calib: np.ndarray,
+                       clip_outputs: dict[int, float] | None) -> tuple[dict, dict | None]:
+        return weights, None
 
 
 class Gptq(Rounding):
@@ -136,11 +153,18 @@ class Gptq(Rounding):
 
         return gptq_round(model, calib)
 
+    def apply_replayed(self, path, info, weights: dict, calib: np.ndarray,
+                       clip_outputs: dict[int, float] | None) -> tuple[dict, dict | None]:
+        from ._tflite_gptq import gptq_replayed
+
+        return gptq_replayed(path, info, weights, calib, clip_outputs)
+
 
 class AdaRound(Rounding):
     """Learned up/down rounding (``_adaround.py``; slow)."""
 
     name = "adaround"
+    replays = False  # needs the tf_keras layers it trains on
 
     def apply(self, model, calib: np.ndarray) -> tuple[object, dict | None]:
         from ._adaround import adaround
@@ -153,6 +177,7 @@ _CALIBRATION_CLASSES: dict[str, type[Calibration]] = {c.name: c for c in (MinMax
 _ROUNDING_CLASSES: dict[str, type[Rounding]] = {c.name: c for c in (Nearest, Gptq, AdaRound)}
 CALIBRATIONS = tuple(_CALIBRATION_CLASSES)  # ("minmax", "mse", "percentile")
 ROUNDINGS = tuple(_ROUNDING_CLASSES)  # ("nearest", "gptq", "adaround")
+REPLAY_ROUNDINGS = tuple(n for n, c in _ROUNDING_CLASSES.items() if c.replays)  # ("nearest", "gptq")
 
 _S = TypeVar("_S", bound=_Strategy)
 

@@ -304,7 +304,7 @@ def test_adaround_is_refused_for_a_tflite(tmp_path, capsys):
     m = _depthwise_pair(tmp_path / "dw.tflite")
     rc, err = _run(capsys, m, "--calib-data", _photos(tmp_path / "c", 6), "--rounding", "adaround", "-o", tmp_path / "o")
     assert rc == 1 and len(err.strip().splitlines()) == 1
-    assert "--rounding adaround is for Keras models" in err and "gptq or nearest" in err
+    assert "--rounding adaround is for Keras models" in err and "nearest or gptq" in err
     assert not (tmp_path / "o").exists()
 
 
