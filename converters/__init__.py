@@ -36,7 +36,7 @@ from ._distill import DistillConfig, distill
 from ._distribute import STRATEGIES, get_strategy
 from ._equalize import equalize
 from ._env import import_tf, import_tf_keras, import_tfmot
-from ._evaluate import EvalResult, evaluate, predict_keras, predict_tflite, topk_accuracy
+from ._evaluate import EvalResult, evaluate, predict_keras, predict_tflite, tied_disagreements, topk_accuracy
 from ._export import export_bundle
 from ._gptq import gptq_round
 from ._finetune import FinetuneConfig, compile_classifier, finetune, logits_model, replace_head
@@ -132,6 +132,7 @@ __all__ = [
     "convert_tflite",
     "distill",
     "evaluate",
+    "tied_disagreements",
     "export_bundle",
     "find_compiler",
     "finetune",

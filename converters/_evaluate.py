@@ -16,7 +16,7 @@ from ._data import ImageSet, check_skipped, load_images, scan_images
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EvalResult", "evaluate", "predict_keras", "predict_tflite", "topk_accuracy", "label_offset"]
+__all__ = ["EvalResult", "evaluate", "predict_keras", "predict_tflite", "tied_disagreements", "topk_accuracy", "label_offset"]
 
 
 @dataclass
@@ -38,6 +38,15 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
     k = min(k, scores.shape[1])
     top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(np.arange(scores.shape[1]), (len(scores), 1))
     return float(np.mean(np.any(top == labels[:, None], axis=1))) if len(labels) else 0.0
+
+
+def tied_disagreements(reference: np.ndarray, scores: np.ndarray) -> int:
+    """How many rows of ``scores`` (n, classes) differ from ``reference``'s (n, classes) top-1 only by a tie:
+    their top score is shared by several classes, ``reference``'s class among them, and the index order picked
+    another. An integer model's softmax has steps of 1/256, so close calls tie there."""
+    ref, top = reference.argmax(1), scores.max(1, keepdims=True)
+    at_top = scores == top
+    return int(np.sum((scores.argmax(1) != ref) & at_top[np.arange(len(ref)), ref] & (at_top.sum(1) > 1)))
 
 
 def label_offset(images: ImageSet, num_outputs: int, labels_file_len: int | None = None) -> int:

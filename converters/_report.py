@@ -72,6 +72,9 @@ def render_report_md(report: dict) -> str:
                 lines.append(f"| {k} | {acc[k]['top1'] * 100:.2f}% | {acc[k]['top5'] * 100:.2f}% |")
         if "agreement" in acc:
             lines += ["", f"top-1 agreement TFLite vs Keras: {acc['agreement'] * 100:.2f}%"]
+            if acc.get("tied_disagreements"):
+                lines[-1] += (f" ({acc['tied_disagreements']} of the disagreements are ties of TFLite's top score, "
+                              "steps of 1/256 for an integer softmax, that include Keras's class)")
         lines.append("")
     ops = report.get("ops", {})
     if ops:

@@ -101,7 +101,8 @@ class ModelLatency:
 @dataclass(frozen=True)
 class ConvertAccuracy:
     """Keras vs TFLite on ``--eval-data``: top-1 agreement of the two in [0, 1] over ``n`` images, and top-1 /
-    top-5 accuracy of each (None without labels); ``skipped``: unreadable images left out."""
+    top-5 accuracy of each (None without labels); ``skipped``: unreadable images left out; ``tied_disagreements``:
+    disagreements where TFLite's top score is a tie that includes Keras's class (``_evaluate.tied_disagreements``)."""
 
     data: str
     n: int
@@ -111,6 +112,7 @@ class ConvertAccuracy:
     keras_top5: float | None = None
     tflite_top1: float | None = None
     tflite_top5: float | None = None
+    tied_disagreements: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,7 +150,8 @@ class ConvertReport:
             accuracy = ConvertAccuracy(
                 str(acc.get("data")), int(acc.get("n") or 0), float(acc.get("agreement") or 0.0),
                 tuple(acc.get("skipped") or ()), *(acc[w][k] if w in acc else None
-                                                   for w in ("keras", "tflite") for k in ("top1", "top5")))
+                                                   for w in ("keras", "tflite") for k in ("top1", "top5")),
+                int(acc.get("tied_disagreements") or 0))
         steps = report.get("steps")
         return cls(out=Path(out), name=str(report.get("name", "")), quantize=str(q.get("mode")), io=q.get("io"),
                    model_bytes=int((report.get("size") or {}).get("model.tflite") or 0),
@@ -174,6 +177,9 @@ class ConvertReport:
                 line += f" ({len(acc.skipped)} unreadable skipped)"
             if acc.keras_top1 is not None and acc.tflite_top1 is not None:
                 line += f"; top-1 Keras {acc.keras_top1 * 100:.2f}%, TFLite {acc.tflite_top1 * 100:.2f}%"
+            if acc.tied_disagreements:
+                line += (f"; {acc.tied_disagreements} of the {round((1 - acc.agreement) * acc.n)} disagreements are ties "
+                         "of TFLite's top score that include Keras's class")
             lines.append(line)
         if self.edgetpu_predicted:
             lines.append(f"  Edge TPU (predicted): {mapping_summary(dict(self.edgetpu_predicted))}")

@@ -266,7 +266,7 @@ class ConvertStep:
 
     def _accuracy(self, ctx: StepContext, loaded, model_path: Path, spec) -> dict:
         from .._data import check_skipped, sample, scan_images
-        from .._evaluate import label_offset, predict_keras, predict_tflite, topk_accuracy
+        from .._evaluate import label_offset, predict_keras, predict_tflite, tied_disagreements, topk_accuracy
 
         opts = self.options
         images = sample(scan_images(str(opts.eval_data), wnids=opts.wnids, what="evaluation folder"), opts.eval_images,
@@ -280,7 +280,7 @@ class ConvertStep:
             bar.advance(len(skipped))
             pt = predict_tflite(model_path, images, spec=spec, threads=1, on_image=lambda: bar.advance())
         out = {"data": str(opts.eval_data), "n": len(images), "skipped": [str(q) for q in skipped],
-               "agreement": float(np.mean(pk.argmax(1) == pt.argmax(1)))}
+               "agreement": float(np.mean(pk.argmax(1) == pt.argmax(1))), "tied_disagreements": tied_disagreements(pk, pt)}
         if images.labels is not None:
             y = images.labels + label_offset(images, pk.shape[1])
             out["keras"] = {"top1": topk_accuracy(pk, y, 1), "top5": topk_accuracy(pk, y, 5)}

@@ -66,6 +66,23 @@ def test_convert_report_typed_fields_and_summary():
         rep.name = "x"  # type: ignore[misc]
 
 
+def test_ties_of_an_integer_top_score_are_counted_and_said():
+    from edgesdk.converters import tied_disagreements
+
+    keras = np.array([[0.1, 0.6, 0.3], [0.7, 0.2, 0.1], [0.2, 0.3, 0.5], [0.5, 0.4, 0.1]])
+    tflite = np.array([[0.5, 0.5, 0.0],   # tie at the top with Keras's class 1: index order picks 0 -> counted
+                       [0.7, 0.2, 0.1],   # agrees
+                       [0.6, 0.0, 0.4],   # a plain disagreement
+                       [0.5, 0.5, 0.0]])  # a tie, but the index order picks Keras's class: agrees
+    assert tied_disagreements(keras, tflite) == 1
+    report = {**REPORT, "accuracy": {**REPORT["accuracy"], "tied_disagreements": 1}}
+    rep = ConvertReport.from_report(report, "out/b")
+    assert rep.accuracy is not None and rep.accuracy.tied_disagreements == 1
+    assert rep.summary()[0][3].endswith("; 1 of the 2 disagreements are ties of TFLite's top score that include "
+                                        "Keras's class")
+    assert ConvertReport.from_report(REPORT, "out/b").accuracy.tied_disagreements == 0  # type: ignore[union-attr]
+
+
 def test_step_table_columns():
     rows = ({"step": "ft", "kind": "finetune", "top1": 0.8, "bytes": 100, "gzip_bytes": 90, "sparsity_conv": 0.0,
              "latency_ms": 1.5, "seconds": 12.0, "file": "model_float.tflite"},
@@ -126,6 +143,11 @@ def float_tflite(tmp_path_factory):
     return root
 
 
+def _untimed(d):
+    """``d`` without its "seconds" entries (at any depth): what two runs of one conversion share."""
+    return {k: _untimed(v) if isinstance(v, dict) else v for k, v in d.items() if k != "seconds"}
+
+
 def test_float_tflite_is_a_step_of_the_recipe_runner(float_tflite, tmp_path):
     """convert(MODEL.tflite) returns the ConvertReport of its bundle; the same step run by run_recipe (the runner
     of every recipe, keeping its work folder) writes the same model and report the same way."""
@@ -147,7 +169,7 @@ def test_float_tflite_is_a_step_of_the_recipe_runner(float_tflite, tmp_path):
     record = json.loads((work / "convert" / "step.json").read_text())  # the runner's record of the step
     assert record["report"]["source"]["flavor"] == "tflite" and Path(record["tflite"]).is_file()
     assert (tmp_path / "b" / "model.tflite").read_bytes() == (tmp_path / "a" / "model.tflite").read_bytes()
-    assert again.to_dict()["quantization"] == rep.to_dict()["quantization"]
+    assert _untimed(again.to_dict()["quantization"]) == _untimed(rep.to_dict()["quantization"])
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["source"]["from"] == "tflite" and manifest["output"]["decoder"] == "raw"
 
