@@ -76,110 +76,10 @@ def logit_error(got: np.ndarray, ref: np.ndarray, centre: float) -> dict:
             "p95_abs": round(float(np.percentile(np.abs(d), 95)), 4)}
 
 
-class Replay:
-    """The float graph the converter quantizes (weights as the converter has them: depthwise pairs equalized on
-    the calibration inputs), run in TensorFlow on batches, with optional int8 weights and fake-quantized
-    activations."""
-
-    def __init__(self, src: Path, calib: np.ndarray):
-        from edgesdk.converters._env import import_tf
-        from edgesdk.converters._known_tflite import identify
-        from edgesdk.converters._tflite_equalize import equalize_depthwise
-        from edgesdk.converters._tflite_graph import clip_heads, read_weights
-        from edgesdk.converters._tflite_gptq import gptq_replayed
-        from edgesdk.tflite import read_model
-
-        self.tf = import_tf()
-        self.info = read_model(src)
-        self.g = self.info.main
-        self.name = src.name
-        known = identify(tuple(self.info.inputs[0].shape), [tuple(t.shape) for t in self.info.outputs])
-        clip = {i: c for shape, c in (known.clip_outputs if known else ()) for i, t in enumerate(self.info.outputs)
-                if tuple(t.shape[1:]) == shape}
-        self.clip = clip_heads(self.g, clip)
-        self.score_clip = next((c for i, c in clip.items() if self.info.outputs[i].shape[-1] == 1), None)
-        self.weights, _ = equalize_depthwise(src, self.info, read_weights(src, self.info), calib)
-        self.gptq, _ = gptq_replayed(src, self.info, self.weights, calib, clip)
-        self.quantized = self._quantized_tensors()
-        self.ranges: dict[int, tuple[float, float]] = {}
-        self.ranges = self._ranges(calib)
-
-    def _quantized_tensors(self) -> list[int]:
-        ops = [op for op in self.g.operators if op.opcode not in ("DEQUANTIZE", "DENSIFY")]
-        users: dict[int, list] = {}
-        for op in ops:
-            for i in op.inputs:
-                users.setdefault(i, []).append(op)
-        out = []
-        for op in ops:
-            t = op.outputs[0]
-            if op.opcode in ("PAD", "MAX_POOL_2D", "RESHAPE"):
-                continue
-            u = users.get(t, [])
-            if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD") and len(u) == 1 and u[0].opcode in ("RELU", "RELU6"):
-                continue
-            out.append(t)
-        return out
-
-    def run(self, x: np.ndarray, *, int8_weights: str | None = None, fake_quant: set[int] | frozenset = frozenset(),
-            keep: tuple[int, ...] = (), batch: int = 50) -> tuple[np.ndarray, dict[int, list[np.ndarray]]]:
-        """(score logits (n, anchors), {tensor: [batches]} of the ``keep`` tensors) on inputs ``x``;
-        ``int8_weights``: None (float), "nearest" or "gptq"."""
-        from edgesdk.converters._biascorrect import _quant_error
-        from edgesdk.converters._tflite_graph import run_ops
-
-        tf, g = self.tf, self.g
-        w = dict(self.gptq if int8_weights == "gptq" else self.weights)
-        if int8_weights == "nearest":
-            for op in g.operators:
-                if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-                    k = w[op.inputs[1]]
-                    w[op.inputs[1]] = (k + _quant_error(k, 0 if op.opcode == "CONV_2D" else 3)).astype(np.float32)
-        consts = {i: tf.constant(v) for i, v in w.items()}
-        ranges = self.ranges
-
-        def after(op, y):
-            t = op.outputs[0]
-            if t in fake_quant:
-                return tf.quantization.fake_quant_with_min_max_args(y, ranges[t][0], ranges[t][1], num_bits=8)
-            return y
-
-        score_pos = next(k for k, t in enumerate(self.info.outputs) if t.shape[-1] == 1)
-        scores, kept = [], {t: [] for t in keep}
-        for i in range(0, len(x), batch):
-            vals = run_ops(tf, g, {**consts, self.info.inputs[0].index: tf.constant(x[i:i + batch])}, self.clip, {},
-                           self.name, after if fake_quant else None)
-            scores.append(vals[g.outputs[score_pos]].numpy().reshape(len(x[i:i + batch]), -1))
-            for t in keep:
-                kept[t].append(vals[t].numpy())
-        return np.concatenate(scores), kept
-
-    def _ranges(self, calib: np.ndarray) -> dict[int, tuple[float, float]]:
-        _, kept = self.run(calib, keep=tuple(self.quantized))
-        out = {}
-        for t, parts in kept.items():
-            v = np.concatenate([p.ravel() for p in parts])
-            lo, hi = np.quantile(v, [TAIL, 1 - TAIL])
-            out[t] = (float(min(lo, 0.0)), float(max(hi, 0.0)))
-        return out
-
-    def channel_spread(self, calib: np.ndarray) -> dict[int, float]:
-        """Largest / median per-channel max |x| of each quantized tensor on ``calib``."""
-        _, kept = self.run(calib, keep=tuple(self.quantized))
-        out = {}
-        for t, parts in kept.items():
-            r = np.max([np.abs(p).reshape(-1, p.shape[-1]).max(0) for p in parts], axis=0)
-            med = float(np.median(r))
-            out[t] = float(r.max() / med) if med > 0 else float("inf")
-        return out
-
-
 def measure(model: str, calib_count: int) -> dict:
     from edgesdk.bundle import load_bundle
-    from edgesdk.converters import ConvertOptions, convert
-    from edgesdk.converters._face_threshold import _outputs
-    from edgesdk.converters._from_tflite import calibration_inputs
-    from edgesdk.converters._data import sample, scan_images
+    from edgesdk.converters import (ConvertOptions, Gptq, Nearest, ReplayedTflite, calibration_inputs, convert,
+                                    raw_outputs, sample, scan_images)
     from edgesdk.runtime.faces import face_model_path
 
     src = Path(face_model_path(model))
@@ -198,32 +98,33 @@ def measure(model: str, calib_count: int) -> dict:
         ev = video_crops((h, w), spec)
         images = sample(scan_images(FACES, what="faces"), calib_count, 0)  # as quantize_float_tflite picks them
         calib = calibration_inputs(images.paths, (h, w), spec, max(calib_count, len(images)), 0)
-        replay = Replay(src, calib)
+        replay = ReplayedTflite(src, calib, TAIL)
         c = replay.score_clip or np.inf
         thr = float(params.get("threshold", 0.5))
         centre = float(np.log(thr / (1 - thr)))
-        ref = np.clip(_outputs(src, ev)[1], -c, c)
+        ref = np.clip(raw_outputs(src, ev)[1], -c, c)
         res["eval_inputs"], res["calib_inputs"], res["score_clip"] = len(ev), len(calib), replay.score_clip
         for m, (path, secs) in bundles.items():
-            got = _outputs(path / "model.tflite", ev)[1]
+            got = raw_outputs(path / "model.tflite", ev)[1]
             res["methods"][m] = {**logit_error(got, ref, centre), "convert_seconds": secs}
-        fref, _ = replay.run(ev)
-        res["replay_vs_original"] = logit_error(fref, ref, centre)
-        res["weights_only"] = logit_error(replay.run(ev, int8_weights="nearest")[0], fref, centre)
-        res["weights_only_gptq"] = logit_error(replay.run(ev, int8_weights="gptq")[0], fref, centre)
+        fref = replay.scores(ev)
+        nearest, gptq = replay.on_grid(Nearest()), replay.on_grid(Gptq())
         q = set(replay.quantized)
-        res["activations_only"] = logit_error(replay.run(ev, fake_quant=q)[0], fref, centre)
-        res["weights_and_activations"] = logit_error(replay.run(ev, int8_weights="nearest", fake_quant=q)[0], fref, centre)
-        res["weights_gptq_and_activations"] = logit_error(replay.run(ev, int8_weights="gptq", fake_quant=q)[0], fref, centre)
+        res["replay_vs_original"] = logit_error(fref, ref, centre)
+        res["weights_only"] = logit_error(replay.scores(ev, weights=nearest), fref, centre)
+        res["weights_only_gptq"] = logit_error(replay.scores(ev, weights=gptq), fref, centre)
+        res["activations_only"] = logit_error(replay.scores(ev, fake_quant=q), fref, centre)
+        res["weights_and_activations"] = logit_error(replay.scores(ev, weights=nearest, fake_quant=q), fref, centre)
+        res["weights_gptq_and_activations"] = logit_error(replay.scores(ev, weights=gptq, fake_quant=q), fref, centre)
         per = []
         for t in replay.quantized:
-            e = logit_error(replay.run(ev, fake_quant={t})[0], fref, centre)
+            e = logit_error(replay.scores(ev, fake_quant={t}), fref, centre)
             per.append({"tensor": replay.g.tensors[t].name, "range": [round(v, 3) for v in replay.ranges[t]], **e})
         per.sort(key=lambda r: -r["std"])
         res["activation_tensors"] = len(per)
         res["per_tensor_top10"] = per[:10]
         res["per_tensor_variance_sum"] = round(float(sum(r["std"] ** 2 for r in per)), 5)
-        spread = replay.channel_spread(calib)
+        spread = replay.channel_spread()
         res["channel_spread"] = {"median": round(float(np.median(list(spread.values()))), 2),
                                  "max": round(float(max(spread.values())), 2)}
     return res

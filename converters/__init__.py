@@ -36,6 +36,8 @@ from ._distill import DistillConfig, distill
 from ._distribute import STRATEGIES, get_strategy
 from ._equalize import equalize
 from ._env import import_tf, import_tf_keras, import_tfmot
+from ._face_threshold import raw_outputs
+from ._from_tflite import calibration_inputs
 from ._evaluate import EvalResult, evaluate, predict_keras, predict_tflite, tied_disagreements, topk_accuracy
 from ._export import export_bundle
 from ._gptq import gptq_round
@@ -73,6 +75,7 @@ from ._strategies import (
     parse_calibration,
     parse_rounding,
 )
+from ._tflite_error import ReplayedTflite
 from ._training import FitResult, fit, read_curves
 from ._trainset import TrainingData, make_datasets, prepare_data
 from .recipes import STEP_KINDS, FloatTfliteStep, QatStep, Recipe, Step, load_recipe, render_steps_md, run_recipe
@@ -132,6 +135,9 @@ __all__ = [
     "convert_tflite",
     "distill",
     "evaluate",
+    "calibration_inputs",
+    "raw_outputs",
+    "ReplayedTflite",
     "tied_disagreements",
     "export_bundle",
     "find_compiler",

@@ -17,13 +17,13 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STEPS", "choose_threshold", "pick", "threshold_report_lines"]
+__all__ = ["STEPS", "choose_threshold", "pick", "raw_outputs", "threshold_report_lines"]
 
 STEPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25)  # candidates: the float model's threshold minus these
 TARGET = 0.99
 
 
-def _outputs(model: str | Path | bytes, calib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def raw_outputs(model: str | Path | bytes, calib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Raw (boxes (n, anchors, k), score logits (n, anchors)) of ``model`` on float inputs ``calib``
     (quantized to the model's integer input when it has one; outputs dequantized)."""
     from ..runtime import get_backend
@@ -71,8 +71,8 @@ def choose_threshold(float_model: str | Path, int8_model: bytes, calib: np.ndarr
         return decode_blazeface(raw_boxes, raw_scores, anchors, scale=scale, threshold=threshold, iou_threshold=iou,
                                 num_keypoints=keypoints).xyxy
 
-    fb, fs = _outputs(float_model, calib)
-    qb, qs = _outputs(int8_model, calib)
+    fb, fs = raw_outputs(float_model, calib)
+    qb, qs = raw_outputs(int8_model, calib)
     ref = [decode(fb[i], fs[i], base) for i in range(len(calib))]
     table = []
     for t in (round(base - d, 4) for d in STEPS if base - d > 0):

@@ -147,11 +147,10 @@ class ConvertReport:
         acc = report.get("accuracy")
         accuracy = None
         if acc:
+            tops = {f"{w}_{k}": acc[w][k] if w in acc else None for w in ("keras", "tflite") for k in ("top1", "top5")}
             accuracy = ConvertAccuracy(
                 str(acc.get("data")), int(acc.get("n") or 0), float(acc.get("agreement") or 0.0),
-                tuple(acc.get("skipped") or ()), *(acc[w][k] if w in acc else None
-                                                   for w in ("keras", "tflite") for k in ("top1", "top5")),
-                int(acc.get("tied_disagreements") or 0))
+                tuple(acc.get("skipped") or ()), **tops, tied_disagreements=int(acc.get("tied_disagreements") or 0))
         steps = report.get("steps")
         return cls(out=Path(out), name=str(report.get("name", "")), quantize=str(q.get("mode")), io=q.get("io"),
                    model_bytes=int((report.get("size") or {}).get("model.tflite") or 0),

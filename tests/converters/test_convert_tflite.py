@@ -300,6 +300,41 @@ def test_gptq_brings_the_face_scores_closer_to_float_than_nearest_rounding():
     assert std["gptq"] < 0.8 * std["nearest"], std
 
 
+@pytest.mark.slow
+def test_replayed_error_budget_simulates_the_int8_model(tmp_path):
+    """ReplayedTflite with nearest-rounded kernels and fake-quantized activations moves the face scores about as
+    much as the real int8 model (--rounding nearest) does; each part alone moves them less; GPTQ's kernels less
+    than nearest's."""
+    from edgesdk.converters import ConvertOptions, Gptq, Nearest, ReplayedTflite, calibration_inputs, convert, raw_outputs
+
+    path = _face_model()
+    convert(path, tmp_path / "b", ConvertOptions(quantize="int8", calib_data=str(FACES), rounding="nearest",
+                                                 calib_images=64, latency_runs=0))
+    from edgesdk.bundle import load_bundle
+
+    spec = load_bundle(tmp_path / "b").manifest.input
+    photos = sorted(FACES.glob("*.jpg"))
+    calib = calibration_inputs(photos, (128, 128), spec, 64, seed=0)
+    unseen = calibration_inputs(photos, (128, 128), spec, 40, seed=7)[4:]  # crops the calibration did not take
+    replay = ReplayedTflite(path, calib)
+    assert replay.score_clip == 16.0 and 40 < len(replay.quantized) < 80
+
+    ref = replay.scores(unseen)
+    near = np.abs(ref) < 2
+
+    def std(scores):
+        return float((scores[near] - ref[near]).std())
+
+    real = std(raw_outputs(tmp_path / "b" / "model.tflite", unseen)[1])
+    q = set(replay.quantized)
+    nearest = replay.on_grid(Nearest())
+    both, weights, acts = (std(replay.scores(unseen, weights=nearest, fake_quant=q)),
+                           std(replay.scores(unseen, weights=nearest)), std(replay.scores(unseen, fake_quant=q)))
+    assert 0.6 * real < both < 1.4 * real, (both, real)
+    assert weights < both and acts < both
+    assert std(replay.scores(unseen, weights=replay.on_grid(Gptq()))) < weights
+
+
 def test_adaround_is_refused_for_a_tflite(tmp_path, capsys):
     m = _depthwise_pair(tmp_path / "dw.tflite")
     rc, err = _run(capsys, m, "--calib-data", _photos(tmp_path / "c", 6), "--rounding", "adaround", "-o", tmp_path / "o")
