@@ -41,13 +41,14 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 MODEL = "face"  # the built-in float model compared with its int8 bundle (--model)
+ROUNDING = "gptq"  # the converter's --rounding (--rounding)
 
 
 def convert(out: Path, edgetpu: bool) -> dict:
     from edgesdk.converters import ConvertOptions, convert as _convert
     from edgesdk.runtime.faces import face_model_path
 
-    opts = ConvertOptions(quantize="int8", calib_data=str(FACES), edgetpu=edgetpu, latency_runs=0)
+    opts = ConvertOptions(quantize="int8", calib_data=str(FACES), edgetpu=edgetpu, latency_runs=0, rounding=ROUNDING)
     t = time.perf_counter()
     rep = _convert(face_model_path(MODEL), out, opts).to_dict()  # report.json's content
     rep["wall_seconds"] = round(time.perf_counter() - t, 1)
@@ -214,6 +215,10 @@ def edgetpu(bundle: Path) -> dict:
     return {"ops": len(pred.ops), "cpu_ops": cpu, "all_mapped_but_io": all(p["op"] in ("QUANTIZE", "DEQUANTIZE") for p in cpu)}
 
 
+def _every(stride: int) -> str:
+    return "every video frame" if stride == 1 else f"every {stride}th video frame"
+
+
 def render(res: dict) -> str:
     r, lab, lat, tpu = res["recall"]["total"], res["labelled"], res["latency"], res["edgetpu"]
     q = res["convert"]["cpu"]["quantization"]
@@ -225,12 +230,13 @@ def render(res: dict) -> str:
              f"- conversion: {res['convert']['cpu']['conversion_seconds']} s in the converter "
              f"({res['convert']['cpu']['wall_seconds']} s with replay, calibration inputs and checks), "
              f"{res['convert']['cpu']['size']['model.tflite']} bytes (float {res['convert']['cpu']['size']['float32 reference']})",
-             f"- int8 recipe: calibration {q['calibration']}, {(q.get('equalized') or {}).get('pairs', 0)} depthwise -> conv "
+             f"- int8 recipe: calibration {q['calibration']}, {(q.get('weights') or {}).get('rounding', 'nearest')} rounding, "
+             f"{(q.get('equalized') or {}).get('pairs', 0)} depthwise -> conv "
              f"pairs equalized, score threshold {thr} chosen on the calibration inputs (float: "
              f"{(q.get('score_threshold') or {}).get('float_threshold')})",
              f"- recall of the float model's boxes by int8 (IoU >= 0.5): **{r['recall'] * 100:.2f}%** "
-             f"({r['found']}/{r['float_boxes']} boxes on {r['frames']} frames and photos, every "
-             f"{res['recall']['stride']}th video frame); int8 boxes the float model lacks: {r['int8_extra']}",
+             f"({r['found']}/{r['float_boxes']} boxes on {r['frames']} frames and photos, "
+             f"{_every(res['recall']['stride'])}); int8 boxes the float model lacks: {r['int8_extra']}",
              f"- of the float boxes scoring >= 0.7: **{r['recall_float_score_0.7'] * 100:.2f}%** found "
              f"({r['found_0.7']}/{r['float_boxes_0.7']}); scoring >= 0.6: {r.get('recall_float_score_0.6', 0) * 100:.2f}% "
              f"({r.get('found_0.6')}/{r.get('float_boxes_0.6')}); the highest float score of a missed box: {r['missed_float_scores_max']} "
@@ -270,9 +276,10 @@ def main(argv=None) -> int:
                    "the int8 boxes float lacks, to look at (not committed: frames of the test clips)")
     p.add_argument("--model", choices=("face", "face-full"), default="face", help="short or full range BlazeFace")
     p.add_argument("--leak-frames", type=int, default=None, help="leak check on the first N frames of each clip")
+    p.add_argument("--rounding", choices=("gptq", "nearest"), default="gptq", help="the converter's kernel rounding")
     a = p.parse_args(argv)
-    global MODEL
-    MODEL = a.model
+    global MODEL, ROUNDING
+    MODEL, ROUNDING = a.model, a.rounding
     res: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{platform.machine()}, Python {platform.python_version()}",
                  "model": a.model, "load": [round(v, 1) for v in os.getloadavg()], "command": "python benchmarks/convert_face.py " + " ".join(argv or sys.argv[1:])}
     with tempfile.TemporaryDirectory() as tmp:
@@ -291,7 +298,7 @@ def main(argv=None) -> int:
             res["convert"][k] = {key: res["convert"][k][key] for key in ("conversion_seconds", "wall_seconds", "size", "quantization", "ops")}
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "convert_face" if a.model == "face" else "convert_face_full"
+    stem = ("convert_face" if a.model == "face" else "convert_face_full") + ("" if a.rounding == "gptq" else f"_{a.rounding}")
     (out / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     (out / f"{stem}.md").write_text(render(res))
     print(render(res))
