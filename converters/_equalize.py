@@ -35,6 +35,15 @@ class _Pair:
     second: Any  # Conv2D / DepthwiseConv2D fed by the ReLU (maybe through a ZeroPadding2D)
 
 
+def balance_scale(r1: np.ndarray, r2: np.ndarray, eps: float = 0.0) -> np.ndarray:
+    """Per-channel s = sqrt(r1 / r2) (1 where either range is <= ``eps``): dividing channel c of the first
+    layer's output by s_c and multiplying the second layer's weights on it by s_c leaves both at sqrt(r1 * r2).
+    r1, r2: (C,) non-negative ranges (of the first layer's output or weights, of the second layer's weights)."""
+    r1, r2 = np.asarray(r1, np.float64), np.asarray(r2, np.float64)
+    ok = (r1 > eps) & (r2 > eps)
+    return np.where(ok, np.sqrt(np.where(ok, r1, 1.0) / np.where(ok, r2, 1.0)), 1.0)
+
+
 def _single_next(layer):
     nodes = layer._outbound_nodes  # noqa: SLF001
     return nodes[0].outbound_layer if len(nodes) == 1 else None
@@ -168,9 +177,7 @@ def equalize(model, calib: np.ndarray | None = None, *, replace_relu6: bool = Fa
         for k, p in enumerate(pairs):
             r1 = _out_range(p.first, p.bn)
             r2 = _in_range(p.second, _bn_after(p.second))
-            ok = (r1 > 0) & (r2 > 0)
-            s = np.ones_like(r1)
-            s[ok] = np.sqrt(r1[ok] / r2[ok])
+            s = balance_scale(r1, r2)
             b = bound[k]
             if b is not None:
                 lo, hi = b

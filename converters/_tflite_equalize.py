@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tflite import OperatorInfo
+from ._equalize import balance_scale
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,7 @@ def equalize_depthwise(path: str | Path, info, weights: dict[int, np.ndarray], c
     for dw, pw in pairs:
         a = np.maximum(ranges[dw.outputs[0]].astype(np.float64), _EPS)
         wpw = out[pw.inputs[1]].astype(np.float64)  # (O, kh, kw, I)
-        w = np.maximum(np.abs(wpw).max(axis=(0, 1, 2)), _EPS)
-        s = np.sqrt(a / w)
-        s = np.where((a > _EPS) & (w > _EPS), s, 1.0)
+        s = balance_scale(a, np.abs(wpw).max(axis=(0, 1, 2)), _EPS)
         out[dw.inputs[1]] = (out[dw.inputs[1]].astype(np.float64) / s).astype(np.float32)  # (1, kh, kw, C)
         if len(dw.inputs) > 2 and dw.inputs[2] >= 0:
             out[dw.inputs[2]] = (out[dw.inputs[2]].astype(np.float64) / s).astype(np.float32)

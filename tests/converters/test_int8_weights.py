@@ -130,3 +130,12 @@ def test_unknown_rounding_is_refused():
 
     with pytest.raises(InputError, match="rounding must be one of"):
         ConvertOptions(rounding="stochastic", calib_data="x").check()
+
+
+def test_balance_scale_is_the_one_equalization_factor():
+    """Both equalizations (Keras layers, a replayed .tflite) take s = sqrt(r1 / r2), 1 where a range is empty."""
+    from edgesdk.converters._equalize import balance_scale
+
+    s = balance_scale(np.array([4.0, 0.0, 1.0, 9.0]), np.array([1.0, 2.0, 0.0, 1.0]))
+    assert np.allclose(s, [2.0, 1.0, 1.0, 3.0])
+    assert np.allclose(balance_scale(np.array([1e-7, 4.0]), np.array([1.0, 1.0]), eps=1e-6), [1.0, 2.0])
