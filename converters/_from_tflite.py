@@ -157,8 +157,7 @@ def quantize_float_tflite(checked: FloatTfliteInput, work: str | Path, opts, *, 
     t_start = time.perf_counter()
     warnings: list[str] = []
     known = identify(tuple(info.inputs[0].shape), [tuple(t.shape) for t in info.outputs])
-    clip = {i: c for shape, c in (known.clip_outputs if known else ()) for i, t in enumerate(info.outputs)
-            if tuple(t.shape[1:]) == shape}
+    clip = known.output_clips([tuple(t.shape) for t in info.outputs]) if known else {}
     spec, range_source = _input_spec(known, opts, warnings)
     h, w = info.inputs[0].shape[1:3]
     images = sample(images, opts.calib_images, opts.seed)

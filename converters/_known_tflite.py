@@ -41,6 +41,10 @@ class KnownModel:
     def output_spec(self) -> OutputSpec:
         return OutputSpec(decoder=self.decoder, params=dict(self.params))
 
+    def output_clips(self, output_shapes: list[tuple[int, ...]]) -> dict[int, float]:
+        """{output position: c} of the outputs (shapes with batch, in the model's order) to clip to [-c, c]."""
+        return {i: c for shape, c in self.clip_outputs for i, o in enumerate(output_shapes) if tuple(o[1:]) == shape}
+
 
 def _anchors(w: int, h: int, strides: tuple[int, ...], interpolated: float) -> dict:
     """SsdAnchorsCalculatorOptions as runtime.faces.AnchorOptions takes them."""

@@ -40,8 +40,7 @@ class ReplayedTflite:
         self.info = read_model(self.path)
         self.g = self.info.main
         known = identify(tuple(self.info.inputs[0].shape), [tuple(t.shape) for t in self.info.outputs])
-        self.clip_outputs = {i: c for shape, c in (known.clip_outputs if known else ())
-                             for i, t in enumerate(self.info.outputs) if tuple(t.shape[1:]) == shape}
+        self.clip_outputs = known.output_clips([tuple(t.shape) for t in self.info.outputs]) if known else {}
         self._clip, self._custom = clip_heads(self.g, self.clip_outputs), custom_options(self.path, self.g)
         self.score_clip = next((c for i, c in self.clip_outputs.items() if self.info.outputs[i].shape[-1] == 1), None)
         self.weights, _ = equalize_depthwise(self.path, self.info, read_weights(self.path, self.info), calib)

@@ -65,16 +65,6 @@ def _pad_name(opts) -> str:
     return "SAME" if opts.get("padding") == "SAME" else "VALID"
 
 
-def _custom_options(path: Path, op_index: int) -> bytes:
-    from ..tflite import load_schema
-
-    s = load_schema()
-    data = path.read_bytes()
-    get_root = getattr(s.Model, "GetRootAs", None) or s.Model.GetRootAsModel
-    op = get_root(data, 0).Subgraphs(0).Operators(op_index)
-    return op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b""
-
-
 def _raw_constants(path: Path, info) -> dict[int, np.ndarray]:
     """Every constant tensor of the main graph, decoded from its buffer (shape and dtype from the tensor)."""
     from ..tflite import load_schema
@@ -224,8 +214,18 @@ def rebuild_tflite(path: str | Path, clip_outputs: dict[int, float] | None = Non
 
 
 def custom_options(path: Path, g) -> dict[int, bytes]:
-    """{op index: custom options} of the custom operators of subgraph ``g`` of the model at ``path``."""
-    return {op.index: _custom_options(path, op.index) for op in g.operators if op.is_custom}
+    """{op index: custom options} of the custom operators of subgraph ``g`` of the model at ``path`` (one read of
+    the file, only when there are any)."""
+    custom = [op.index for op in g.operators if op.is_custom]
+    if not custom:
+        return {}
+    from ..tflite import load_schema
+
+    s = load_schema()
+    get_root = getattr(s.Model, "GetRootAs", None) or s.Model.GetRootAsModel
+    graph = get_root(Path(path).read_bytes(), 0).Subgraphs(0)
+    ops = {i: graph.Operators(i) for i in custom}
+    return {i: op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b"" for i, op in ops.items()}
 
 
 def clip_heads(g, clip_outputs: dict[int, float] | None) -> dict[int, float]:
